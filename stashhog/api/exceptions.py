@@ -1,0 +1,38 @@
+"""The StashHog exception hierarchy.
+
+Services raise these; the one exception handler (``stashhog.api.errors``) turns each into
+the error envelope with its ``status_code``. Messages must be safe to show a user: never
+put a secret (API key, stream URL) into one.
+"""
+
+
+class StashHogException(Exception):
+    status_code = 500
+    default_message = "Internal server error"
+
+    def __init__(self, message: str | None = None, detail=None):
+        self.message = message or self.default_message
+        self.detail = detail
+        super().__init__(self.message)
+
+
+class InvalidInput(StashHogException):
+    status_code = 400
+    default_message = "Invalid input"
+
+
+class NotFound(StashHogException):
+    status_code = 404
+    default_message = "Not found"
+
+
+class Conflict(StashHogException):
+    status_code = 409
+    default_message = "Conflict"
+
+
+class UpstreamUnavailable(StashHogException):
+    """A service StashHog depends on (Stash, the AI server) failed or could not be reached."""
+
+    status_code = 502
+    default_message = "Upstream service unavailable"
