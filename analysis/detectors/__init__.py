@@ -1,0 +1,1 @@
+"""Non-AI detectors: pure functions from scene text and the library catalogue to proposals."""
