@@ -1,0 +1,103 @@
+"""Analysis plans: proposed changes to scenes that a person reviews before they are applied.
+
+Plan states: ``draft`` (just generated) -> ``reviewing`` (a change was accepted, rejected or
+edited) -> ``applying`` (an apply job runs) -> ``applied`` (every accepted change landed);
+``cancelled`` from any state but ``applied``. A failed or partial apply returns the plan to
+``reviewing`` with the failures visible.
+
+Change states: ``pending`` -> ``accepted`` | ``rejected`` (and back, while not applied);
+``accepted`` -> ``applied`` | ``failed`` by apply; a ``failed`` change can be accepted again.
+"""
+
+from django.db import models
+
+
+class PlanStatus(models.TextChoices):
+    DRAFT = "draft"
+    REVIEWING = "reviewing"
+    APPLYING = "applying"
+    APPLIED = "applied"
+    CANCELLED = "cancelled"
+
+
+class ChangeField(models.TextChoices):
+    STUDIO = "studio"
+    PERFORMERS = "performers"
+    TAGS = "tags"
+    DETAILS = "details"
+
+
+class ChangeAction(models.TextChoices):
+    ADD = "add"
+    REMOVE = "remove"
+    SET = "set"
+
+
+class ChangeStatus(models.TextChoices):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    APPLIED = "applied"
+    FAILED = "failed"
+
+
+class ChangeSource(models.TextChoices):
+    PATH = "path"
+    AI = "ai"
+    USER = "user"
+
+
+class AnalysisPlan(models.Model):
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=20, choices=PlanStatus.choices, default=PlanStatus.DRAFT, db_index=True
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.name
+
+
+class PlanChange(models.Model):
+    plan = models.ForeignKey(AnalysisPlan, on_delete=models.CASCADE, related_name="changes")
+    # No database constraint: applied history stays readable after sync removes a scene
+    # that Stash deleted (sync deletes the scene's unapplied changes itself).
+    scene = models.ForeignKey(
+        "scenes.Scene", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    scene_title = models.TextField(blank=True)
+    field = models.CharField(max_length=20, choices=ChangeField.choices)
+    action = models.CharField(max_length=10, choices=ChangeAction.choices)
+    current_value = models.JSONField(null=True, blank=True)
+    proposed_value = models.JSONField(null=True)
+    confidence = models.FloatField()
+    source = models.CharField(max_length=10, choices=ChangeSource.choices)
+    reason = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=10, choices=ChangeStatus.choices, default=ChangeStatus.PENDING
+    )
+    applied_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["plan_id", "scene_id", "id"]
+        indexes = [
+            models.Index(fields=["plan", "status"]),
+            models.Index(fields=["plan", "scene"]),
+            models.Index(fields=["scene", "status"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(confidence__gte=0, confidence__lte=1),
+                name="plan_change_confidence_0_1",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.field} {self.action} on scene {self.scene_id}"

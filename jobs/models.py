@@ -1,0 +1,74 @@
+"""The Job row: the API handle of every piece of background work.
+
+States: ``pending`` -> ``running`` -> ``completed`` | ``failed`` | ``cancelled``, with
+``cancelling`` between ``running`` and ``cancelled`` while a cancel request waits for the
+job body to reach a safe point. A pending job that is cancelled goes straight to
+``cancelled``. Only ``jobs.runner`` changes a job's status.
+"""
+
+import uuid
+
+from django.db import models
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    CANCELLING = "cancelling"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.CANCELLING)
+FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Job(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=50, db_index=True)
+    status = models.CharField(
+        max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True
+    )
+    progress = models.PositiveSmallIntegerField(default=0)  # 0..100
+    total_items = models.PositiveIntegerField(null=True, blank=True)
+    processed_items = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    celery_task_id = models.CharField(max_length=255, blank=True)
+    # The Celery node name of the worker running the job: lets a restarted worker find
+    # the jobs its dead predecessor left "running".
+    worker = models.CharField(max_length=255, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    # Jobs that must not overlap share a key (e.g. "sync", "apply:plan:7"). It is set while
+    # the job is active and cleared when it finishes; the unique constraint makes the rule
+    # hold across every web process and worker.
+    exclusive_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["type", "status"])]
+
+    def __str__(self):
+        return f"{self.type} {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = self.completed_at
+        if end is None:
+            from django.utils import timezone
+
+            end = timezone.now()
+        return round((end - self.started_at).total_seconds(), 3)

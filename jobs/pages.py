@@ -1,0 +1,3 @@
+"""Non-API pages of the jobs app (the job monitor)."""
+
+urlpatterns = []

@@ -1,0 +1,250 @@
+"""The one job runner. Every background job goes through here.
+
+- ``job_type`` registers a job body under a name (apps register theirs; jobs knows none).
+- ``start_job`` writes the Job row and dispatches the Celery task on commit.
+- ``run_job`` (called by the Celery task) moves the row through its states, calls the body
+  with a ``Progress`` reporter, and records the result or a redacted error.
+- ``cancel_job`` asks a job to stop; the body stops at its next ``check_cancelled``.
+"""
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, close_old_connections, transaction
+from django.utils import timezone
+
+from jobs.models import ACTIVE_STATUSES, Job, JobStatus
+from jobs.notify import publish_job
+from settings_app import get_setting
+from settings_app.secrets import current_secrets, redact
+from stashhog.api.exceptions import Conflict, InvalidInput, NotFound
+
+logger = logging.getLogger("stashhog.jobs")
+
+PROGRESS_WRITE_INTERVAL = 0.5  # seconds: at most ~2 row writes and pushes per job per second
+TRACEBACK_LIMIT = 4000
+
+
+class JobCancelled(Exception):
+    """Raised by ``Progress.check_cancelled`` when a cancel was requested."""
+
+
+@dataclass(frozen=True)
+class JobType:
+    name: str
+    body: Callable[["Progress", dict], Any]
+    queue: str
+    exclusive_key: Callable[[dict], str | None] | None
+
+
+JOB_TYPES: dict[str, JobType] = {}
+
+
+def job_type(name: str, *, queue: str = "default",
+             exclusive_key: Callable[[dict], str | None] | None = None):
+    """Register ``body(progress, parameters) -> result`` as the job type ``name``.
+
+    ``exclusive_key(parameters)`` names what the job must not share with another active
+    job (at most one active job per key).
+    """
+
+    def register(body):
+        JOB_TYPES[name] = JobType(name, body, queue, exclusive_key)
+        return body
+
+    return register
+
+
+class JobAlreadyActive(Conflict):
+    def __init__(self, job: Job):
+        super().__init__(
+            f"A {job.type} job is already {job.status}", detail={"job_id": str(job.id)}
+        )
+        self.job = job
+
+
+def start_job(type_name: str, parameters: dict | None = None) -> Job:
+    """Create the Job row and queue it; raises JobAlreadyActive on an exclusive clash."""
+    spec = JOB_TYPES.get(type_name)
+    if spec is None:
+        raise InvalidInput(f"Unknown job type {type_name!r}")
+    parameters = parameters or {}
+    key = spec.exclusive_key(parameters) if spec.exclusive_key else None
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(type=type_name, parameters=parameters, exclusive_key=key)
+            transaction.on_commit(lambda: _dispatch(job, spec))
+    except IntegrityError:
+        active = Job.objects.filter(exclusive_key=key).first()
+        if active is None:  # it finished in between: try once more
+            return start_job(type_name, parameters)
+        raise JobAlreadyActive(active) from None
+    return job
+
+
+def _dispatch(job: Job, spec: JobType) -> None:
+    from jobs.tasks import run_job_task
+
+    try:
+        run_job_task.apply_async(args=[str(job.id)], queue=spec.queue, task_id=str(job.id))
+        Job.objects.filter(id=job.id).update(celery_task_id=str(job.id))
+    except Exception as exc:  # the broker is down: the job must not stay pending forever
+        logger.error("could not queue job %s: %s", job.id, redact(str(exc)))
+        _finish(job.id, JobStatus.FAILED, error=f"Could not queue the job: {type(exc).__name__}")
+
+
+def run_job(job_id: str, worker: str = "") -> None:
+    """Run one job to a terminal state. A job that is no longer pending is left alone."""
+    now = timezone.now()
+    claimed = Job.objects.filter(id=job_id, status=JobStatus.PENDING).update(
+        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker
+    )
+    if not claimed:
+        logger.info("job %s is not pending any more; not running it", job_id)
+        return
+    job = Job.objects.get(id=job_id)
+    publish_job(job, "job_status")
+    spec = JOB_TYPES.get(job.type)
+    progress = Progress(job)
+    try:
+        if spec is None:
+            raise RuntimeError(f"no body registered for job type {job.type!r} in this worker")
+        with _Heartbeat(job.id):
+            result = spec.body(progress, job.parameters)
+    except JobCancelled:
+        _finish(job.id, JobStatus.CANCELLED, result=progress.partial_result)
+    except Exception as exc:
+        logger.exception("job %s (%s) failed", job.id, job.type)
+        _finish(job.id, JobStatus.FAILED, error=describe_failure(exc),
+                result=progress.partial_result)
+    else:
+        _finish(job.id, JobStatus.COMPLETED, result=result)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short message plus a truncated traceback, with every secret masked."""
+    message = str(exc) or type(exc).__name__
+    trace = "".join(traceback.format_exception(exc))[-TRACEBACK_LIMIT:]
+    return redact(f"{message}\n\n{trace}", current_secrets())
+
+
+def _finish(job_id, status: str, *, result=None, error: str = "") -> None:
+    now = timezone.now()
+    fields = {
+        "status": status, "completed_at": now, "heartbeat_at": now, "exclusive_key": None,
+        "result": result, "error": error,
+    }
+    if status == JobStatus.COMPLETED:
+        fields["progress"] = 100
+    Job.objects.filter(id=job_id, status__in=ACTIVE_STATUSES).update(**fields)
+    publish_job(Job.objects.get(id=job_id), "job_status")
+
+
+def fail_job(job: Job, error: str) -> None:
+    """Mark an active job failed from outside its body (recovery, reaper)."""
+    _finish(job.id, JobStatus.FAILED, error=error)
+
+
+def cancel_job(job_id) -> Job:
+    """Cancel: pending jobs stop at once, running ones at their next safe point."""
+    try:
+        job = Job.objects.get(id=job_id)
+    except (Job.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Job not found") from None
+    if job.is_finished:
+        raise Conflict(f"The job is already {job.status}")
+    if job.status == JobStatus.PENDING:
+        _finish(job.id, JobStatus.CANCELLED)
+        _revoke(job)
+    else:
+        Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(
+            status=JobStatus.CANCELLING, cancel_requested=True
+        )
+        publish_job(Job.objects.get(id=job.id), "job_status")
+    job.refresh_from_db()
+    return job
+
+
+def _revoke(job: Job) -> None:
+    """Backstop: tell the workers to drop the queued message (the row is already final)."""
+    from stashhog.celery import app
+
+    try:
+        app.control.revoke(str(job.id))
+    except Exception as exc:
+        logger.warning("could not revoke job %s: %s", job.id, redact(str(exc)))
+
+
+class Progress:
+    """Handed to every job body: reports progress and checks for cancellation."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        self.partial_result = None  # bodies may set what they achieved before a stop
+        self._last_write = 0.0
+        self._last_cancel_check = 0.0
+
+    def update(self, processed: int, total: int | None = None, message: str | None = None,
+               *, force: bool = False) -> None:
+        job = self.job
+        job.processed_items = processed
+        if total is not None:
+            job.total_items = total
+        if message is not None:
+            job.message = message
+        if job.total_items:
+            job.progress = min(100, int(processed * 100 / job.total_items))
+        final = job.total_items is not None and processed >= job.total_items
+        now = time.monotonic()
+        if not (force or final or now - self._last_write >= PROGRESS_WRITE_INTERVAL):
+            return
+        self._last_write = now
+        job.heartbeat_at = timezone.now()
+        Job.objects.filter(id=job.id).update(
+            processed_items=job.processed_items, total_items=job.total_items,
+            progress=job.progress, message=job.message, heartbeat_at=job.heartbeat_at,
+        )
+        job.status = Job.objects.filter(id=job.id).values_list("status", flat=True).first()
+        publish_job(job, "job_progress")
+
+    def check_cancelled(self) -> None:
+        """Raise JobCancelled when a cancel was requested (reads the row at most 2x/s)."""
+        now = time.monotonic()
+        if now - self._last_cancel_check < PROGRESS_WRITE_INTERVAL:
+            return
+        self._last_cancel_check = now
+        if Job.objects.filter(id=self.job.id, cancel_requested=True).exists():
+            raise JobCancelled()
+
+
+class _Heartbeat:
+    """Refreshes the job's heartbeat from a side thread, so a body busy in one long step
+    (a slow Stash request, a big page) never looks dead, while a dead worker soon does."""
+
+    def __init__(self, job_id):
+        self.job_id = job_id
+        self.stop = threading.Event()
+        self.interval = max(1.0, get_setting("job_heartbeat_timeout_seconds") / 5)
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self._beat, daemon=True, name="job-heartbeat")
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+    def _beat(self):
+        try:
+            while not self.stop.wait(self.interval):
+                Job.objects.filter(id=self.job_id, status__in=ACTIVE_STATUSES).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            close_old_connections()

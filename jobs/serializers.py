@@ -1,0 +1,30 @@
+from rest_framework import serializers
+
+from jobs.models import Job
+
+
+class JobSerializer(serializers.ModelSerializer):
+    """JobResponse."""
+
+    class Meta:
+        model = Job
+        fields = ["id", "type", "status", "progress", "total_items", "processed_items",
+                  "message", "created_at", "started_at", "completed_at", "error"]
+        read_only_fields = fields
+
+
+class JobDetailSerializer(JobSerializer):
+    """JobDetailResponse: JobResponse plus parameters, result and duration."""
+
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta(JobSerializer.Meta):
+        fields = JobSerializer.Meta.fields + ["parameters", "result", "duration_seconds"]
+        read_only_fields = fields
+
+
+class JobAcceptedSerializer(serializers.Serializer):
+    """What a ``background=true`` request answers with (202)."""
+
+    job_id = serializers.UUIDField()
+    status = serializers.CharField()

@@ -1,0 +1,77 @@
+"""StashHog's copy of the Stash library. Primary keys are Stash's own ids (as strings)."""
+
+from django.db import models
+
+
+class Entity(models.Model):
+    """What performers, tags and studios share: a Stash id, a name and aliases."""
+
+    id = models.CharField(primary_key=True, max_length=32)
+    name = models.CharField(max_length=255, db_index=True)
+    aliases = models.JSONField(default=list, blank=True)
+    last_synced = models.DateTimeField(db_index=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Performer(Entity):
+    disambiguation = models.CharField(max_length=255, blank=True)
+
+
+class Tag(Entity):
+    pass
+
+
+class Studio(Entity):
+    pass
+
+
+class Scene(models.Model):
+    id = models.CharField(primary_key=True, max_length=32)
+    title = models.TextField(blank=True, db_index=True)
+    details = models.TextField(blank=True)
+    organized = models.BooleanField(default=False, db_index=True)
+    code = models.CharField(max_length=255, blank=True)
+    urls = models.JSONField(default=list, blank=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)  # Stash rating100
+    created_date = models.DateTimeField(db_index=True)  # Stash created_at
+    scene_date = models.DateField(null=True, blank=True, db_index=True)  # Stash date
+    stash_updated_at = models.DateTimeField(db_index=True)
+    studio = models.ForeignKey(
+        Studio, null=True, blank=True, on_delete=models.SET_NULL, related_name="scenes"
+    )
+    performers = models.ManyToManyField(Performer, blank=True, related_name="scenes")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="scenes")
+    # Lower-cased title, details and file paths: what ``search`` looks in, kept by sync.
+    search_text = models.TextField(blank=True, editable=False)
+    last_synced = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.title or f"Scene {self.id}"
+
+
+class SceneFile(models.Model):
+    id = models.CharField(primary_key=True, max_length=32)  # Stash file id
+    scene = models.ForeignKey(Scene, on_delete=models.CASCADE, related_name="files")
+    path = models.TextField()
+    size = models.BigIntegerField(default=0)
+    duration = models.FloatField(default=0)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    frame_rate = models.FloatField(default=0)
+    video_codec = models.CharField(max_length=50, blank=True)
+    primary = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-primary", "id"]
+
+    def __str__(self):
+        return self.path

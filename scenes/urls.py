@@ -1,0 +1,5 @@
+from stashhog.api.routers import OptionalSlashRouter
+
+router = OptionalSlashRouter()
+
+urlpatterns = router.urls

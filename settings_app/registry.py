@@ -1,0 +1,219 @@
+"""Every runtime-editable setting, in one place.
+
+Each key has a type, a default, the environment variable that can set it, a description
+and whether it is secret. The effective value is: the database (``Setting`` row) over the
+environment over the default. ``get_setting`` is the only reader; there is no second loader.
+
+It reads the database on every call (one indexed row), so a change made through the API or
+the admin takes effect for the next job and request in every process, with no restart.
+"""
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from stashhog.api.exceptions import InvalidInput
+
+SECRET_MASK = "********"
+
+
+def http_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError("must be an http(s) URL")
+    return value.rstrip("/")
+
+
+def non_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+def unit_interval(value: float) -> float:
+    if not 0 <= value <= 1:
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
+def non_negative(value):
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def positive(value):
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def price_table(value: dict) -> dict:
+    for model, prices in value.items():
+        if not isinstance(prices, dict) or set(prices) != {"prompt", "completion"}:
+            raise ValueError(f"{model}: expected {{'prompt': <USD/1M>, 'completion': <USD/1M>}}")
+        for price in prices.values():
+            if not isinstance(price, int | float) or isinstance(price, bool) or price < 0:
+                raise ValueError(f"{model}: prices must be non-negative numbers")
+    return value
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    type: type
+    default: Any
+    description: str
+    env: str | None = None
+    secret: bool = False
+    nullable: bool = False
+    validate: Callable[[Any], Any] | None = None
+
+    def parse_env(self, raw: str):
+        if self.type is bool:
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if self.type is dict:
+            return json.loads(raw)
+        return self.type(raw)
+
+    def clean(self, value):
+        """The value as stored, or ValueError with a user-facing reason."""
+        if value is None:
+            if self.nullable or self.secret:
+                return None
+            raise ValueError("must not be null")
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, self.type) or (self.type is not bool and isinstance(value, bool)):
+            raise ValueError(f"must be of type {self.type.__name__}")
+        return self.validate(value) if self.validate else value
+
+
+SETTINGS = [
+    SettingSpec("stash_url", str, "http://localhost:9999", "Base URL of the Stash server.",
+                env="STASH_URL", validate=http_url),
+    SettingSpec("stash_api_key", str, None, "Stash API key (Settings > Security in Stash).",
+                env="STASH_API_KEY", secret=True, nullable=True),
+    SettingSpec("openai_api_key", str, None, "API key of the OpenAI-compatible server.",
+                env="OPENAI_API_KEY", secret=True, nullable=True),
+    SettingSpec("openai_base_url", str, None,
+                "Base URL of an OpenAI-compatible API (empty: OpenAI itself), e.g. "
+                "http://localhost:11434/v1 for Ollama.", env="OPENAI_BASE_URL", nullable=True,
+                validate=http_url),
+    SettingSpec("openai_model", str, "gpt-4o-mini", "Model used for AI proposals.",
+                env="OPENAI_MODEL", validate=non_empty),
+    SettingSpec("ai_prices", dict, {}, "Price overrides, USD per 1M tokens: "
+                '{"model": {"prompt": 0.15, "completion": 0.6}}; merged over the built-in table.',
+                env="STASHHOG_AI_PRICES", validate=price_table),
+    SettingSpec("ai_concurrency", int, 4, "AI requests in flight at once per analysis job.",
+                env="STASHHOG_AI_CONCURRENCY", validate=positive),
+    SettingSpec("analysis_confidence_threshold", float, 0.5,
+                "Proposals below this confidence are dropped.",
+                env="STASHHOG_CONFIDENCE_THRESHOLD", validate=unit_interval),
+    SettingSpec("analysis_auto_accept_threshold", float, None,
+                "Proposals at or above this confidence start accepted (empty: off).",
+                env="STASHHOG_AUTO_ACCEPT_THRESHOLD", nullable=True, validate=unit_interval),
+    SettingSpec("analysis_use_ai", bool, False, "Ask the AI for proposals by default.",
+                env="STASHHOG_USE_AI"),
+    SettingSpec("analysis_create_missing", bool, False,
+                "Propose studios, performers and tags that Stash does not have yet.",
+                env="STASHHOG_CREATE_MISSING"),
+    SettingSpec("analysis_max_cost_usd", float, 5.0,
+                "An analysis job stops before its AI cost would exceed this (USD).",
+                env="STASHHOG_MAX_COST_USD", validate=non_negative),
+    SettingSpec("sync_page_size", int, 500, "Scenes fetched from Stash per request.",
+                env="STASHHOG_SYNC_PAGE_SIZE", validate=positive),
+    SettingSpec("sync_watermark_overlap_seconds", int, 3 * 3600,
+                "Incremental sync re-reads this much before its watermark, to cover clock "
+                "and time zone shifts on the Stash server.",
+                env="STASHHOG_SYNC_OVERLAP_SECONDS", validate=non_negative),
+    SettingSpec("job_heartbeat_timeout_seconds", int, 300,
+                "A running job whose heartbeat is older than this is marked failed.",
+                env="STASHHOG_JOB_HEARTBEAT_TIMEOUT", validate=positive),
+    SettingSpec("job_retention_days", int, 30, "Finished jobs older than this are deleted.",
+                env="STASHHOG_JOB_RETENTION_DAYS", validate=positive),
+]
+REGISTRY: dict[str, SettingSpec] = {spec.key: spec for spec in SETTINGS}
+
+
+def _spec(key: str) -> SettingSpec:
+    try:
+        return REGISTRY[key]
+    except KeyError:
+        raise KeyError(f"unknown setting {key!r}") from None
+
+
+def _environment_value(spec: SettingSpec):
+    raw = os.environ.get(spec.env, "") if spec.env else ""
+    if not raw.strip():
+        return spec.default
+    try:
+        return spec.clean(spec.parse_env(raw))
+    except (ValueError, TypeError):
+        return spec.default
+
+
+def get_setting(key: str):
+    """The effective value of ``key``: database, else environment, else default."""
+    from settings_app.models import Setting
+
+    spec = _spec(key)
+    row = Setting.objects.filter(key=key).values("value").first()
+    return row["value"] if row is not None else _environment_value(spec)
+
+
+def effective_settings() -> dict:
+    """Every registered key with its effective value (secrets in clear: callers mask)."""
+    from settings_app.models import Setting
+
+    stored = dict(Setting.objects.values_list("key", "value"))
+    return {
+        key: stored[key] if key in stored else _environment_value(spec)
+        for key, spec in REGISTRY.items()
+    }
+
+
+def masked(values: dict) -> dict:
+    return {
+        key: (SECRET_MASK if value else None) if REGISTRY[key].secret else value
+        for key, value in values.items()
+    }
+
+
+def validate_changes(changes: dict) -> dict:
+    """Clean every change or raise InvalidInput listing every problem (nothing partial).
+
+    The mask sent back for a secret means "keep the stored value", so it is dropped here.
+    """
+    if not isinstance(changes, dict):
+        raise InvalidInput("Expected a JSON object of setting keys to values")
+    problems, cleaned = {}, {}
+    for key, value in changes.items():
+        spec = REGISTRY.get(key)
+        if spec is None:
+            problems[key] = ["Unknown setting."]
+            continue
+        if spec.secret and value == SECRET_MASK:
+            continue
+        try:
+            cleaned[key] = spec.clean(value)
+        except ValueError as exc:
+            problems[key] = [str(exc).capitalize() + "."]
+    if problems:
+        raise InvalidInput("Invalid settings", detail=problems)
+    return cleaned
+
+
+def save_settings(changes: dict) -> None:
+    """Validate then store all changes in one transaction."""
+    from django.db import transaction
+
+    from settings_app.models import Setting
+
+    cleaned = validate_changes(changes)
+    with transaction.atomic():
+        for key, value in cleaned.items():
+            Setting.objects.update_or_create(key=key, defaults={"value": value})

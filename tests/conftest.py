@@ -1,0 +1,75 @@
+"""Shared fixtures. Unit tests use an in-memory channel layer and run job bodies directly;
+the e2e tests (marked ``e2e``) run daphne, Celery workers and Redis for real."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from channels.layers import channel_layers
+from django.conf import settings
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from stashhog import embedded_redis
+from stashhog.celery import app as celery_app
+
+pytest_plugins = []
+
+_redis_process = None
+
+
+def pytest_configure(config):
+    """Without REDIS_URL the suite starts its own embedded Redis, as ``make run`` does."""
+    global _redis_process
+    if os.environ.get("REDIS_URL"):
+        return
+    socket_path = Path(tempfile.mkdtemp(prefix="stashhog-redis-")) / "redis.sock"
+    _redis_process = embedded_redis.start(socket_path)
+    settings.REDIS_URL = f"unix://{socket_path}"
+    settings.CELERY_BROKER_URL = f"redis+socket://{socket_path}"
+    celery_app.conf.broker_url = settings.CELERY_BROKER_URL
+    os.environ["STASHHOG_TEST_REDIS_URL"] = settings.REDIS_URL
+
+
+def pytest_unconfigure(config):
+    if _redis_process is not None:
+        embedded_redis.stop(_redis_process)
+
+
+@pytest.fixture(autouse=True)
+def in_memory_channel_layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def eager_celery():
+    """Unit tests run dispatched jobs inline; e2e tests start real workers instead."""
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def user(db, django_user_model):
+    return django_user_model.objects.create_user("tester", password="secret-password")
+
+
+@pytest.fixture
+def token(user):
+    return Token.objects.create(user=user)
+
+
+@pytest.fixture
+def api_client(token):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
