@@ -28,6 +28,7 @@ DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1", "gpt-4.1-n
 DEFAULT_TEST_KEY = "sk-test-fake-openai-0123456789abcdef"
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
+SHUTDOWN_POLL_SECONDS = 0.05  # how quickly stop() returns; the default 0.5 s slows every test
 
 Responder = Callable[[dict], dict | str]
 
@@ -250,7 +251,10 @@ class FakeOpenAIServer:
 
     def start(self) -> Self:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"fake-openai-{self.port}", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+            name=f"fake-openai-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -1,0 +1,24 @@
+"""The AI client: structured completions from any OpenAI-compatible server, and their cost."""
+
+from analysis.ai.client import AIClient, AIConfig, AIResult
+from analysis.ai.errors import (
+    AIAuthError,
+    AIError,
+    AIModelNotFound,
+    AIOutputInvalid,
+    AIUnreachable,
+)
+from analysis.ai.pricing import DEFAULT_PRICES_PER_MILLION, cost_usd
+
+__all__ = [
+    "DEFAULT_PRICES_PER_MILLION",
+    "AIAuthError",
+    "AIClient",
+    "AIConfig",
+    "AIError",
+    "AIModelNotFound",
+    "AIOutputInvalid",
+    "AIResult",
+    "AIUnreachable",
+    "cost_usd",
+]

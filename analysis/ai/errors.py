@@ -1,0 +1,46 @@
+"""Errors raised by the AI client; all are upstream failures (HTTP 502 through the API).
+
+Messages are shown to users and recorded on plans and jobs, so they never contain the key.
+"""
+
+from stashhog.api.exceptions import UpstreamUnavailable
+
+
+class AIError(UpstreamUnavailable):
+    default_message = "The AI server failed"
+
+
+class AIAuthError(AIError):
+    default_message = "The AI server rejected the API key"
+
+
+class AIModelNotFound(AIError):
+    default_message = "The configured model does not exist on the AI server"
+
+
+class AIUnreachable(AIError):
+    default_message = "Could not reach the AI server"
+
+
+class AIOutputInvalid(AIError):
+    """The model answered, but not with JSON matching the schema.
+
+    Carries the usage so the call's cost is still recorded, and the raw content for diagnosis.
+    """
+
+    default_message = "The AI answer did not match the expected format"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        prompt_tokens: int,
+        completion_tokens: int,
+        model: str,
+        content: str | None,
+    ):
+        super().__init__(message)
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
+        self.model = model
+        self.content = content
