@@ -68,8 +68,21 @@ class JobAlreadyActive(Conflict):
         self.job = job
 
 
-def start_job(type_name: str, parameters: dict | None = None) -> Job:
-    """Create the Job row and queue it; raises JobAlreadyActive on an exclusive clash."""
+def start_job(type_name: str, parameters: dict | None = None, *, inline: bool = False) -> Job:
+    """Create the Job row and queue it; raises JobAlreadyActive on an exclusive clash.
+
+    ``inline=True`` runs the job in this process instead (for ``background=false`` API
+    calls), through the same states, and returns the finished row.
+    """
+    if inline:
+        job = _create_job(type_name, parameters, dispatch=False)
+        run_job(str(job.id))
+        job.refresh_from_db()
+        return job
+    return _create_job(type_name, parameters, dispatch=True)
+
+
+def _create_job(type_name: str, parameters: dict | None, *, dispatch: bool) -> Job:
     spec = JOB_TYPES.get(type_name)
     if spec is None:
         raise InvalidInput(f"Unknown job type {type_name!r}")
@@ -78,11 +91,12 @@ def start_job(type_name: str, parameters: dict | None = None) -> Job:
     try:
         with transaction.atomic():
             job = Job.objects.create(type=type_name, parameters=parameters, exclusive_key=key)
-            transaction.on_commit(lambda: _dispatch(job, spec))
+            if dispatch:
+                transaction.on_commit(lambda: _dispatch(job, spec))
     except IntegrityError:
         active = Job.objects.filter(exclusive_key=key).first()
         if active is None:  # it finished in between: try once more
-            return start_job(type_name, parameters)
+            return _create_job(type_name, parameters, dispatch=dispatch)
         raise JobAlreadyActive(active) from None
     return job
 
