@@ -6,18 +6,19 @@ Confidence scale (0..1): where the name was found, adjusted for how and how long
     a whole folder name        0.95     exact name                                   0
     inside a folder name       0.90     alias                                       -0.05
     filename (no extension)    0.85     reordered name ("Doe, Jane")                -0.07
-    title                      0.75     under 6 letters (except a whole folder)     -0.05
+    title                      0.75     under 6 letters                             -0.05
                                         12 letters or more                          +0.03
                                         weak word, accepted only standing alone     -0.15
                                         tags (less certain than studios and people) -0.10
 
+Length adjusts nothing for a whole folder name: that is already the strongest sign.
 A weak word is a single-word name that is a common English word ("Summer") or, for studios
 and performers, has at most three letters. It counts only as a whole folder name or a whole
 segment between separators, or, for studios, as the first word of the filename, where scene
 naming puts the studio ("BZ.23.01.05.Jane.Doe.mp4"; no weak penalty there).
 
 So a studio folder is ~0.95, a studio name in the filename ~0.85 and one only in the title
-~0.75; a performer's alias in the filename 0.80, "Summer" alone in a filename segment 0.65.
+~0.75; a performer's alias in the filename 0.80, "Summer" alone in a filename segment 0.70.
 """
 
 import re
@@ -103,7 +104,7 @@ class _Part:
     """One folder, the filename or the title, tokenised, with its separator structure."""
 
     where: str
-    depth: int  # root folder 0, increasing towards the filename; the title comes last
+    depth: int  # root folder 0, increasing towards the filename
     tokens: tuple[str, ...]
     segments: frozenset[tuple[int, int]]  # token spans standing alone between separators
     breaks: frozenset[int]  # token positions a separator precedes; names never span them
@@ -124,14 +125,13 @@ class _Part:
 class _Found:
     entity_ids: tuple[str, ...]
     confidence: float
-    letters: int
-    depth: int
+    folder_depth: int  # -1 outside folders
     reason: str
 
     @property
-    def rank(self) -> tuple[float, int, int]:
-        """Stronger, then longer, then deeper (a sub-studio folder inside its network's)."""
-        return (self.confidence, self.letters, self.depth)
+    def rank(self) -> tuple[float, int]:
+        """Stronger first; between folders, the deeper (a sub-studio inside its network's)."""
+        return (self.confidence, self.folder_depth)
 
 
 def detect_studio(scene: SceneText, studio_index: EntityIndex) -> Proposal | None:
@@ -190,8 +190,8 @@ def _scan(scene: SceneText, index: EntityIndex, field: Field) -> list[_Found]:
             place = _WHOLE_FOLDER if part.is_whole_folder(match) else part.where
             confidence = _confidence(place, match, field, weak and not studio_lead)
             reason = f"{match.kind} '{' '.join(match.words)}' in {place}"
-            letters = sum(len(word) for word in match.words)
-            found.append(_Found(match.entity_ids, confidence, letters, part.depth, reason))
+            folder_depth = part.depth if part.where == FOLDER else -1
+            found.append(_Found(match.entity_ids, confidence, folder_depth, reason))
     return found
 
 
@@ -204,11 +204,12 @@ def _is_weak(match: Match, field: Field) -> bool:
 
 def _confidence(place: str, match: Match, field: Field, weak_penalty: bool) -> float:
     value = _BASE[place] - _KIND_PENALTY[match.kind]
-    letters = sum(len(word) for word in match.words)
-    if letters < _SHORT_NAME_LETTERS and place != _WHOLE_FOLDER:
-        value -= _SHORT_NAME_PENALTY
-    elif letters >= _LONG_NAME_LETTERS:
-        value += _LONG_NAME_BONUS
+    if place != _WHOLE_FOLDER:
+        letters = sum(len(word) for word in match.words)
+        if letters < _SHORT_NAME_LETTERS:
+            value -= _SHORT_NAME_PENALTY
+        elif letters >= _LONG_NAME_LETTERS:
+            value += _LONG_NAME_BONUS
     if weak_penalty:
         value -= _WEAK_PENALTY
     if field == "tags":
