@@ -7,6 +7,7 @@ an inverted index (token -> entities), never by walking the catalogue.
 
 import heapq
 import math
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -19,10 +20,12 @@ REORDERED = "reordered"
 # Lower rank wins when the same words name several entities in different ways.
 _KIND_RANK = {NAME: 0, ALIAS: 1, REORDERED: 2}
 
-# Fuzzy shortlist: tokens sharing this many leading letters are compared, and count when the
-# shared prefix covers at least this share of the longer token.
-_PREFIX_BUCKET = 4
+# Fuzzy shortlist: words count as similar when they share at least this many leading letters
+# and the shared part covers at least this share of the longer word.
+_MIN_PREFIX = 4
 _MIN_PREFIX_SHARE = 0.6
+# Words naming more entities than this do not widen the shortlist once rarer words matched.
+_BROAD_POSTING = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +74,8 @@ class EntityIndex:
                     for word in words:
                         postings[word].add(entity.id)
         self._max_words = max((len(words) for words in self._keys), default=0)
-        self._postings = {word: sorted(ids) for word, ids in postings.items()}
-        self._by_prefix: dict[str, list[str]] = defaultdict(list)
-        for word in self._postings:
-            if len(word) >= _PREFIX_BUCKET:
-                self._by_prefix[word[:_PREFIX_BUCKET]].append(word)
+        self._postings = {word: frozenset(ids) for word, ids in postings.items()}
+        self._vocabulary = sorted(self._postings)
         self._idf = {
             word: math.log(1 + len(self._entities) / len(ids))
             for word, ids in self._postings.items()
@@ -132,25 +132,33 @@ class EntityIndex:
 
         Scored by the rarity (idf) of the shared words, so "Jane Doe" ranks above every "Jane".
         """
+        similar = [pair for token in set(tokenize(text)) for pair in self._similar_words(token)]
+        similar.sort(key=lambda pair: len(self._postings[pair[0]]))
         scores: dict[str, float] = defaultdict(float)
-        for token in set(tokenize(text)):
-            for word, similarity in self._similar_words(token):
-                weight = similarity * self._idf[word]
-                for entity_id in self._postings[word]:
-                    scores[entity_id] += weight
+        for word, similarity in similar:
+            weight = similarity * self._idf[word]
+            posting = self._postings[word]
+            if scores and len(posting) > _BROAD_POSTING:
+                # A first name shared by thousands only re-ranks what rarer words found.
+                posting = [entity_id for entity_id in scores if entity_id in posting]
+            for entity_id in posting:
+                scores[entity_id] += weight
         best = heapq.nsmallest(limit, scores.items(), key=lambda item: (-item[1], item[0]))
         return [self._entities[entity_id] for entity_id, _ in best]
 
     def _similar_words(self, token: str) -> list[tuple[str, float]]:
+        """token itself and catalogue words sharing most of their leading letters with it."""
         similar = [(token, 1.0)] if token in self._postings else []
-        if len(token) < _PREFIX_BUCKET:
+        if len(token) < _MIN_PREFIX:
             return similar
-        for word in self._by_prefix.get(token[:_PREFIX_BUCKET], ()):
-            if word == token:
-                continue
-            shared = _shared_prefix_length(word, token)
-            share = shared / max(len(word), len(token))
-            if share >= _MIN_PREFIX_SHARE:
+        # Only words starting with this much of the token can reach the required share.
+        prefix = token[: max(_MIN_PREFIX, math.ceil(len(token) * _MIN_PREFIX_SHARE))]
+        for position in range(bisect_left(self._vocabulary, prefix), len(self._vocabulary)):
+            word = self._vocabulary[position]
+            if not word.startswith(prefix):
+                break
+            share = _shared_prefix_length(word, token) / max(len(word), len(token))
+            if word != token and share >= _MIN_PREFIX_SHARE:
                 similar.append((word, share))
         return similar
 

@@ -112,7 +112,15 @@ class _Part:
 
     def accepts(self, start: int, end: int, kind: str) -> bool:
         crossed = [position for position in self.breaks if start < position < end]
-        return not crossed or (kind == REORDERED and all(p in self.commas for p in crossed))
+        if not crossed:
+            return True
+        # "Doe, Jane" but not "Kim Doe, Jane Smith": whole segments on both sides of the comma.
+        return (
+            kind == REORDERED
+            and all(position in self.commas for position in crossed)
+            and any(segment[0] == start for segment in self.segments)
+            and any(segment[1] == end for segment in self.segments)
+        )
 
     def is_whole_folder(self, match: Match) -> bool:
         return self.where == FOLDER and match.start == 0 and match.end == len(self.tokens)
