@@ -167,7 +167,8 @@ def test_reordered_name_across_a_comma_scores_below_the_name():
 
 def test_a_comma_never_glues_two_names_into_another():
     assert performer_ids("/library/Anna, Bell Smith.mp4") == {"anna"}
-    assert performer_ids("/library/Kim Doe, Jane Smith.mp4") == set()
+    assert performer_ids("/library/Kim Doe, Jane.mp4") == set()
+    assert performer_ids("/library/Doe, Jane Smith.mp4") == set()
     assert performer_ids("/library/Doe, Jane and Anna Bell.mp4") == {"jane", "anna-bell"}
 
 
