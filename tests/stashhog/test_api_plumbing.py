@@ -1,0 +1,125 @@
+"""The pagination envelope, the error envelope for every status, request ids."""
+
+import pytest
+
+from settings_app.models import Setting
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.stashhog.urls")]
+
+
+def assert_envelope(response, status):
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["success"] is False
+    assert isinstance(body["error"], str) and body["error"]
+    assert "detail" in body
+    assert body["request_id"] == response["X-Request-ID"]
+    return body
+
+
+@pytest.fixture
+def rows():
+    for index in range(7):
+        Setting.objects.create(key=f"key-{index:02}", value=index)
+
+
+def test_pagination_envelope(api_client, rows):
+    response = api_client.get("/test/paged", {"per_page": 3, "page": 3})
+    assert response.status_code == 200
+    assert response.json() == {
+        "items": [{"key": "key-06", "value": 6}], "total": 7, "page": 3, "per_page": 3, "pages": 3,
+    }
+
+
+def test_pagination_sorts_descending(api_client, rows):
+    response = api_client.get("/test/paged", {"sort_by": "key", "sort_order": "desc"})
+    keys = [item["key"] for item in response.json()["items"]]
+    assert keys == sorted(keys, reverse=True) and len(keys) == 7
+
+
+def test_pagination_defaults(api_client, rows):
+    body = api_client.get("/test/paged").json()
+    assert (body["page"], body["per_page"], body["pages"], body["total"]) == (1, 50, 1, 7)
+
+
+def test_page_past_the_end_is_empty(api_client, rows):
+    body = api_client.get("/test/paged", {"page": 9}).json()
+    assert body["items"] == [] and body["total"] == 7
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"per_page": 0}, "per_page"),
+    ({"per_page": 101}, "per_page"),
+    ({"page": 0}, "page"),
+    ({"page": "two"}, "page"),
+    ({"sort_order": "up"}, "sort_order"),
+    ({"sort_by": "value"}, "sort_by"),
+])
+def test_bad_paging_parameters(api_client, rows, params, field):
+    body = assert_envelope(api_client.get("/test/paged", params), 400)
+    assert field in body["detail"]
+
+
+def test_401_without_credentials(anon_client):
+    response = anon_client.get("/test/paged")
+    body = assert_envelope(response, 401)
+    assert "credentials" in body["error"].lower()
+    assert response["WWW-Authenticate"] == "Token"
+
+
+def test_401_with_a_wrong_token(anon_client, db):
+    anon_client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert_envelope(anon_client.get("/test/paged"), 401)
+
+
+def test_403(api_client):
+    assert_envelope(api_client.get("/test/forbidden"), 403)
+
+
+def test_404_for_an_unknown_path(api_client):
+    body = assert_envelope(api_client.get("/api/no-such-thing"), 404)
+    assert body["error"] == "Not found"
+
+
+def test_405(api_client):
+    body = assert_envelope(api_client.delete("/test/paged"), 405)
+    assert "DELETE" in body["error"]
+
+
+def test_409(anon_client):
+    body = assert_envelope(anon_client.get("/test/fail/conflict"), 409)
+    assert body["error"] == "Plan is already applying"
+
+
+def test_500_hides_the_exception(anon_client, caplog):
+    response = anon_client.get("/test/fail/crash")
+    body = assert_envelope(response, 500)
+    assert body["error"] == "Internal server error"
+    assert "secret" not in response.content.decode()
+    assert body["request_id"] in caplog.text  # the log line can be found from the response
+
+
+def test_502(anon_client):
+    body = assert_envelope(anon_client.get("/test/fail/upstream"), 502)
+    assert body["error"] == "Stash is unreachable"
+
+
+def test_request_id_is_taken_from_the_request(anon_client):
+    response = anon_client.get("/test/fail/conflict", HTTP_X_REQUEST_ID="abc-123")
+    assert response["X-Request-ID"] == "abc-123"
+    assert response.json()["request_id"] == "abc-123"
+
+
+def test_an_unsafe_request_id_is_replaced(anon_client):
+    response = anon_client.get("/test/fail/conflict", HTTP_X_REQUEST_ID="<script>")
+    assert response["X-Request-ID"] != "<script>"
+    assert response.json()["request_id"] == response["X-Request-ID"]
+
+
+def test_success_responses_carry_a_request_id(api_client):
+    assert api_client.get("/test/paged")["X-Request-ID"]
+
+
+def test_paths_work_with_and_without_trailing_slash(anon_client):
+    assert anon_client.get("/api/schema").status_code == 200
+    assert anon_client.get("/api/schema/").status_code == 200
