@@ -81,6 +81,8 @@ class SettingSpec:
 
     def clean(self, value):
         """The value as stored, or ValueError with a user-facing reason."""
+        if self.secret and isinstance(value, str) and not value.strip():
+            value = None  # an empty key is no key
         if value is None:
             if self.nullable or self.secret:
                 return None
@@ -183,6 +185,12 @@ def masked(values: dict) -> dict:
     }
 
 
+def problem_message(exc: ValueError) -> str:
+    """A spec's ValueError as a sentence for the user."""
+    text = str(exc)
+    return f"{text[:1].upper()}{text[1:]}."
+
+
 def validate_changes(changes: dict) -> dict:
     """Clean every change or raise InvalidInput listing every problem (nothing partial).
 
@@ -201,7 +209,7 @@ def validate_changes(changes: dict) -> dict:
         try:
             cleaned[key] = spec.clean(value)
         except ValueError as exc:
-            problems[key] = [str(exc).capitalize() + "."]
+            problems[key] = [problem_message(exc)]
     if problems:
         raise InvalidInput("Invalid settings", detail=problems)
     return cleaned

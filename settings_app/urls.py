@@ -1,5 +1,14 @@
-from stashhog.api.routers import OptionalSlashRouter
+"""The settings object is a singleton, not a collection, so its routes are spelled out."""
 
-router = OptionalSlashRouter()
+from django.urls import re_path
 
-urlpatterns = router.urls
+from settings_app.views import SettingsViewSet
+
+urlpatterns = [
+    re_path(r"^settings/?$",
+            SettingsViewSet.as_view({"get": "retrieve", "put": "update"}), name="settings"),
+    re_path(r"^settings/test-stash/?$",
+            SettingsViewSet.as_view({"post": "test_stash"}), name="settings-test-stash"),
+    re_path(r"^settings/test-openai/?$",
+            SettingsViewSet.as_view({"post": "test_openai"}), name="settings-test-openai"),
+]

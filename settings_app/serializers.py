@@ -1,0 +1,112 @@
+"""Request and response shapes of the settings API.
+
+The settings object is described field by field from the registry, so the schema always
+lists every registered key with its type. Values themselves are checked by the registry
+(``validate_changes``), which is stricter than DRF's coercion ("5" is not an int).
+"""
+
+from rest_framework import serializers
+
+from settings_app.registry import REGISTRY, SECRET_MASK, SettingSpec, http_url, problem_message
+
+_FIELD_FOR_TYPE = {
+    str: serializers.CharField,
+    int: serializers.IntegerField,
+    float: serializers.FloatField,
+    bool: serializers.BooleanField,
+    dict: serializers.DictField,
+}
+SECRET_HELP = (
+    f' Secret: reads return "{SECRET_MASK}" when set and null when not; write the mask back '
+    "to keep the stored value, null to clear it."
+)
+
+
+def _setting_field(spec: SettingSpec, *, for_request: bool) -> serializers.Field:
+    return _FIELD_FOR_TYPE[spec.type](
+        required=not for_request,
+        allow_null=spec.nullable or spec.secret,
+        help_text=spec.description + (SECRET_HELP if spec.secret else ""),
+    )
+
+
+def _settings_serializer(name: str, *, for_request: bool) -> type[serializers.Serializer]:
+    fields = {
+        key: _setting_field(spec, for_request=for_request) for key, spec in REGISTRY.items()
+    }
+    return type(name, (serializers.Serializer,), fields)
+
+
+Settings = _settings_serializer("Settings", for_request=False)
+SettingsUpdate = _settings_serializer("SettingsUpdate", for_request=True)
+
+
+def _http_url(value: str) -> str:
+    try:
+        return http_url(value)
+    except ValueError as exc:
+        raise serializers.ValidationError(problem_message(exc))
+
+
+API_KEY_HELP = f'Left out or "{SECRET_MASK}": the saved key. Null or empty: no key.'
+
+
+class StashConnectionTest(serializers.Serializer):
+    url = serializers.CharField(
+        required=False, validators=[_http_url], help_text="Left out: the saved Stash URL."
+    )
+    api_key = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, help_text=API_KEY_HELP
+    )
+
+
+class OpenAIConnectionTest(serializers.Serializer):
+    api_key = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, help_text=API_KEY_HELP
+    )
+    model = serializers.CharField(required=False, help_text="Left out: the saved model.")
+    base_url = serializers.CharField(
+        required=False,
+        validators=[_http_url],
+        help_text="Left out: the saved base URL (none saved: OpenAI itself).",
+    )
+
+
+REASON_HELP = "Why it failed, for programs; ``error`` says it for people."
+
+
+class _ConnectionResult(serializers.Serializer):
+    success = serializers.BooleanField()
+    error = serializers.CharField(required=False, help_text="Set when ``success`` is false.")
+
+
+class StashConnectionResult(_ConnectionResult):
+    reason = serializers.ChoiceField(
+        choices=["unreachable", "auth", "not_stash", "rejected", "not_ready"],
+        required=False,
+        help_text=REASON_HELP,
+    )
+    url = serializers.CharField(required=False)
+    version = serializers.CharField(required=False, allow_null=True)
+    build_hash = serializers.CharField(required=False)
+    status = serializers.CharField(required=False, help_text="Stash's systemStatus.status.")
+    database_schema = serializers.IntegerField(required=False, allow_null=True)
+
+
+class OpenAIConnectionResult(_ConnectionResult):
+    reason = serializers.ChoiceField(
+        choices=["auth", "unknown_model", "unreachable", "error"],
+        required=False,
+        help_text=REASON_HELP,
+    )
+    model = serializers.CharField(required=False)
+    owned_by = serializers.CharField(required=False)
+
+
+class ErrorEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    error = serializers.CharField()
+    detail = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), allow_null=True
+    )
+    request_id = serializers.CharField()

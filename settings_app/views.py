@@ -1,0 +1,144 @@
+"""``/api/settings``: read and change the runtime settings, and test the connections they
+configure. Secrets are write-only: every answer carries the mask, never the value."""
+
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import viewsets
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from settings_app import connections
+from settings_app.registry import (
+    REGISTRY,
+    SECRET_MASK,
+    effective_settings,
+    masked,
+    save_settings,
+)
+from settings_app.serializers import (
+    ErrorEnvelope,
+    OpenAIConnectionResult,
+    OpenAIConnectionTest,
+    Settings,
+    SettingsUpdate,
+    StashConnectionResult,
+    StashConnectionTest,
+)
+
+EXAMPLE_SETTINGS = {
+    key: SECRET_MASK if spec.secret else spec.default for key, spec in REGISTRY.items()
+}
+
+
+def _invalid_input_response(example: dict) -> OpenApiResponse:
+    return OpenApiResponse(
+        ErrorEnvelope,
+        description="Invalid input: ``detail`` lists every problem by key.",
+        examples=[OpenApiExample("Invalid input", value=example, response_only=True,
+                                 status_codes=["400"])],
+    )
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class SettingsViewSet(viewsets.ViewSet):
+    # JSON only: form encoding would turn every value into a string.
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Every setting with its effective value (database, else environment, else "
+        "default); secrets masked",
+        responses={200: Settings},
+        examples=[OpenApiExample("Settings", value=EXAMPLE_SETTINGS, response_only=True)],
+    )
+    def retrieve(self, request):
+        """Each key as the next job will see it. Secrets read as the mask or null."""
+        return Response(masked(effective_settings()))
+
+    @extend_schema(
+        summary="Change some settings, all or nothing; takes effect without a restart",
+        request=SettingsUpdate,
+        responses={200: Settings, 400: _invalid_input_response({
+            "success": False,
+            "error": "Invalid settings",
+            "detail": {"stash_url": ["Must be an http(s) URL."],
+                       "analysis_confidence_threshold": ["Must be between 0 and 1."]},
+            "request_id": "5f0c6b2e9a7d4c1b8e3f2a1d0c9b8a7e",
+        })},
+        examples=[
+            OpenApiExample(
+                "Change the Stash URL, keep the key",
+                value={"stash_url": "http://stash.lan:9999", "stash_api_key": SECRET_MASK,
+                       "analysis_confidence_threshold": 0.6},
+                request_only=True,
+            ),
+            OpenApiExample("Settings", value=EXAMPLE_SETTINGS, response_only=True),
+        ],
+    )
+    def update(self, request):
+        """An object of keys to new values. Nothing is saved unless every value is valid;
+        the mask sent back for a secret keeps it, null clears it."""
+        save_settings(request.data)
+        return Response(masked(effective_settings()))
+
+    @extend_schema(
+        summary="Test a Stash URL and API key (default: the saved ones)",
+        request=StashConnectionTest,
+        responses={200: StashConnectionResult, 400: _invalid_input_response({
+            "success": False, "error": "Invalid input",
+            "detail": {"url": ["Must be an http(s) URL."]},
+            "request_id": "5f0c6b2e9a7d4c1b8e3f2a1d0c9b8a7e",
+        })},
+        examples=[
+            OpenApiExample("Test the saved connection", value={}, request_only=True),
+            OpenApiExample(
+                "Test another server with the saved key",
+                value={"url": "http://stash.lan:9999", "api_key": SECRET_MASK},
+                request_only=True,
+            ),
+            OpenApiExample("Connected", response_only=True, value={
+                "success": True, "url": "http://stash.lan:9999", "version": "v0.30.1",
+                "build_hash": "b23b0267", "status": "OK", "database_schema": 75,
+            }),
+            OpenApiExample("Key refused", response_only=True, value={
+                "success": False, "reason": "auth",
+                "error": "Stash refused the API key (http://stash.lan:9999)",
+            }),
+        ],
+    )
+    def test_stash(self, request):
+        """Asks Stash for its version and system status, with a short timeout. A failure
+        answers 200 with ``success: false`` and the classified cause."""
+        return Response(connections.check_stash(**_valid(StashConnectionTest, request)))
+
+    @extend_schema(
+        summary="Test an OpenAI-compatible server, key and model (default: the saved ones)",
+        request=OpenAIConnectionTest,
+        responses={200: OpenAIConnectionResult, 400: _invalid_input_response({
+            "success": False, "error": "Invalid input",
+            "detail": {"base_url": ["Must be an http(s) URL."]},
+            "request_id": "5f0c6b2e9a7d4c1b8e3f2a1d0c9b8a7e",
+        })},
+        examples=[
+            OpenApiExample(
+                "Test a local Ollama model",
+                value={"base_url": "http://localhost:11434/v1", "model": "llama3.1",
+                       "api_key": None},
+                request_only=True,
+            ),
+            OpenApiExample("Model answers", response_only=True, value={
+                "success": True, "model": "gpt-4o-mini", "owned_by": "openai",
+            }),
+            OpenApiExample("Unknown model", response_only=True, value={
+                "success": False, "reason": "unknown_model", "model": "gpt-9",
+                "error": "The model 'gpt-9' does not exist on the AI server",
+            }),
+        ],
+    )
+    def test_openai(self, request):
+        """Retrieves the model and sends it a one-token request, with a short timeout. A
+        failure answers 200 with ``success: false`` and the classified cause."""
+        return Response(connections.check_openai(**_valid(OpenAIConnectionTest, request)))
