@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from stashhog import embedded_redis
 from stashhog.celery import app as celery_app
 
-pytest_plugins = ["tests.fakes.openai"]
+pytest_plugins = ["tests.fakes.openai", "tests.fakes.stash"]
 
 _redis_process = None
 
