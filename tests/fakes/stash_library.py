@@ -3,8 +3,10 @@
 ``FakeLibrary`` holds scenes, files, tags, performers and studios the way Stash stores them:
 integer ids, timestamps as RFC3339 text in the server's local offset (compared as text, like
 Stash's SQLite does), name filters with SQL LIKE semantics, all-or-nothing bulk edits.
-Tests edit it directly (``update_scene``, ``delete_scene``, ``update_file`` ...) and move its
-clock with ``library.clock.advance(seconds)``.
+Tags, performers and studios draw ids from one sequence, so an id of the wrong kind fails
+loudly instead of naming some other entity. Tests edit the library directly
+(``update_scene``, ``delete_scene``, ``update_file`` ...) and move its clock with
+``library.clock.advance(seconds)``.
 
 ``generate_library`` builds realistic libraries (up to 100,000+ scenes in a few seconds) and
 records in ``library.truth`` which studio and performers each scene really has, whether or not
@@ -638,7 +640,10 @@ def generate_library(
     *,
     offset: str = "+11:00",
 ) -> FakeLibrary:
-    """A deterministic, realistic library; ``library.truth`` says who is really in each scene."""
+    """A deterministic, realistic library; ``library.truth`` says who is really in each scene.
+
+    Needs at least one studio; the other counts may be zero.
+    """
     rng = random.Random(seed)
     library = FakeLibrary(offset=offset)
     performers = max(12, scenes // 40) if performers is None else performers
@@ -680,7 +685,7 @@ def generate_library(
 
 def _generate_scene(library, rng, number, studios, performers, tags, used_paths) -> None:
     studio = rng.choice(studios)
-    cast = rng.sample(performers, rng.choice((0, 1, 1, 1, 2, 2, 3)))
+    cast = rng.sample(performers, min(len(performers), rng.choice((0, 1, 1, 1, 2, 2, 3))))
     title = None if rng.random() < 0.1 else (
         f"{rng.choice(TITLE_ADJECTIVES)} {rng.choice(TITLE_NOUNS)}"
         + (f" Part {rng.randint(2, 4)}" if rng.random() < 0.15 else "")
@@ -718,7 +723,7 @@ def _generate_scene(library, rng, number, studios, performers, tags, used_paths)
     )
     known = rng.random()  # how much of the truth Stash already has
     known_cast = cast if known < 0.2 else cast[:1] if known < 0.3 else []
-    stash_tags = rng.sample(tags, rng.randint(1, 4)) if rng.random() < 0.4 else []
+    stash_tags = rng.sample(tags, min(len(tags), rng.randint(1, 4))) if rng.random() < 0.4 else []
     date = None
     if rng.random() < 0.7:
         date = f"{rng.randint(2015, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
