@@ -233,7 +233,11 @@ class StashClient:
     # -- transport ------------------------------------------------------------------------
 
     def _execute(self, operation: str, **variables: Any) -> dict:
-        """Run one named operation, retrying connection failures and 5xx answers."""
+        """Run one named operation, retrying connection failures and 5xx answers.
+
+        Mutations are retried too: the bulk modes and sceneUpdate are idempotent, and a create
+        whose answer was lost comes back as an "already exists" StashQueryError.
+        """
         request = GraphQLRequest(
             operations()[operation], variable_values=variables or None, operation_name=operation
         )

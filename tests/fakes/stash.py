@@ -183,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects
     server: _HTTPServer
 
-    def log_message(self, format, *args):  # noqa: A002 - quiet; tests read request_log instead
+    def log_message(self, format, *args):  # quiet: tests read request_log instead
         pass
 
     def do_GET(self):
@@ -232,7 +232,7 @@ class FakeStashServer:
         self.scene_counts = 0  # how often findScenes.count was computed
         self._port = port
         self._httpd: _HTTPServer | None = None
-        self._faults_lock = threading.Lock()
+        self._state_lock = threading.Lock()
         self._next_faults: deque[_Fault] = deque()
         self._operation_faults: dict[str, deque[_Fault]] = {}
         self._fail_after: tuple[int, _Fault, int | None] | None = None
@@ -276,7 +276,7 @@ class FakeStashServer:
 
     def fail_next(self, n: int, status: int = 502) -> None:
         """The next ``n`` GraphQL requests get ``status`` with no body."""
-        with self._faults_lock:
+        with self._state_lock:
             self._next_faults.extend(_Fault(status=status) for _ in range(n))
 
     def fail_operation(
@@ -289,7 +289,7 @@ class FakeStashServer:
         """The next ``times`` requests for operation ``name`` fail: with a GraphQL error when
         ``error_message`` is given, else with HTTP ``status`` (default 500)."""
         fault = _Fault(status=None if error_message else status or 500, error_message=error_message)
-        with self._faults_lock:
+        with self._state_lock:
             self._operation_faults.setdefault(name, deque()).extend([fault] * times)
 
     def fail_after(
@@ -302,17 +302,17 @@ class FakeStashServer:
         """Let ``n_requests`` more requests through, then fail ``times`` of them (None: every
         request until ``clear_faults``), e.g. to interrupt a sync on page k."""
         fault = _Fault(status=None if error_message else status, error_message=error_message)
-        with self._faults_lock:
+        with self._state_lock:
             self._fail_after = (n_requests, fault, times)
 
     def clear_faults(self) -> None:
-        with self._faults_lock:
+        with self._state_lock:
             self._next_faults.clear()
             self._operation_faults.clear()
             self._fail_after = None
 
     def _take_fault(self, operation: str | None) -> _Fault | None:
-        with self._faults_lock:
+        with self._state_lock:
             if self._next_faults:
                 return self._next_faults.popleft()
             if self._fail_after is not None:
@@ -385,7 +385,7 @@ class FakeStashServer:
         return document
 
     def _log(self, name: str | None, operation, variables: dict) -> None:
-        with self._faults_lock:
+        with self._state_lock:
             self.request_log.append(name)
             self.operation_counts[name] += 1
             if operation is not None and operation.operation == OperationType.MUTATION:
