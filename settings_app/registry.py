@@ -54,10 +54,12 @@ def positive(value):
 def price_table(value: dict) -> dict:
     for model, prices in value.items():
         if not isinstance(prices, dict) or set(prices) != {"prompt", "completion"}:
-            raise ValueError(f"{model}: expected {{'prompt': <USD/1M>, 'completion': <USD/1M>}}")
+            raise ValueError(
+                f"price of {model}: expected {{'prompt': <USD/1M>, 'completion': <USD/1M>}}"
+            )
         for price in prices.values():
             if not isinstance(price, int | float) or isinstance(price, bool) or price < 0:
-                raise ValueError(f"{model}: prices must be non-negative numbers")
+                raise ValueError(f"price of {model}: must be non-negative numbers")
     return value
 
 
