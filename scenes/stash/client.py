@@ -93,6 +93,7 @@ class StashClient:
         transport = HTTPXTransport(url=f"{base}/graphql", headers=headers, timeout=timeout)
         self._gql = Client(transport=transport, fetch_schema_from_transport=False)
         self._session: SyncClientSession | None = None
+        self.requests_sent = 0  # HTTP requests made, retries included: for job results
 
     def __enter__(self) -> Self:
         return self
@@ -196,6 +197,20 @@ class StashClient:
             raise TypeError(f"update_scene does not set {sorted(unknown)}")
         return self._execute("SceneUpdate", input={"id": str(scene_id), **fields})["sceneUpdate"]
 
+    def bulk_set_studio(
+        self, scene_ids: Iterable[str | int], studio_id: str | int | None
+    ) -> list[str]:
+        """Set (None clears) the studio of many scenes; returns the updated ids.
+
+        All-or-nothing per request, sent in chunks of CHUNK_SIZE like ``bulk_update_scenes``.
+        """
+        studio = None if studio_id is None else str(studio_id)
+        updated: list[str] = []
+        for chunk in _chunks([str(i) for i in scene_ids]):
+            result = self._execute("BulkSceneUpdate", input={"ids": chunk, "studio_id": studio})
+            updated.extend(scene["id"] for scene in result["bulkSceneUpdate"] or ())
+        return updated
+
     # -- tags, performers, studios --------------------------------------------------------
 
     def all_tags(self, updated_since: str | None = None) -> list[dict]:
@@ -244,6 +259,7 @@ class StashClient:
         attempt = 0
         while True:
             started = time.monotonic()
+            self.requests_sent += 1
             try:
                 data = self._connected().execute(request)
             except TransportQueryError as exc:
