@@ -5,6 +5,9 @@
 - ``run_job`` (called by the Celery task) moves the row through its states, calls the body
   with a ``Progress`` reporter, and records the result or a redacted error.
 - ``cancel_job`` asks a job to stop; the body stops at its next ``check_cancelled``.
+- ``fail_job`` ends a job whose worker is gone (``jobs.recovery``).
+
+This module is the only code that writes ``Job.status``.
 """
 
 import logging
@@ -15,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, close_old_connections, transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
@@ -27,6 +31,7 @@ from stashhog.api.exceptions import Conflict, InvalidInput, NotFound
 logger = logging.getLogger("stashhog.jobs")
 
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds: at most ~2 row writes and pushes per job per second
+MESSAGE_LIMIT = 500
 TRACEBACK_LIMIT = 4000
 
 
@@ -40,27 +45,33 @@ class JobType:
     body: Callable[["Progress", dict], Any]
     queue: str
     exclusive_key: Callable[[dict], str | None] | None
+    idempotent: bool
 
 
 JOB_TYPES: dict[str, JobType] = {}
 
 
 def job_type(name: str, *, queue: str = "default",
-             exclusive_key: Callable[[dict], str | None] | None = None):
+             exclusive_key: Callable[[dict], str | None] | None = None,
+             idempotent: bool = False):
     """Register ``body(progress, parameters) -> result`` as the job type ``name``.
 
     ``exclusive_key(parameters)`` names what the job must not share with another active
-    job (at most one active job per key).
+    job (at most one active job per key). ``idempotent=True`` promises that running the
+    body again from the start is harmless: its message is then acknowledged only after
+    the run, so a worker lost mid-run hands the job to another worker instead of failing it.
     """
 
     def register(body):
-        JOB_TYPES[name] = JobType(name, body, queue, exclusive_key)
+        JOB_TYPES[name] = JobType(name, body, queue, exclusive_key, idempotent)
         return body
 
     return register
 
 
 class JobAlreadyActive(Conflict):
+    """An exclusive job of the same key is active; ``detail["job_id"]`` names it."""
+
     def __init__(self, job: Job):
         super().__init__(
             f"A {job.type} job is already {job.status}", detail={"job_id": str(job.id)}
@@ -102,23 +113,37 @@ def _create_job(type_name: str, parameters: dict | None, *, dispatch: bool) -> J
 
 
 def _dispatch(job: Job, spec: JobType) -> None:
-    from jobs.tasks import run_job_task
+    from jobs.tasks import run_idempotent_job_task, run_job_task
 
+    task = run_idempotent_job_task if spec.idempotent else run_job_task
+    publish_job(job, "job_status")  # the monitor shows queued jobs too
     try:
-        run_job_task.apply_async(args=[str(job.id)], queue=spec.queue, task_id=str(job.id))
+        task.apply_async(args=[str(job.id)], queue=spec.queue, task_id=str(job.id))
         Job.objects.filter(id=job.id).update(celery_task_id=str(job.id))
     except Exception as exc:  # the broker is down: the job must not stay pending forever
         logger.error("could not queue job %s: %s", job.id, redact(str(exc)))
         _finish(job.id, JobStatus.FAILED, error=f"Could not queue the job: {type(exc).__name__}")
 
 
-def run_job(job_id: str, worker: str = "") -> None:
-    """Run one job to a terminal state. A job that is no longer pending is left alone."""
+def _claim(job_id: str, worker: str, *, restart_running: bool) -> bool:
+    """pending -> running for this worker. With ``restart_running`` (a redelivered message
+    of an idempotent job) a row left running by a lost run is taken over from the start."""
     now = timezone.now()
-    claimed = Job.objects.filter(id=job_id, status=JobStatus.PENDING).update(
-        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker
-    )
-    if not claimed:
+    claim = {"status": JobStatus.RUNNING, "started_at": now, "heartbeat_at": now,
+             "worker": worker}
+    if Job.objects.filter(id=job_id, status=JobStatus.PENDING).update(**claim):
+        return True
+    if restart_running and Job.objects.filter(id=job_id, status=JobStatus.RUNNING).update(
+        **claim, processed_items=0, progress=0, message="Restarted after its worker was lost"
+    ):
+        logger.warning("job %s restarted after its worker was lost", job_id)
+        return True
+    return False
+
+
+def run_job(job_id: str, worker: str = "", *, restart_running: bool = False) -> None:
+    """Run one job to a terminal state. A job that is no longer pending is left alone."""
+    if not _claim(job_id, worker, restart_running=restart_running):
         logger.info("job %s is not pending any more; not running it", job_id)
         return
     job = Job.objects.get(id=job_id)
@@ -131,54 +156,67 @@ def run_job(job_id: str, worker: str = "") -> None:
         with _Heartbeat(job.id):
             result = spec.body(progress, job.parameters)
     except JobCancelled:
-        _finish(job.id, JobStatus.CANCELLED, result=progress.partial_result)
+        _finish(job.id, JobStatus.CANCELLED, result=progress.partial_result,
+                counters=progress.counters())
     except Exception as exc:
         logger.exception("job %s (%s) failed", job.id, job.type)
         _finish(job.id, JobStatus.FAILED, error=describe_failure(exc),
-                result=progress.partial_result)
+                result=progress.partial_result, counters=progress.counters())
     else:
-        _finish(job.id, JobStatus.COMPLETED, result=result)
+        _finish(job.id, JobStatus.COMPLETED, result=result, counters=progress.counters())
 
 
 def describe_failure(exc: BaseException) -> str:
     """A short message plus a truncated traceback, with every secret masked."""
-    message = str(exc) or type(exc).__name__
+    message = (str(exc) or type(exc).__name__)[:MESSAGE_LIMIT]
     trace = "".join(traceback.format_exception(exc))[-TRACEBACK_LIMIT:]
     return redact(f"{message}\n\n{trace}", current_secrets())
 
 
-def _finish(job_id, status: str, *, result=None, error: str = "") -> None:
+def _finish(job_id, status: str, *, result=None, error: str = "", counters: dict | None = None,
+            from_statuses=ACTIVE_STATUSES) -> bool:
+    """Move a job in ``from_statuses`` to a terminal status; False when it was in none."""
     now = timezone.now()
     fields = {
+        **(counters or {}),
         "status": status, "completed_at": now, "heartbeat_at": now, "exclusive_key": None,
         "result": result, "error": error,
     }
     if status == JobStatus.COMPLETED:
         fields["progress"] = 100
-    Job.objects.filter(id=job_id, status__in=ACTIVE_STATUSES).update(**fields)
-    publish_job(Job.objects.get(id=job_id), "job_status")
+    finished = Job.objects.filter(id=job_id, status__in=from_statuses).update(**fields)
+    if finished:
+        publish_job(Job.objects.get(id=job_id), "job_status")
+    return bool(finished)
 
 
-def fail_job(job: Job, error: str) -> None:
+def fail_job(job: Job, error: str) -> bool:
     """Mark an active job failed from outside its body (recovery, reaper)."""
-    _finish(job.id, JobStatus.FAILED, error=error)
+    return _finish(job.id, JobStatus.FAILED, error=error)
+
+
+def _get_job(job_id) -> Job:
+    try:
+        return Job.objects.get(id=job_id)
+    except (Job.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise NotFound("Job not found") from None
 
 
 def cancel_job(job_id) -> Job:
-    """Cancel: pending jobs stop at once, running ones at their next safe point."""
-    try:
-        job = Job.objects.get(id=job_id)
-    except (Job.DoesNotExist, ValueError, TypeError):
-        raise NotFound("Job not found") from None
+    """Cancel: pending jobs stop at once, running ones at their next safe point.
+
+    Raises NotFound for an unknown id and Conflict for a finished job.
+    """
+    job = _get_job(job_id)
     if job.is_finished:
-        raise Conflict(f"The job is already {job.status}")
-    if job.status == JobStatus.PENDING:
-        _finish(job.id, JobStatus.CANCELLED)
+        raise Conflict(f"The job is already {job.status}", detail={"job_id": str(job.id)})
+    # A worker may claim the job between the read above and these writes: the status
+    # filters make each step apply only to the state it was meant for.
+    if _finish(job.id, JobStatus.CANCELLED, from_statuses=(JobStatus.PENDING,)):
         _revoke(job)
-    else:
-        Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(
-            status=JobStatus.CANCELLING, cancel_requested=True
-        )
+    elif Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(
+        status=JobStatus.CANCELLING, cancel_requested=True
+    ):
         publish_job(Job.objects.get(id=job.id), "job_status")
     job.refresh_from_db()
     return job
@@ -204,13 +242,15 @@ class Progress:
         self._last_cancel_check = 0.0
 
     def update(self, processed: int, total: int | None = None, message: str | None = None,
-               *, force: bool = False) -> None:
+               force: bool = False) -> None:
+        """Record progress; the row is written and pushed at most ~2 times a second, and
+        always for the final step (``processed >= total``) or with ``force``."""
         job = self.job
         job.processed_items = processed
         if total is not None:
             job.total_items = total
         if message is not None:
-            job.message = message
+            job.message = message[:MESSAGE_LIMIT]
         if job.total_items:
             job.progress = min(100, int(processed * 100 / job.total_items))
         final = job.total_items is not None and processed >= job.total_items
@@ -219,12 +259,16 @@ class Progress:
             return
         self._last_write = now
         job.heartbeat_at = timezone.now()
-        Job.objects.filter(id=job.id).update(
-            processed_items=job.processed_items, total_items=job.total_items,
-            progress=job.progress, message=job.message, heartbeat_at=job.heartbeat_at,
-        )
+        Job.objects.filter(id=job.id).update(**self.counters(), heartbeat_at=job.heartbeat_at)
         job.status = Job.objects.filter(id=job.id).values_list("status", flat=True).first()
         publish_job(job, "job_progress")
+
+    def counters(self) -> dict:
+        """The progress fields as the body last reported them (written on finish too, so
+        a throttled last update is never lost)."""
+        job = self.job
+        return {"processed_items": job.processed_items, "total_items": job.total_items,
+                "progress": job.progress, "message": job.message}
 
     def check_cancelled(self) -> None:
         """Raise JobCancelled when a cancel was requested (reads the row at most 2x/s)."""
@@ -260,5 +304,7 @@ class _Heartbeat:
                 Job.objects.filter(id=self.job_id, status__in=ACTIVE_STATUSES).update(
                     heartbeat_at=timezone.now()
                 )
+        except Exception as exc:  # the reaper will judge the job; never crash the worker
+            logger.warning("heartbeat of job %s stopped: %s", self.job_id, type(exc).__name__)
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread's own connections

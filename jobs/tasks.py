@@ -1,8 +1,55 @@
-from celery import shared_task
+"""Celery tasks of the jobs app, and the worker signals that recover lost jobs."""
 
-from jobs import runner
+from billiard.exceptions import WorkerLostError
+from celery import shared_task
+from celery.signals import task_failure, worker_ready
+from django.db import connections
+
+from jobs import recovery, runner
 
 
 @shared_task(name="jobs.run_job", bind=True, ignore_result=True)
 def run_job_task(self, job_id: str) -> None:
     runner.run_job(job_id, worker=self.request.hostname or "")
+
+
+# Only for job types registered ``idempotent=True``: the message is acknowledged after the
+# run and requeued when the worker is lost, and a redelivered message restarts the job.
+@shared_task(name="jobs.run_idempotent_job", bind=True, ignore_result=True,
+             acks_late=True, reject_on_worker_lost=True)
+def run_idempotent_job_task(self, job_id: str) -> None:
+    runner.run_job(job_id, worker=self.request.hostname or "", restart_running=True)
+
+
+RUN_TASK_NAMES = {run_job_task.name, run_idempotent_job_task.name}
+
+
+@shared_task(name="jobs.reap_stale_jobs", ignore_result=True)
+def reap_stale_jobs_task() -> int:
+    return recovery.reap_stale_jobs()
+
+
+@shared_task(name="jobs.delete_old_jobs", ignore_result=True)
+def delete_old_jobs_task() -> int:
+    return recovery.delete_old_jobs()
+
+
+@worker_ready.connect
+def recover_jobs_on_worker_start(sender, **kwargs):
+    """Runs in the worker's main process once it is consuming."""
+    try:
+        recovery.fail_jobs_of_lost_workers(sender.hostname)
+    finally:
+        connections.close_all()  # forked pool children must not share this connection
+
+
+@task_failure.connect
+def recover_job_of_lost_child(sender=None, task_id=None, exception=None, **kwargs):
+    """Celery reports a pool child lost mid-task in the main process: fail its job (an
+    idempotent job's message is requeued instead, so Celery sends no failure for it)."""
+    if getattr(sender, "name", None) in RUN_TASK_NAMES and isinstance(exception,
+                                                                       WorkerLostError):
+        try:
+            recovery.fail_job_of_lost_child(task_id, str(exception))
+        finally:
+            connections.close_all()

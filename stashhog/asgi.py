@@ -8,14 +8,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stashhog.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from jobs.routing import websocket_urlpatterns  # noqa: E402
-from stashhog.api.ws_auth import TokenOrSessionAuthMiddleware  # noqa: E402
+from stashhog.api.ws_auth import authenticated_websocket  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": django_asgi_app,
-    "websocket": AllowedHostsOriginValidator(
-        TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
-    ),
+    "websocket": authenticated_websocket(URLRouter(websocket_urlpatterns)),
 })

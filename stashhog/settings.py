@@ -153,6 +153,16 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("STASHHOG_JOB_SOFT_TIME_LIMIT", 6 * 3600)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 300
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Synced into django-celery-beat's table at beat start. "expires" drops a run that waited
+# past its next one, so a stalled beat never piles up reapers.
+CELERY_BEAT_SCHEDULE = {
+    "reap-stale-jobs": {
+        "task": "jobs.reap_stale_jobs", "schedule": 60.0, "options": {"expires": 55},
+    },
+    "delete-old-jobs": {
+        "task": "jobs.delete_old_jobs", "schedule": 3600.0, "options": {"expires": 3000},
+    },
+}
 
 CHANNEL_LAYERS = {
     "default": {
@@ -183,6 +193,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "jobs.models.JobStatus"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "stashhog.api.schema.paths_without_trailing_slash",

@@ -1,0 +1,86 @@
+"""``/api/jobs``: list, inspect and cancel background jobs."""
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
+
+from jobs import runner
+from jobs.filters import JobFilterSet
+from jobs.models import Job
+from jobs.schema import (
+    JOB_DETAIL_EXAMPLE,
+    JOB_EXAMPLE,
+    JOB_FINISHED_EXAMPLE,
+    JOB_ID,
+    JOB_NOT_FOUND_RESPONSE,
+    error_example,
+    error_response,
+)
+from jobs.serializers import JobDetailSerializer, JobListQuerySerializer, JobSerializer
+
+
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                 viewsets.GenericViewSet):
+    queryset = Job.objects.order_by("-created_at", "-id")
+    lookup_field = "id"
+    lookup_url_kwarg = "job_id"
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = JobFilterSet
+    pagination_class = None  # a bounded list (``limit``), newest first
+
+    def get_serializer_class(self):
+        return JobSerializer if self.action == "list" else JobDetailSerializer
+
+    @extend_schema(
+        summary="Recent jobs, newest first",
+        parameters=[OpenApiParameter("limit", OpenApiTypes.INT, description="1..100 (50).")],
+        responses={
+            200: JobSerializer(many=True),
+            400: error_response(
+                "A query parameter is invalid (``detail`` says which).",
+                error_example("Unknown status", 400, "Invalid input", {
+                    "status": ["Select a valid choice. done is not one of the available "
+                               "choices."]}),
+            ),
+        },
+        examples=[OpenApiExample("Jobs", value=[JOB_EXAMPLE], response_only=True)],
+    )
+    def list(self, request, *args, **kwargs):
+        query = JobListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        jobs = self.filter_queryset(self.get_queryset())[:query.validated_data["limit"]]
+        return Response(JobSerializer(jobs, many=True).data)
+
+    @extend_schema(
+        summary="One job, with its parameters, result and duration",
+        responses={200: JobDetailSerializer, 404: JOB_NOT_FOUND_RESPONSE},
+        examples=[
+            OpenApiExample("Running job", value=JOB_DETAIL_EXAMPLE, response_only=True),
+            OpenApiExample("Completed job", value=JOB_FINISHED_EXAMPLE, response_only=True),
+        ],
+    )
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Cancel a job",
+        description="A pending job becomes ``cancelled`` at once. A running job becomes "
+        "``cancelling`` and then ``cancelled`` when its body reaches a safe point; follow "
+        "it with ``GET /api/jobs/{job_id}`` or the WebSocket. Answers the job.",
+        responses={
+            200: JobDetailSerializer,
+            404: JOB_NOT_FOUND_RESPONSE,
+            409: error_response(
+                "The job has already finished; nothing changed.",
+                error_example("Already finished", 409, "The job is already completed",
+                              {"job_id": JOB_ID}),
+            ),
+        },
+        examples=[OpenApiExample("Cancelling", response_only=True, value={
+            **JOB_DETAIL_EXAMPLE, "status": "cancelling"})],
+    )
+    def destroy(self, request, *args, **kwargs):
+        job = runner.cancel_job(kwargs[self.lookup_url_kwarg])
+        return Response(JobDetailSerializer(job).data, status=status.HTTP_200_OK)
