@@ -197,17 +197,15 @@ class StashClient:
             raise TypeError(f"update_scene does not set {sorted(unknown)}")
         return self._execute("SceneUpdate", input={"id": str(scene_id), **fields})["sceneUpdate"]
 
-    def bulk_set_studio(
-        self, scene_ids: Iterable[str | int], studio_id: str | int | None
-    ) -> list[str]:
-        """Set (None clears) the studio of many scenes; returns the updated ids.
-
-        All-or-nothing per request, sent in chunks of CHUNK_SIZE like ``bulk_update_scenes``.
-        """
-        studio = None if studio_id is None else str(studio_id)
+    def bulk_set_fields(self, scene_ids: Iterable[str | int], **fields: Any) -> list[str]:
+        """Set ``studio_id`` (None clears it) and/or ``details`` on many scenes at once;
+        returns the updated ids. All-or-nothing per request, in chunks of CHUNK_SIZE."""
+        unknown = set(fields) - SCENE_UPDATE_FIELDS
+        if unknown:
+            raise TypeError(f"bulk_set_fields does not set {sorted(unknown)}")
         updated: list[str] = []
         for chunk in _chunks([str(i) for i in scene_ids]):
-            result = self._execute("BulkSceneUpdate", input={"ids": chunk, "studio_id": studio})
+            result = self._execute("BulkSceneUpdate", input={"ids": chunk, **fields})
             updated.extend(scene["id"] for scene in result["bulkSceneUpdate"] or ())
         return updated
 
