@@ -7,4 +7,6 @@ class OptionalSlashRouter(DefaultRouter):
     include_format_suffixes = False
 
     def __init__(self):
-        super().__init__(trailing_slash="/?")
+        super().__init__()
+        # DRF's constructor turns any truthy trailing_slash into "/", so set it afterwards.
+        self.trailing_slash = "/?"
