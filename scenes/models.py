@@ -1,6 +1,7 @@
 """StashHog's copy of the Stash library. Primary keys are Stash's own ids (as strings)."""
 
 from django.db import models
+from django.db.models.functions import Cast
 
 
 class Entity(models.Model):
@@ -9,6 +10,8 @@ class Entity(models.Model):
     id = models.CharField(primary_key=True, max_length=32)
     name = models.CharField(max_length=255, db_index=True)
     aliases = models.JSONField(default=list, blank=True)
+    # Lower-cased name and aliases, one per line: what ``search`` looks in, kept by sync.
+    search_text = models.TextField(blank=True, editable=False)
     last_synced = models.DateTimeField(db_index=True)
 
     class Meta:
@@ -53,6 +56,10 @@ class Scene(models.Model):
 
     class Meta:
         ordering = ["id"]
+        indexes = [
+            # The API sorts ids as numbers (Stash ids are integers kept as text).
+            models.Index(Cast("id", models.BigIntegerField()), name="scene_id_number"),
+        ]
 
     def __str__(self):
         return self.title or f"Scene {self.id}"
@@ -75,3 +82,22 @@ class SceneFile(models.Model):
 
     def __str__(self):
         return self.path
+
+
+class SyncState(models.Model):
+    """The one row (pk 1) that remembers where the last successful sync left off.
+
+    ``watermark`` is the largest ``updated_at`` text Stash returned, kept verbatim (Stash
+    compares these as text in its own offset); it only moves when a sync job completes.
+    """
+
+    watermark = models.CharField(max_length=64, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_full_sync_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Sync state (watermark {self.watermark or 'none'})"
+
+    @classmethod
+    def load(cls) -> "SyncState":
+        return cls.objects.get_or_create(pk=1)[0]

@@ -1,0 +1,23 @@
+"""The job types scenes registers with the runner."""
+
+from jobs.runner import job_type
+from scenes.stash import StashError
+from scenes.sync import client_from_settings, run_sync
+
+SYNC_JOB = "sync"
+
+
+def _sync_key(_parameters: dict) -> str:
+    return "sync"  # at most one sync at a time, whatever its parameters
+
+
+@job_type(SYNC_JOB, exclusive_key=_sync_key)
+def sync_job(progress, parameters: dict) -> dict:
+    """Parameters: ``incremental`` (default true). Result: see ``scenes.sync.run_sync``."""
+    try:
+        with client_from_settings() as client:
+            return run_sync(client, progress, incremental=parameters.get("incremental", True))
+    except StashError:
+        # Lets a caller waiting on the job tell "Stash failed" (502) from a bug (500).
+        progress.partial_result = {**(progress.partial_result or {}), "stash_failed": True}
+        raise

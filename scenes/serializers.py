@@ -1,0 +1,69 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from scenes.models import Scene, SceneFile
+
+
+class EntityRefSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class SceneFileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SceneFile
+        fields = ["id", "path", "size", "duration", "width", "height", "frame_rate",
+                  "video_codec", "primary"]
+        read_only_fields = fields
+
+
+class SceneSerializer(serializers.ModelSerializer):
+    """SceneResponse. Expects files, performers and tags prefetched and studio selected."""
+
+    paths = serializers.SerializerMethodField()
+    studio = EntityRefSerializer(allow_null=True, read_only=True)
+    performers = EntityRefSerializer(many=True, read_only=True)
+    tags = EntityRefSerializer(many=True, read_only=True)
+    files = SceneFileSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Scene
+        fields = ["id", "title", "paths", "organized", "details", "created_date", "scene_date",
+                  "studio", "performers", "tags", "last_synced", "files"]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "array", "items": {"type": "string"}})
+    def get_paths(self, scene: Scene) -> list[str]:
+        """File paths, primary first (the prefetch keeps the model's file ordering)."""
+        return [file.path for file in scene.files.all()]
+
+
+class EntitySerializer(serializers.Serializer):
+    """A performer, tag or studio with how many local scenes use it."""
+
+    id = serializers.CharField()
+    name = serializers.CharField()
+    aliases = serializers.ListField(child=serializers.CharField())
+    scene_count = serializers.IntegerField()
+
+
+class SyncQuerySerializer(serializers.Serializer):
+    background = serializers.BooleanField(default=True)
+    incremental = serializers.BooleanField(default=True)
+
+
+class SyncCountsSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    removed = serializers.IntegerField()
+
+
+class SyncResultSerializer(serializers.Serializer):
+    """What a sync job returns (its result)."""
+
+    incremental = serializers.BooleanField(help_text="False when the whole library was read.")
+    scenes = SyncCountsSerializer()
+    tags = SyncCountsSerializer()
+    performers = SyncCountsSerializer()
+    studios = SyncCountsSerializer()
+    duration_seconds = serializers.FloatField()

@@ -1,0 +1,220 @@
+"""Sync: keep StashHog's copy of the library equal to Stash.
+
+- Entities (tags, performers, studios) first, so scenes find them; a full list of ids per
+  kind finds the ones Stash deleted.
+- Scenes by keyset pages (id order), one transaction per page, the next page fetched in a
+  background thread while the current one is written.
+- Full sync stamps every scene it writes and, once the scan is complete, removes the local
+  scenes it did not stamp. Incremental sync reads only what changed since the watermark
+  (less an overlap margin) and finds deletions with an id-only scan.
+- The watermark (the largest ``updated_at`` Stash returned) moves only when a sync
+  completes, so a failed or cancelled sync is simply finished by the next one.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from scenes import store
+from scenes.models import Scene, SyncState
+from scenes.prefetch import Prefetcher
+from scenes.stash import StashClient
+from settings_app import get_setting
+
+logger = logging.getLogger("stashhog.sync")
+
+
+def client_from_settings() -> StashClient:
+    """A Stash client for the effective URL and key, read now (changes apply per job)."""
+    return StashClient(get_setting("stash_url"), get_setting("stash_api_key"))
+
+
+def shift_stamp(stamp: str, seconds: int) -> str | None:
+    """``stamp`` moved back by ``seconds``, in Stash's own offset and format.
+
+    Stash compares ``updated_at`` as text in its local offset, so the result must look
+    exactly like what Stash stores. None when the stamp cannot be read.
+    """
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    shifted = (moment - timedelta(seconds=seconds)).isoformat(
+        timespec="microseconds" if moment.microsecond else "seconds"
+    )
+    return shifted.replace("+00:00", "Z") if stamp.endswith("Z") else shifted
+
+
+@dataclass
+class Counts:
+    created: int = 0
+    updated: int = 0
+    removed: int = 0
+
+
+class _Run:
+    """One sync: its mode, counters and the newest ``updated_at`` seen."""
+
+    def __init__(self, client: StashClient, progress, incremental: bool, since: str | None):
+        self.client = client
+        self.progress = progress
+        self.incremental = incremental
+        self.since = since
+        self.started = timezone.now()
+        self.newest_seen = ""
+        self.processed = 0
+        self.counts = {name: Counts() for name in ("scenes", "tags", "performers", "studios")}
+        progress.partial_result = self.result()
+
+    def result(self) -> dict:
+        return {
+            "incremental": self.incremental,
+            **{name: asdict(counts) for name, counts in self.counts.items()},
+            "duration_seconds": round((timezone.now() - self.started).total_seconds(), 3),
+        }
+
+    def publish(self) -> None:
+        """Keep the job's partial result current, for a cancel or failure mid-way."""
+        self.progress.partial_result = self.result()
+
+    def see(self, items: Iterable[dict]) -> None:
+        newest = max((item["updated_at"] for item in items), default="")
+        self.newest_seen = max(self.newest_seen, newest)
+
+    # -- entities ----------------------------------------------------------------------
+
+    def sync_entities(self) -> list[str]:
+        """Upsert changed entities, delete vanished ones; returns the ids of local scenes
+        that referenced a deleted entity (Stash rewrites those without bumping them)."""
+        affected: set[str] = set()
+        for kind in store.ENTITY_KINDS:
+            fetch = getattr(self.client, f"all_{kind.name}")
+            changed = fetch(updated_since=self.since)
+            everything = fetch() if self.incremental else changed
+            self.see(changed)
+            local = set(kind.model.objects.values_list("id", flat=True))
+            gone = local - {item["id"] for item in everything}
+            with transaction.atomic():
+                store.upsert_entities(kind, changed, self.started)
+                if gone:
+                    affected |= set(_scenes_using(kind, gone))
+                    kind.model.objects.filter(id__in=gone).delete()
+            counts = self.counts[kind.name]
+            counts.created += sum(1 for item in changed if item["id"] not in local)
+            counts.updated += sum(1 for item in changed if item["id"] in local)
+            counts.removed += len(gone)
+        self.publish()
+        return sorted(affected)
+
+    # -- scenes ------------------------------------------------------------------------
+
+    def sync_scenes(self, page_size: int) -> None:
+        pages = self.client.iter_scene_pages(updated_since=self.since, per_page=page_size)
+        total = None
+        with Prefetcher(pages) as prefetched:
+            for page in prefetched:
+                if page.total is not None:
+                    total = page.total
+                    self.progress.update(self.processed, total, "Syncing scenes", force=True)
+                with transaction.atomic():
+                    created = store.save_scenes(page.scenes, timezone.now())
+                self.see(page.scenes)
+                self.processed += len(page.scenes)
+                self.counts["scenes"].created += created
+                self.counts["scenes"].updated += len(page.scenes) - created
+                self.publish()
+                self.progress.update(self.processed, total)
+                self.progress.check_cancelled()
+
+    def remove_deleted_scenes(self) -> None:
+        if self.incremental:
+            in_stash = set(self.client.scene_ids())
+            gone = [
+                scene_id
+                for scene_id in Scene.objects.values_list("id", flat=True).iterator(5000)
+                if scene_id not in in_stash
+            ]
+        else:
+            # The full scan stamped every scene Stash has; the rest are gone.
+            gone = list(
+                Scene.objects.filter(last_synced__lt=self.started).values_list("id", flat=True)
+            )
+        self.counts["scenes"].removed += len(store.remove_scenes(gone))
+        self.publish()
+
+    def finish(self, previous_watermark: str) -> dict:
+        watermark = max(previous_watermark, self.newest_seen) if self.incremental else (
+            self.newest_seen
+        )
+        now = timezone.now()
+        fields = {"watermark": watermark, "last_sync_at": now}
+        if not self.incremental:
+            fields["last_full_sync_at"] = now
+        SyncState.objects.update_or_create(pk=1, defaults=fields)
+        return self.result()
+
+
+def _scenes_using(kind: store.EntityKind, entity_ids: set[str]) -> list[str]:
+    if kind is store.STUDIOS:
+        return list(Scene.objects.filter(studio_id__in=entity_ids).values_list("id", flat=True))
+    relation = getattr(Scene, kind.name).through
+    column = f"{kind.model._meta.model_name}_id"
+    return list(
+        relation.objects.filter(**{f"{column}__in": entity_ids})
+        .values_list("scene_id", flat=True).distinct()
+    )
+
+
+def run_sync(client: StashClient, progress, *, incremental: bool = True) -> dict:
+    """Bring the local library up to date with Stash; returns the counts.
+
+    ``incremental`` is a request: without a usable watermark (no sync has completed yet)
+    the sync is full. ``progress`` is the job runner's reporter.
+    """
+    state = SyncState.load()
+    since = None
+    if incremental and state.watermark:
+        since = shift_stamp(state.watermark, get_setting("sync_watermark_overlap_seconds"))
+    run = _Run(client, progress, incremental=since is not None, since=since)
+    logger.info("sync started (%s)", f"changes since {since}" if since else "full")
+
+    progress.update(0, None, "Syncing tags, performers and studios", force=True)
+    affected = run.sync_entities()
+    if run.incremental and affected:
+        refreshed = refresh_scenes(client, affected)
+        run.counts["scenes"].updated += refreshed["updated"]
+        run.counts["scenes"].removed += len(refreshed["removed"])
+    progress.check_cancelled()
+    run.sync_scenes(get_setting("sync_page_size"))
+    progress.update(run.processed, None, "Removing deleted scenes", force=True)
+    run.remove_deleted_scenes()
+    result = run.finish(state.watermark)
+    logger.info("sync finished: %s", result)
+    return result
+
+
+def refresh_scenes(client: StashClient, scene_ids: Iterable[str | int]) -> dict:
+    """Re-read these scenes from Stash now and store them; scenes Stash no longer has are
+    removed locally (with ``scenes_removed``). For code that changed scenes in Stash.
+
+    Returns ``{"updated": <scenes stored>, "removed": [<ids removed>]}``.
+    """
+    found = client.get_scenes(scene_ids)
+    scenes = [scene for scene in found.values() if scene is not None]
+    for start in range(0, len(scenes), store.REMOVE_CHUNK):
+        with transaction.atomic():
+            store.save_scenes(scenes[start:start + store.REMOVE_CHUNK], timezone.now())
+    removed = store.remove_scenes(scene_id for scene_id, scene in found.items() if scene is None)
+    return {"updated": len(scenes), "removed": removed}
+
+
+def refresh_scene(client: StashClient, scene_id: str) -> Scene | None:
+    """Re-read one scene from Stash; None (and the local copy removed) when Stash lacks it."""
+    refresh_scenes(client, [scene_id])
+    return Scene.objects.filter(id=scene_id).first()

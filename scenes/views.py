@@ -1,0 +1,230 @@
+"""Scene and entity endpoints: thin views over the querysets and services of this app."""
+
+from django.db.models import BigIntegerField, IntegerField, OuterRef, Prefetch, Subquery
+from django.db.models.aggregates import Count
+from django.db.models.functions import Cast, Coalesce
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from jobs.models import JobStatus
+from jobs.runner import start_job
+from jobs.schema import (
+    JOB_ACCEPTED_RESPONSE,
+    JOB_ALREADY_ACTIVE_RESPONSE,
+    error_example,
+    error_response,
+)
+from jobs.serializers import JobAcceptedSerializer
+from scenes import examples
+from scenes.filters import PerformerFilterSet, SceneFilterSet, StudioFilterSet, TagFilterSet
+from scenes.jobs import SYNC_JOB
+from scenes.models import Performer, Scene, SceneFile, Studio, Tag
+from scenes.serializers import (
+    EntitySerializer,
+    SceneSerializer,
+    SyncQuerySerializer,
+    SyncResultSerializer,
+)
+from scenes.sync import client_from_settings, refresh_scene
+from stashhog.api.exceptions import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    StashHogException,
+    UpstreamUnavailable,
+)
+
+ERROR_RESPONSES = {
+    400: error_response(
+        "Invalid query parameters.",
+        error_example("Bad filter", 400, "Invalid input",
+                      {"organized": ["Must be true or false."]}),
+    ),
+    401: error_response(
+        "Not authenticated.",
+        error_example("No credentials", 401, "Authentication credentials were not provided."),
+    ),
+}
+STASH_FAILED_RESPONSE = error_response(
+    "Stash failed or could not be reached.",
+    error_example("Stash down", 502, "Could not reach Stash at http://stash:9999: connection "
+                  "failed (ConnectError) after 4 attempts"),
+)
+
+
+def scene_queryset():
+    """Scenes with everything SceneResponse shows, in a fixed number of queries."""
+    return (
+        Scene.objects.annotate(id_number=Cast("id", BigIntegerField()))
+        .select_related("studio")
+        .prefetch_related(
+            Prefetch("files", queryset=SceneFile.objects.order_by("-primary", "id")),
+            Prefetch("performers", queryset=Performer.objects.only("id", "name")),
+            Prefetch("tags", queryset=Tag.objects.only("id", "name")),
+        )
+    )
+
+
+def _first_paragraph(text: str) -> str:
+    return text.split("\n\n", 1)[0]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List scenes",
+        responses={200: SceneSerializer(many=True), **ERROR_RESPONSES},
+        examples=[examples.SCENE_PAGE],
+    ),
+    retrieve=extend_schema(
+        summary="One scene",
+        responses={
+            200: SceneSerializer,
+            404: error_response("No scene has this id.",
+                                error_example("Unknown scene", 404, "Not found")),
+            **ERROR_RESPONSES,
+        },
+        examples=[examples.SCENE],
+    ),
+)
+class SceneViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = SceneSerializer
+    filterset_class = SceneFilterSet
+    lookup_url_kwarg = "scene_id"
+    lookup_value_regex = r"[^/]+"
+    sortable = {
+        "title": "title",
+        "scene_date": "scene_date",
+        "created_date": "created_date",
+        "last_synced": "last_synced",
+        "id": "id_number",
+    }
+    default_sort = "id_number"
+
+    def get_queryset(self):
+        return scene_queryset()
+
+    @extend_schema(
+        summary="Sync the library from Stash",
+        parameters=[
+            OpenApiParameter("background", bool, default=True,
+                             description="Queue a job (202) or run now and return its result."),
+            OpenApiParameter("incremental", bool, default=True,
+                             description="Only what changed since the last sync; false reads "
+                                         "the whole library."),
+        ],
+        request=None,
+        responses={
+            200: OpenApiResponse(SyncResultSerializer, description="background=false: the "
+                                 "finished sync's counts.", examples=[examples.SYNC_RESULT]),
+            202: JOB_ACCEPTED_RESPONSE,
+            409: JOB_ALREADY_ACTIVE_RESPONSE,
+            502: STASH_FAILED_RESPONSE,
+            **ERROR_RESPONSES,
+        },
+    )
+    @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
+    def sync(self, request):
+        query = SyncQuerySerializer(data=request.query_params.dict())
+        if not query.is_valid():
+            raise InvalidInput("Invalid parameters", detail=query.errors)
+        parameters = {"incremental": query.validated_data["incremental"]}
+        if query.validated_data["background"]:
+            job = start_job(SYNC_JOB, parameters)
+            return Response(
+                JobAcceptedSerializer({"job_id": job.id, "status": job.status}).data,
+                status=status.HTTP_202_ACCEPTED,
+            )
+        job = start_job(SYNC_JOB, parameters, inline=True)
+        if job.status == JobStatus.COMPLETED:
+            return Response(job.result)
+        if job.status == JobStatus.CANCELLED:
+            raise Conflict("The sync was cancelled", detail={"job_id": str(job.id)})
+        error = UpstreamUnavailable if (job.result or {}).get("stash_failed") else (
+            StashHogException
+        )
+        raise error(_first_paragraph(job.error), detail={"job_id": str(job.id)})
+
+    @extend_schema(
+        summary="Re-read one scene from Stash now",
+        request=None,
+        responses={
+            200: SceneSerializer,
+            404: error_response(
+                "Stash does not have this scene; the local copy was removed.",
+                error_example("Gone from Stash", 404, "Stash does not have this scene"),
+            ),
+            502: STASH_FAILED_RESPONSE,
+            **ERROR_RESPONSES,
+        },
+        examples=[examples.SCENE],
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def resync(self, request, scene_id=None):
+        with client_from_settings() as client:
+            scene = refresh_scene(client, scene_id)
+        if scene is None:
+            raise NotFound("Stash does not have this scene")
+        return Response(self.get_serializer(self.get_queryset().get(pk=scene.pk)).data)
+
+
+def _scene_count(relation_model, column: str):
+    """Scenes per entity as a correlated subquery, which a count of the page can drop."""
+    per_entity = (
+        relation_model.objects.filter(**{column: OuterRef("pk")})
+        .values(column)
+        .annotate(count=Count("*"))
+        .values("count")
+    )
+    return Coalesce(Subquery(per_entity, output_field=IntegerField()), 0)
+
+
+class EntityViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = EntitySerializer
+    sortable = {"name": "name", "scene_count": "scene_count"}
+    default_sort = "name"
+    model: type[Performer | Tag | Studio]
+    scene_relation: tuple  # (the model linking scenes to this entity, its entity column)
+
+    def get_queryset(self):
+        relation, column = self.scene_relation
+        return self.model.objects.only("id", "name", "aliases").annotate(
+            scene_count=_scene_count(relation, column)
+        )
+
+
+def _entity_list_schema(noun: str, example: OpenApiExample):
+    return extend_schema_view(list=extend_schema(
+        summary=f"List {noun}",
+        description=f"{noun.capitalize()} with how many local scenes use each.",
+        responses={200: EntitySerializer(many=True), **ERROR_RESPONSES},
+        examples=[example],
+    ))
+
+
+@_entity_list_schema("performers", examples.PERFORMER_PAGE)
+class PerformerViewSet(EntityViewSet):
+    model = Performer
+    filterset_class = PerformerFilterSet
+    scene_relation = (Scene.performers.through, "performer_id")
+
+
+@_entity_list_schema("tags", examples.TAG_PAGE)
+class TagViewSet(EntityViewSet):
+    model = Tag
+    filterset_class = TagFilterSet
+    scene_relation = (Scene.tags.through, "tag_id")
+
+
+@_entity_list_schema("studios", examples.STUDIO_PAGE)
+class StudioViewSet(EntityViewSet):
+    model = Studio
+    filterset_class = StudioFilterSet
+    scene_relation = (Scene, "studio_id")
