@@ -33,6 +33,14 @@ def non_empty(value: str) -> str:
     return value.strip()
 
 
+def header_safe(value: str) -> str:
+    """API keys travel in HTTP headers, which take printable ASCII only."""
+    value = value.strip()
+    if not all("!" <= char <= "~" for char in value):
+        raise ValueError("must be printable ASCII without spaces")
+    return value
+
+
 def unit_interval(value: float) -> float:
     if not 0 <= value <= 1:
         raise ValueError("must be between 0 and 1")
@@ -100,9 +108,9 @@ SETTINGS = [
     SettingSpec("stash_url", str, "http://localhost:9999", "Base URL of the Stash server.",
                 env="STASH_URL", validate=http_url),
     SettingSpec("stash_api_key", str, None, "Stash API key (Settings > Security in Stash).",
-                env="STASH_API_KEY", secret=True, nullable=True),
+                env="STASH_API_KEY", secret=True, nullable=True, validate=header_safe),
     SettingSpec("openai_api_key", str, None, "API key of the OpenAI-compatible server.",
-                env="OPENAI_API_KEY", secret=True, nullable=True),
+                env="OPENAI_API_KEY", secret=True, nullable=True, validate=header_safe),
     SettingSpec("openai_base_url", str, None,
                 "Base URL of an OpenAI-compatible API (empty: OpenAI itself), e.g. "
                 "http://localhost:11434/v1 for Ollama.", env="OPENAI_BASE_URL", nullable=True,

@@ -7,7 +7,14 @@ lists every registered key with its type. Values themselves are checked by the r
 
 from rest_framework import serializers
 
-from settings_app.registry import REGISTRY, SECRET_MASK, SettingSpec, http_url, problem_message
+from settings_app.registry import (
+    REGISTRY,
+    SECRET_MASK,
+    SettingSpec,
+    header_safe,
+    http_url,
+    problem_message,
+)
 
 _FIELD_FOR_TYPE = {
     str: serializers.CharField,
@@ -41,11 +48,20 @@ Settings = _settings_serializer("Settings", for_request=False)
 SettingsUpdate = _settings_serializer("SettingsUpdate", for_request=True)
 
 
-def _http_url(value: str) -> str:
-    try:
-        return http_url(value)
-    except ValueError as exc:
-        raise serializers.ValidationError(problem_message(exc))
+def _registry_validator(check):
+    """A registry check as a DRF validator, with the registry's wording."""
+
+    def validate(value):
+        try:
+            check(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(problem_message(exc))
+
+    return validate
+
+
+_http_url = _registry_validator(http_url)
+_header_safe = _registry_validator(header_safe)
 
 
 API_KEY_HELP = f'Left out or "{SECRET_MASK}": the saved key. Null or empty: no key.'
@@ -56,13 +72,21 @@ class StashConnectionTest(serializers.Serializer):
         required=False, validators=[_http_url], help_text="Left out: the saved Stash URL."
     )
     api_key = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, help_text=API_KEY_HELP
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        validators=[_header_safe],
+        help_text=API_KEY_HELP,
     )
 
 
 class OpenAIConnectionTest(serializers.Serializer):
     api_key = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, help_text=API_KEY_HELP
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        validators=[_header_safe],
+        help_text=API_KEY_HELP,
     )
     model = serializers.CharField(required=False, help_text="Left out: the saved model.")
     base_url = serializers.CharField(

@@ -186,3 +186,15 @@ def test_an_empty_secret_is_stored_as_no_secret(api_client):
 
     assert response.json()["stash_api_key"] is None
     assert get_setting("stash_api_key") is None
+
+
+@pytest.mark.parametrize("key", ["ключ-for-stash", "two\nlines", "with space"])
+def test_a_key_that_cannot_travel_in_a_header_is_refused(api_client, key):
+    response = api_client.put("/api/settings", {"stash_api_key": key}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == {
+        "stash_api_key": ["Must be printable ASCII without spaces."]
+    }
+    assert key not in response.content.decode()
+    assert not Setting.objects.exists()

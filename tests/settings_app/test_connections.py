@@ -263,3 +263,12 @@ def test_openai_only_http_urls(api_client, field, url):
 
     assert response.status_code == 400
     assert response.json()["detail"] == {field: ["Must be an http(s) URL."]}
+
+
+@pytest.mark.parametrize("path", ["/api/settings/test-stash", "/api/settings/test-openai"])
+def test_a_key_that_cannot_travel_in_a_header_is_refused(api_client, path):
+    response = api_client.post(path, {"api_key": "ключ-secret"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == {"api_key": ["Must be printable ASCII without spaces."]}
+    assert "ключ-secret" not in response.content.decode()
