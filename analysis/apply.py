@@ -1,0 +1,400 @@
+"""Apply: write a plan's accepted changes to Stash (the only place StashHog writes to Stash).
+
+It must never lose, duplicate or clobber data, even when a worker dies halfway or a person
+edited the scene in Stash meanwhile:
+- tags and performers are added and removed with ``bulkSceneUpdate`` in ADD/REMOVE mode,
+  never by writing a whole list, so edits made in Stash meanwhile survive;
+- a set (studio, details) whose value in Stash is no longer the analysed one fails instead
+  of overwriting it, and one that Stash already holds is recorded as applied without a
+  request: that is what makes a rerun after a crash converge;
+- a missing entity is looked up by name and alias before it is created, and its id is
+  committed at once, so a rerun never creates it twice;
+- each change's outcome is committed as soon as Stash confirms it.
+
+The work goes by chunks of scenes: one batched read of the chunk, then one request per group
+of scenes sharing a write (field, mode, entity or value). A group Stash rejects is retried
+scene by scene, so only the changes at fault fail. Progress counts scenes; a cancel stops
+between chunks. Failed changes stay failed until a person accepts them again.
+"""
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from django.db import transaction
+from django.utils import timezone
+
+from analysis.models import (
+    AnalysisPlan,
+    ChangeAction,
+    ChangeField,
+    ChangeStatus,
+    PlanChange,
+    PlanStatus,
+)
+from analysis.plan_status import refresh_plan_status
+from jobs.models import ACTIVE_STATUSES, Job
+from jobs.runner import JobAlreadyActive, job_type, start_job
+from scenes import store
+from scenes.stash import StashClient, StashQueryError
+from scenes.sync import client_from_settings, refresh_scenes
+from stashhog.api.exceptions import Conflict, NotFound
+
+logger = logging.getLogger("stashhog.apply")
+
+APPLY_JOB = "apply"
+CHUNK_SIZE = 500  # scenes per batched read; also the most ids one bulk request carries
+CHANGED_IN_STASH = "changed in Stash since analysis"
+SCENE_GONE = "scene no longer exists in Stash"
+SAME_FIELD_TWICE = "another accepted change sets the same field of this scene"
+
+ENTITY_KINDS = {
+    ChangeField.STUDIO: store.STUDIOS,
+    ChangeField.PERFORMERS: store.PERFORMERS,
+    ChangeField.TAGS: store.TAGS,
+}
+# How a set change's value is sent to Stash.
+SET_PARAMETERS = {ChangeField.STUDIO: "studio_id", ChangeField.DETAILS: "details"}
+
+
+class Write(NamedTuple):
+    """One request's worth of change, shared by every scene in its group: the field, the
+    mode (ADD, REMOVE, SET) and the entity id or value."""
+
+    field: str
+    mode: str
+    value: Any
+
+
+def _apply_key(parameters: dict) -> str:
+    return f"apply:plan:{parameters['plan_id']}"
+
+
+def _accepted(plan_id: int, scene_ids: list[str] | None):
+    changes = PlanChange.objects.filter(plan_id=plan_id, status=ChangeStatus.ACCEPTED)
+    if scene_ids is not None:
+        changes = changes.filter(scene_id__in=scene_ids)
+    return changes
+
+
+def _get_plan(plan_id) -> AnalysisPlan:
+    try:
+        return AnalysisPlan.objects.get(pk=int(plan_id))
+    except (AnalysisPlan.DoesNotExist, TypeError, ValueError):
+        raise NotFound("Plan not found") from None
+
+
+def request_apply(plan_id: int, scene_ids: list[str] | None, *, background: bool) -> Job:
+    """Start applying the plan's accepted changes (only those of ``scene_ids`` if given).
+
+    NotFound for an unknown plan; Conflict when it is cancelled, already being applied or
+    has nothing accepted. ``background=False`` runs the job in this process and returns it
+    finished (its ``result`` is ``apply_job``'s).
+    """
+    plan = _get_plan(plan_id)
+    if plan.status == PlanStatus.CANCELLED:
+        raise Conflict("The plan is cancelled")
+    parameters = {
+        "plan_id": plan.pk,
+        "scene_ids": None if scene_ids is None else [str(i) for i in scene_ids],
+    }
+    active = Job.objects.filter(
+        exclusive_key=_apply_key(parameters), status__in=ACTIVE_STATUSES
+    ).first()
+    if active is not None:
+        raise JobAlreadyActive(active)
+    if not _accepted(plan.pk, parameters["scene_ids"]).exists():
+        scope = " for these scenes" if scene_ids is not None else ""
+        raise Conflict(f"The plan has no accepted changes to apply{scope}")
+    return start_job(APPLY_JOB, parameters, inline=not background)
+
+
+@job_type(APPLY_JOB, exclusive_key=_apply_key)
+def apply_job(progress, parameters: dict) -> dict:
+    """Parameters: ``plan_id``, ``scene_ids`` (None: every scene).
+
+    Result: ``applied`` (changes Stash confirmed), ``skipped`` (changes Stash already held,
+    recorded as applied without a request), ``failed``, ``remaining`` (accepted changes not
+    reached, after a cancel or failure), ``scenes``, ``requests`` (sent to Stash),
+    ``created`` (entities created in Stash, per kind), ``duration_seconds``, ``plan_status``.
+    The plan is ``applying`` while the job runs; its derived status is restored at the end,
+    whatever the outcome.
+    """
+    plan = _get_plan(parameters["plan_id"])
+    marked = AnalysisPlan.objects.filter(pk=plan.pk).exclude(status=PlanStatus.CANCELLED)
+    if not marked.update(status=PlanStatus.APPLYING):
+        raise Conflict("The plan is cancelled")
+    try:
+        with client_from_settings() as client:
+            run = ApplyRun(plan.pk, client, progress, parameters.get("scene_ids"))
+            run.run()
+    finally:
+        plan.refresh_from_db(fields=["status", "applied_at"])
+        refresh_plan_status(plan)
+    return {**run.result(), "plan_status": plan.status}
+
+
+def _entity_items(change: PlanChange) -> list[dict]:
+    """The ``{"id", "name"}`` items a change names (its proposed value holds them)."""
+    if change.field == ChangeField.DETAILS:
+        return []
+    if change.field == ChangeField.STUDIO:
+        return [change.proposed_value] if change.proposed_value else []
+    return list(change.proposed_value or ())
+
+
+def _best_match(found: list[dict], name: str) -> dict | None:
+    """The exact name before an alias match; a performer without disambiguation first."""
+    folded = name.casefold()
+    return min(
+        found,
+        key=lambda item: (item["name"].casefold() != folded, bool(item.get("disambiguation"))),
+        default=None,
+    )
+
+
+def _set_value(field: str, value) -> str | None:
+    """A set change's value as Stash compares it: a studio id, or details text."""
+    if field == ChangeField.STUDIO:
+        return value["id"] if value else None
+    return value or ""
+
+
+def _held_value(field: str, scene: dict) -> str | None:
+    if field == ChangeField.STUDIO:
+        return scene["studio"]["id"] if scene.get("studio") else None
+    return scene.get("details") or ""
+
+
+def writes_needed(change: PlanChange, scene: dict) -> list[Write] | str:
+    """The writes ``change`` still needs, given the scene as Stash has it now; an empty
+    list when Stash already holds the change, or the reason it must not be applied."""
+    if change.action == ChangeAction.SET:
+        held = _held_value(change.field, scene)
+        proposed = _set_value(change.field, change.proposed_value)
+        if held == proposed:
+            return []
+        if held != _set_value(change.field, change.current_value):
+            return CHANGED_IN_STASH
+        return [Write(change.field, "SET", proposed)]
+    adding = change.action == ChangeAction.ADD
+    present = {item["id"] for item in scene.get(change.field) or ()}
+    # An unresolved id only remains on a removal whose entity Stash does not have.
+    ids = [item["id"] for item in _entity_items(change) if item.get("id") is not None]
+    mode = "ADD" if adding else "REMOVE"
+    return [Write(change.field, mode, i) for i in dict.fromkeys(ids) if (i in present) != adding]
+
+
+class ApplyRun:
+    """One apply of one plan's accepted changes (see the module docstring)."""
+
+    def __init__(self, plan_id: int, client: StashClient, progress,
+                 scene_ids: list[str] | None = None):
+        self.client = client
+        self.progress = progress
+        self.changes = list(_accepted(plan_id, scene_ids))
+        self.by_scene: dict[str, list[PlanChange]] = {}
+        for change in self.changes:
+            self.by_scene.setdefault(change.scene_id, []).append(change)
+        self.counts = Counter(applied=0, skipped=0, failed=0)
+        self.created: dict[str, list[dict]] = {kind.name: [] for kind in ENTITY_KINDS.values()}
+        self.waiting: dict[int, set[Write]] = {}  # change id -> writes not yet confirmed
+        self.requests_before = client.requests_sent
+        self.started = time.monotonic()
+
+    def result(self) -> dict:
+        return {
+            **self.counts,
+            "remaining": len(self.changes) - sum(self.counts.values()),
+            "scenes": len(self.by_scene),
+            "requests": self.client.requests_sent - self.requests_before,
+            "created": self.created,
+            "duration_seconds": round(time.monotonic() - self.started, 3),
+        }
+
+    def run(self) -> None:
+        """Apply everything; the job's partial result is kept for a cancel or a failure."""
+        try:
+            self._run()
+        finally:
+            self.progress.partial_result = self.result()
+        logger.info("apply finished: %s", self.result())
+
+    def _run(self) -> None:
+        total = len(self.by_scene)
+        self.progress.update(0, total, "Looking up new tags, performers and studios", force=True)
+        self.resolve_entities()
+        scene_ids = list(self.by_scene)
+        for start in range(0, total, CHUNK_SIZE):
+            self.progress.check_cancelled()
+            chunk = scene_ids[start:start + CHUNK_SIZE]
+            self.apply_chunk(chunk)
+            done = start + len(chunk)
+            self.progress.update(done, total, f"Applied changes to {done} of {total} scenes")
+
+    # -- entities ------------------------------------------------------------------------
+
+    def resolve_entities(self) -> None:
+        """Give every named item without an id the id of the Stash entity of that name,
+        creating the entity only when Stash has none (removals never create)."""
+        wanted: dict[tuple[store.EntityKind, str], dict[int, PlanChange]] = {}
+        names: dict[tuple[store.EntityKind, str], str] = {}
+        creatable: set[tuple[store.EntityKind, str]] = set()
+        for change in self.changes:
+            for item in _entity_items(change):
+                if item.get("id") is None and item.get("name"):
+                    key = (ENTITY_KINDS[change.field], item["name"].casefold())
+                    wanted.setdefault(key, {})[change.pk] = change
+                    names.setdefault(key, item["name"])
+                    if change.action != ChangeAction.REMOVE:
+                        creatable.add(key)
+        for key, changes in wanted.items():
+            kind, folded = key
+            try:
+                entity = self.find_or_create(kind, names[key], create=key in creatable)
+            except StashQueryError as exc:
+                self.settle_failed(changes.values(), exc.message)
+                continue
+            if entity is not None:
+                self.record_entity(kind, entity, folded, list(changes.values()))
+
+    def find_or_create(self, kind: store.EntityKind, name: str, *, create: bool) -> dict | None:
+        find = getattr(self.client, f"find_{kind.name}_by_name")
+        found = _best_match(find(name), name)
+        if found is not None or not create:
+            return found
+        try:
+            entity = getattr(self.client, f"create_{kind.name.removesuffix('s')}")(name)
+        except StashQueryError:
+            # Someone created it meanwhile (another apply, a person in Stash): use theirs.
+            found = _best_match(find(name), name)
+            if found is None:
+                raise
+            return found
+        self.created[kind.name].append({"id": entity["id"], "name": entity["name"]})
+        logger.info("created %s %s in Stash", kind.name.removesuffix("s"), entity["id"])
+        return entity
+
+    @staticmethod
+    def record_entity(kind: store.EntityKind, entity: dict, folded: str,
+                      changes: list[PlanChange]) -> None:
+        """Keep the entity locally and its id in the changes, committed before any use."""
+        for change in changes:
+            for item in _entity_items(change):
+                if item.get("id") is None and (item.get("name") or "").casefold() == folded:
+                    item["id"] = entity["id"]
+        with transaction.atomic():
+            store.upsert_entities(kind, [entity], timezone.now())
+            PlanChange.objects.bulk_update(changes, ["proposed_value"])
+
+    # -- scenes --------------------------------------------------------------------------
+
+    def apply_chunk(self, scene_ids: list[str]) -> None:
+        in_stash = self.client.get_scenes(scene_ids)
+        groups: dict[Write, list[tuple[str, PlanChange]]] = {}
+        held, failed = [], []
+        for scene_id in scene_ids:
+            scene = in_stash[scene_id]
+            fields_set: set[str] = set()
+            for change in self.by_scene[scene_id]:
+                if change.status != ChangeStatus.ACCEPTED:
+                    continue  # failed while its entity was resolved
+                if scene is None:
+                    failed.append((change, SCENE_GONE))
+                    continue
+                if change.action == ChangeAction.SET:
+                    if change.field in fields_set:
+                        failed.append((change, SAME_FIELD_TWICE))
+                        continue
+                    fields_set.add(change.field)
+                writes = writes_needed(change, scene)
+                if isinstance(writes, str):
+                    failed.append((change, writes))
+                elif not writes:
+                    held.append(change)
+                else:
+                    self.waiting[change.pk] = set(writes)
+                    for write in writes:
+                        groups.setdefault(write, []).append((scene_id, change))
+        self.settle_held(held)
+        for error, changes in _by_error(failed).items():
+            self.settle_failed(changes, error)
+        for write, members in groups.items():
+            self.send(write, members)
+        touched = [
+            scene_id for scene_id in scene_ids
+            if in_stash[scene_id] is not None
+            and any(c.status == ChangeStatus.APPLIED for c in self.by_scene[scene_id])
+        ]
+        if touched:
+            refresh_scenes(self.client, touched)
+
+    def send(self, write: Write, members: list[tuple[str, PlanChange]]) -> None:
+        """One request for the group; if Stash rejects it, one per scene to find the culprit.
+
+        Other errors (Stash unreachable, auth) end the job: the changes not yet confirmed
+        stay accepted for the next run.
+        """
+        scene_ids = [scene_id for scene_id, _change in members]
+        try:
+            if write.field in SET_PARAMETERS:
+                values = {SET_PARAMETERS[write.field]: write.value}
+                if len(scene_ids) == 1:
+                    self.client.update_scene(scene_ids[0], **values)
+                else:
+                    self.client.bulk_set_fields(scene_ids, **values)
+            else:
+                self.client.bulk_update_scenes(scene_ids, **{
+                    f"{write.field.removesuffix('s')}_ids": [write.value],
+                    f"{write.field.removesuffix('s')}_mode": write.mode,
+                })
+        except StashQueryError as exc:
+            if len(members) == 1:
+                self.settle_failed([members[0][1]], exc.message)
+            else:
+                for member in members:
+                    self.send(write, [member])
+            return
+        self.settle_confirmed(write, [change for _scene_id, change in members])
+
+    # -- outcomes (short transactions, each committed before the next request) -----------
+
+    def settle_confirmed(self, write: Write, changes: list[PlanChange]) -> None:
+        done = []
+        for change in changes:
+            waiting = self.waiting[change.pk]
+            waiting.discard(write)
+            if not waiting and change.status == ChangeStatus.ACCEPTED:
+                done.append(change)
+        self._save(done, ChangeStatus.APPLIED)
+        self.counts["applied"] += len(done)
+
+    def settle_held(self, changes: list[PlanChange]) -> None:
+        self._save(changes, ChangeStatus.APPLIED)
+        self.counts["skipped"] += len(changes)
+
+    def settle_failed(self, changes: Iterable[PlanChange], error: str) -> None:
+        changes = [change for change in changes if change.status == ChangeStatus.ACCEPTED]
+        self._save(changes, ChangeStatus.FAILED, error)
+        self.counts["failed"] += len(changes)
+
+    @staticmethod
+    def _save(changes: list[PlanChange], status: str, error: str = "") -> None:
+        if not changes:
+            return
+        applied_at = timezone.now() if status == ChangeStatus.APPLIED else None
+        for change in changes:
+            change.status, change.applied_at, change.error = status, applied_at, error
+        with transaction.atomic():
+            PlanChange.objects.filter(pk__in=[change.pk for change in changes]).update(
+                status=status, applied_at=applied_at, error=error
+            )
+
+
+def _by_error(failed: list[tuple[PlanChange, str]]) -> dict[str, list[PlanChange]]:
+    grouped: dict[str, list[PlanChange]] = {}
+    for change, error in failed:
+        grouped.setdefault(error, []).append(change)
+    return grouped
