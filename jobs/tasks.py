@@ -3,7 +3,6 @@
 from billiard.exceptions import WorkerLostError
 from celery import shared_task
 from celery.signals import task_failure, worker_ready
-from django.db import connections
 
 from jobs import recovery, runner
 
@@ -36,11 +35,9 @@ def delete_old_jobs_task() -> int:
 
 @worker_ready.connect
 def recover_jobs_on_worker_start(sender, **kwargs):
-    """Runs in the worker's main process once it is consuming."""
-    try:
-        recovery.fail_jobs_of_lost_workers(sender.hostname)
-    finally:
-        connections.close_all()  # forked pool children must not share this connection
+    """Runs in the worker's main process once it is consuming. (Pool children started
+    later drop the inherited database connection: Celery's Django fixup sees to it.)"""
+    recovery.fail_jobs_of_lost_workers(sender.hostname)
 
 
 @task_failure.connect
@@ -49,7 +46,4 @@ def recover_job_of_lost_child(sender=None, task_id=None, exception=None, **kwarg
     idempotent job's message is requeued instead, so Celery sends no failure for it)."""
     if getattr(sender, "name", None) in RUN_TASK_NAMES and isinstance(exception,
                                                                        WorkerLostError):
-        try:
-            recovery.fail_job_of_lost_child(task_id, str(exception))
-        finally:
-            connections.close_all()
+        recovery.fail_job_of_lost_child(task_id, str(exception))

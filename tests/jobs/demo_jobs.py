@@ -1,0 +1,43 @@
+"""TEST-ONLY job types: a counter with progress, and a few misbehaving bodies.
+
+Imported by the unit tests and by the e2e worker's app module (tests.e2e_celery with
+STASHHOG_E2E_IMPORTS=tests.jobs.demo_jobs); production code never registers these.
+"""
+
+import time
+
+from jobs.runner import job_type
+
+SECRET_IN_ERROR = "sk-demo-secret-key-123456"
+
+
+@job_type("demo.count")
+def count(progress, params):
+    """Count to ``n``, sleeping ``delay`` s per step. With ``clock`` the message carries the
+    wall-clock time of each update (the latency benchmark reads it)."""
+    n, delay = params.get("n", 10), params.get("delay", 0.0)
+    for i in range(1, n + 1):
+        progress.check_cancelled()
+        if delay:
+            time.sleep(delay)
+        message = f"{time.time():.6f}" if params.get("clock") else f"Counted {i} of {n}"
+        progress.update(i, n, message)
+        progress.partial_result = {"counted": i}
+    return {"counted": n}
+
+
+@job_type("demo.fail")
+def fail(progress, params):
+    progress.update(1, 2, "about to fail", force=True)
+    raise RuntimeError(f"upstream refused apikey={SECRET_IN_ERROR} at step 1")
+
+
+@job_type("demo.exclusive", exclusive_key=lambda params: f"demo:{params.get('target', 0)}")
+def exclusive(progress, params):
+    return {"target": params.get("target", 0)}
+
+
+@job_type("demo.idempotent", idempotent=True)
+def idempotent(progress, params):
+    progress.update(1, 1)
+    return {"done": True}

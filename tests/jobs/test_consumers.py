@@ -1,0 +1,149 @@
+"""The job WebSockets on the real ASGI application (stashhog.asgi.application), with the
+in-memory channel layer: message sequence, handshake authentication and origin, closes."""
+
+import asyncio
+import json
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from jobs import runner
+from jobs.models import Job, JobStatus
+from stashhog.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TIMEOUT = 5
+
+
+def communicator(path: str, token=None, headers=()) -> WebsocketCommunicator:
+    headers = list(headers)
+    if token is not None:
+        headers.append((b"authorization", f"Token {token.key}".encode()))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+def run(scenario):
+    """Run an async scenario; DB work inside it goes through database_sync_to_async."""
+    return asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+
+
+def test_job_socket_streams_status_progress_and_the_terminal_status(token):
+    job = Job.objects.create(type="demo.count", parameters={"n": 3})
+
+    async def scenario():
+        socket = communicator(f"/api/jobs/{job.id}/ws", token)
+        connected, _ = await socket.connect(timeout=TIMEOUT)
+        assert connected
+        first = await socket.receive_json_from(timeout=TIMEOUT)
+        assert first["type"] == "job_status"
+        assert first["job"]["id"] == str(job.id) and first["job"]["status"] == "pending"
+        assert "parameters" in first["job"] and "duration_seconds" in first["job"]
+        await database_sync_to_async(runner.run_job)(str(job.id), "unit@test")
+        messages = []
+        while True:
+            message = await socket.receive_output(timeout=TIMEOUT)
+            if message["type"] == "websocket.close":
+                return messages, message.get("code")
+            messages.append(json.loads(message["text"]))
+
+    messages, close_code = run(scenario)
+    sequence = [(m["type"], m["job"]["status"], m["job"]["processed_items"]) for m in messages]
+    assert sequence[0] == ("job_status", "running", 0)
+    assert ("job_progress", "running", 1) in sequence  # the first update is never throttled
+    assert sequence[-2] == ("job_progress", "running", 3)  # the final update always lands
+    assert sequence[-1] == ("job_status", "completed", 3)
+    assert messages[-1]["job"]["result"] == {"counted": 3}
+    assert close_code == 1000
+
+
+def test_a_client_connecting_after_the_end_gets_the_final_status_and_a_close(token):
+    job = Job.objects.create(type="demo.count", status=JobStatus.FAILED, error="boom")
+
+    async def scenario():
+        socket = communicator(f"/api/jobs/{job.id}/ws/", token)
+        assert (await socket.connect(timeout=TIMEOUT))[0]
+        message = await socket.receive_json_from(timeout=TIMEOUT)
+        close = await socket.receive_output(timeout=TIMEOUT)
+        return message, close
+
+    message, close = run(scenario)
+    assert message["type"] == "job_status" and message["job"]["status"] == "failed"
+    assert message["job"]["error"] == "boom"
+    assert close == {"type": "websocket.close", "code": 1000}
+
+
+@pytest.mark.parametrize("job_id", [uuid.UUID(int=1), "not-a-uuid"])
+def test_unknown_job_closes_with_4404(token, job_id):
+    async def scenario():
+        socket = communicator(f"/api/jobs/{job_id}/ws", token)
+        connected, _ = await socket.connect(timeout=TIMEOUT)
+        return connected, await socket.receive_output(timeout=TIMEOUT)
+
+    connected, close = run(scenario)
+    assert connected
+    assert close == {"type": "websocket.close", "code": 4404}
+
+
+@pytest.mark.parametrize("path", ["/api/jobs/ws", f"/api/jobs/{uuid.UUID(int=1)}/ws"])
+def test_unauthenticated_handshakes_are_refused(db, path):
+    async def scenario():
+        refused_anonymous = await communicator(path).connect(timeout=TIMEOUT)
+        bad_token = [(b"authorization", b"Token not-a-real-token")]
+        refused_bad_token = await communicator(path, headers=bad_token).connect(timeout=TIMEOUT)
+        return refused_anonymous, refused_bad_token
+
+    for connected, _ in run(scenario):
+        assert connected is False
+
+
+def test_the_session_cookie_authenticates(user):
+    job = Job.objects.create(type="demo.count", status=JobStatus.COMPLETED)
+    client = Client()
+    client.force_login(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    async def scenario():
+        socket = communicator(f"/api/jobs/{job.id}/ws", headers=[(b"cookie", cookie)])
+        assert (await socket.connect(timeout=TIMEOUT))[0]
+        return await socket.receive_json_from(timeout=TIMEOUT)
+
+    assert run(scenario)["job"]["status"] == "completed"
+
+
+@pytest.mark.parametrize("origin, allowed", [
+    (b"http://127.0.0.1:8000", True), (b"http://localhost", True),
+    (b"https://evil.example", False), (b"null", False),
+])
+def test_a_browser_origin_must_match_allowed_hosts(token, origin, allowed):
+    async def scenario():
+        socket = communicator("/api/jobs/ws", token, headers=[(b"origin", origin)])
+        connected, _ = await socket.connect(timeout=TIMEOUT)
+        await socket.disconnect()
+        return connected
+
+    assert run(scenario) is allowed
+
+
+def test_monitor_socket_streams_every_job(token):
+    first = Job.objects.create(type="demo.count", parameters={"n": 1})
+    second = Job.objects.create(type="demo.count", parameters={"n": 1})
+
+    async def scenario():
+        socket = communicator("/api/jobs/ws", token)
+        assert (await socket.connect(timeout=TIMEOUT))[0]
+        for job in (first, second):
+            await database_sync_to_async(runner.run_job)(str(job.id), "unit@test")
+        received = []
+        while not await socket.receive_nothing(timeout=0.2):
+            received.append(await socket.receive_json_from(timeout=TIMEOUT))
+        await socket.disconnect()
+        return received
+
+    received = run(scenario)
+    finals = {(m["job"]["id"], m["job"]["status"]) for m in received if m["type"] == "job_status"}
+    assert {(str(first.id), "completed"), (str(second.id), "completed")} <= finals
+    assert {m["type"] for m in received} == {"job_status", "job_progress"}

@@ -1,0 +1,292 @@
+"""The runner's state machine, progress reporter and cancellation (job bodies run inline:
+Celery is eager and the channel layer in memory)."""
+
+import asyncio
+import time
+from unittest import mock
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from jobs import runner
+from jobs.models import Job, JobStatus
+from jobs.notify import ALL_JOBS_GROUP, job_group
+from stashhog.api.exceptions import Conflict, InvalidInput, NotFound
+from tests.jobs.demo_jobs import SECRET_IN_ERROR
+
+pytestmark = pytest.mark.django_db
+
+
+def run(job: Job) -> Job:
+    runner.run_job(str(job.id), worker="unit@test")
+    job.refresh_from_db()
+    return job
+
+
+def listen(group: str):
+    """Subscribe a channel to ``group``; returns a function draining its messages."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group, channel)
+
+    def drain():
+        messages = []
+        while not layer.channels.get(channel, asyncio.Queue()).empty():
+            messages.append(async_to_sync(layer.receive)(channel))
+        return messages
+
+    return drain
+
+
+def test_start_job_writes_a_pending_row_and_dispatches_on_commit(
+        django_capture_on_commit_callbacks):
+    with mock.patch("jobs.tasks.run_job_task.apply_async") as apply_async:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            job = runner.start_job("demo.count", {"n": 3})
+        assert Job.objects.get(id=job.id).status == JobStatus.PENDING
+        apply_async.assert_not_called()  # nothing is sent before the row is committed
+        for callback in callbacks:
+            callback()
+    apply_async.assert_called_once_with(args=[str(job.id)], queue="default", task_id=str(job.id))
+    assert Job.objects.get(id=job.id).celery_task_id == str(job.id)
+
+
+def test_dispatch_failure_marks_the_job_failed(django_capture_on_commit_callbacks):
+    with mock.patch("jobs.tasks.run_job_task.apply_async",
+                    side_effect=ConnectionRefusedError("broker down")):
+        with django_capture_on_commit_callbacks(execute=True):
+            job = runner.start_job("demo.count")
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert "Could not queue the job" in job.error
+    assert job.completed_at is not None
+
+
+def test_idempotent_job_types_go_through_the_late_ack_task(django_capture_on_commit_callbacks):
+    from jobs.tasks import run_idempotent_job_task
+
+    assert run_idempotent_job_task.acks_late and run_idempotent_job_task.reject_on_worker_lost
+    with mock.patch("jobs.tasks.run_idempotent_job_task.apply_async") as apply_async:
+        with django_capture_on_commit_callbacks(execute=True):
+            job = runner.start_job("demo.idempotent")
+    apply_async.assert_called_once_with(args=[str(job.id)], queue="default", task_id=str(job.id))
+
+
+def test_eager_dispatch_runs_the_job_to_completion(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = runner.start_job("demo.count", {"n": 4})
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED
+    assert job.result == {"counted": 4}
+    assert (job.processed_items, job.total_items, job.progress) == (4, 4, 100)
+    assert job.started_at <= job.completed_at
+    assert job.exclusive_key is None
+
+
+def test_unknown_job_type_is_invalid_input():
+    with pytest.raises(InvalidInput):
+        runner.start_job("no.such.type")
+
+
+def test_run_job_records_timestamps_worker_and_result():
+    job = run(Job.objects.create(type="demo.count", parameters={"n": 2}))
+    assert job.status == JobStatus.COMPLETED
+    assert job.worker == "unit@test"
+    assert job.started_at and job.completed_at and job.heartbeat_at
+    assert job.duration_seconds is not None and job.duration_seconds >= 0
+
+
+def test_a_failing_body_records_a_redacted_message_and_traceback():
+    job = run(Job.objects.create(type="demo.fail"))
+    assert job.status == JobStatus.FAILED
+    assert job.error.startswith("upstream refused apikey=********")
+    assert "Traceback" in job.error and "RuntimeError" in job.error
+    assert SECRET_IN_ERROR not in job.error
+    assert len(job.error) <= runner.MESSAGE_LIMIT + runner.TRACEBACK_LIMIT + 2
+    assert (job.processed_items, job.message) == (1, "about to fail")
+
+
+def test_configured_secret_values_are_masked_in_errors(settings):
+    from settings_app.registry import save_settings
+
+    save_settings({"stash_api_key": "plain-stash-key-42"})
+    try:
+        raise ValueError("Stash said no to plain-stash-key-42")
+    except ValueError as exc:
+        error = runner.describe_failure(exc)
+    assert "plain-stash-key-42" not in error
+    assert error.startswith("Stash said no to ********")
+
+
+def test_a_body_without_registration_fails_the_job():
+    job = run(Job.objects.create(type="gone.type"))
+    assert job.status == JobStatus.FAILED
+    assert "no body registered" in job.error
+
+
+def test_run_job_leaves_a_job_that_is_no_longer_pending_alone():
+    job = Job.objects.create(type="demo.count", status=JobStatus.CANCELLED)
+    assert run(job).status == JobStatus.CANCELLED
+    assert job.started_at is None
+
+
+def test_a_redelivered_idempotent_job_restarts_a_lost_run_but_not_a_finished_one():
+    lost = Job.objects.create(type="demo.idempotent", status=JobStatus.RUNNING,
+                              worker="dead@node", processed_items=7)
+    runner.run_job(str(lost.id), worker="new@node", restart_running=True)
+    lost.refresh_from_db()
+    assert (lost.status, lost.worker, lost.result) == (JobStatus.COMPLETED, "new@node",
+                                                       {"done": True})
+    failed = Job.objects.create(type="demo.idempotent", status=JobStatus.FAILED)
+    runner.run_job(str(failed.id), worker="new@node", restart_running=True)
+    failed.refresh_from_db()
+    assert failed.status == JobStatus.FAILED
+
+
+def test_progress_writes_are_throttled_but_the_final_update_always_lands():
+    job = Job.objects.create(type="demo.count", status=JobStatus.RUNNING)
+    progress = runner.Progress(job)
+    drain = listen(job_group(job.id))
+    with mock.patch("jobs.runner.time.monotonic", return_value=1000.0):
+        progress.update(1, 10, "one")       # first write
+        progress.update(2, 10, "two")       # within 0.5 s: kept in memory only
+        assert Job.objects.get(id=job.id).processed_items == 1
+        progress.update(10, 10, "done")     # final: written regardless of the throttle
+    row = Job.objects.get(id=job.id)
+    assert (row.processed_items, row.progress, row.message) == (10, 100, "done")
+    with mock.patch("jobs.runner.time.monotonic", return_value=1000.6):
+        progress.update(3, None, "later")   # 0.6 s later: written
+    assert Job.objects.get(id=job.id).processed_items == 3
+    events = [(m["event"], m["job"]["processed_items"]) for m in drain()]
+    assert events == [("job_progress", 1), ("job_progress", 10), ("job_progress", 3)]
+
+
+def test_progress_force_writes_and_refreshes_the_heartbeat():
+    job = Job.objects.create(type="demo.count", status=JobStatus.RUNNING)
+    progress = runner.Progress(job)
+    with mock.patch("jobs.runner.time.monotonic", return_value=50.0):
+        progress.update(1, 100)
+        first_beat = Job.objects.get(id=job.id).heartbeat_at
+        progress.update(2, 100, force=True)
+    row = Job.objects.get(id=job.id)
+    assert row.processed_items == 2
+    assert row.heartbeat_at > first_beat
+
+
+def test_progress_reaches_both_the_job_group_and_the_monitor_group():
+    job = Job.objects.create(type="demo.count", status=JobStatus.RUNNING)
+    one, every = listen(job_group(job.id)), listen(ALL_JOBS_GROUP)
+    runner.Progress(job).update(5, 10, "half")
+    for drain in (one, every):
+        (message,) = drain()
+        assert message["type"] == "job.update" and message["event"] == "job_progress"
+        assert message["job"]["id"] == str(job.id)
+        assert (message["job"]["progress"], message["job"]["message"]) == (50, "half")
+        assert "parameters" in message["job"] and "duration_seconds" in message["job"]
+
+
+def test_a_throttled_last_update_is_written_when_the_job_finishes():
+    def body(progress, params):
+        with mock.patch("jobs.runner.time.monotonic", return_value=7.0):
+            progress.update(1, message="first")
+            progress.update(2, message="second (throttled)")
+        return None
+
+    with mock.patch.dict(runner.JOB_TYPES, {"unit.body": runner.JobType(
+            "unit.body", body, "default", None, False)}):
+        job = run(Job.objects.create(type="unit.body"))
+    assert (job.processed_items, job.message) == (2, "second (throttled)")
+
+
+def test_cancel_a_pending_job_cancels_it_at_once_and_revokes_the_message():
+    job = Job.objects.create(type="demo.count", exclusive_key="demo:1")
+    with mock.patch("stashhog.celery.app.control.revoke") as revoke:
+        cancelled = runner.cancel_job(job.id)
+    assert cancelled.status == JobStatus.CANCELLED
+    assert cancelled.completed_at is not None and cancelled.exclusive_key is None
+    revoke.assert_called_once_with(str(job.id))
+    assert run(job).status == JobStatus.CANCELLED  # a late delivery does nothing
+
+
+def test_cancel_a_running_job_is_cooperative():
+    seen = []
+
+    def body(progress, params):
+        progress.update(1, 3)
+        runner.cancel_job(progress.job.id)        # the API call arriving mid-run
+        seen.append(Job.objects.get(id=progress.job.id).status)
+        progress.partial_result = {"counted": 1}
+        with mock.patch("jobs.runner.time.monotonic", return_value=10**6):
+            progress.check_cancelled()
+        seen.append("not stopped")
+
+    with mock.patch.dict(runner.JOB_TYPES, {"unit.cancel": runner.JobType(
+            "unit.cancel", body, "default", None, False)}):
+        job = run(Job.objects.create(type="unit.cancel"))
+    assert seen == [JobStatus.CANCELLING]
+    assert job.status == JobStatus.CANCELLED
+    assert job.result == {"counted": 1}
+
+
+def test_check_cancelled_reads_the_row_at_most_twice_a_second(django_assert_num_queries):
+    job = Job.objects.create(type="demo.count", status=JobStatus.RUNNING)
+    progress = runner.Progress(job)
+    with mock.patch("jobs.runner.time.monotonic", return_value=500.0):
+        with django_assert_num_queries(1):
+            progress.check_cancelled()
+            progress.check_cancelled()
+
+
+def test_cancelling_a_finished_job_is_a_conflict_and_an_unknown_one_not_found():
+    done = Job.objects.create(type="demo.count", status=JobStatus.COMPLETED)
+    with pytest.raises(Conflict) as conflict:
+        runner.cancel_job(done.id)
+    assert conflict.value.detail == {"job_id": str(done.id)}
+    for bad in ("00000000-0000-0000-0000-000000000000", "not-a-uuid", None):
+        with pytest.raises(NotFound):
+            runner.cancel_job(bad)
+
+
+def test_cancel_racing_a_claim_never_cancels_a_running_body():
+    """The worker claims the job between cancel_job's read and its write."""
+    job = Job.objects.create(type="demo.count")
+    real_get = runner._get_job
+
+    def read_then_claim(job_id):
+        found = real_get(job_id)
+        Job.objects.filter(id=job_id).update(status=JobStatus.RUNNING)
+        return found
+
+    with mock.patch("jobs.runner._get_job", side_effect=read_then_claim):
+        assert runner.cancel_job(job.id).status == JobStatus.CANCELLING
+
+
+def test_exclusive_jobs_clash_with_job_already_active():
+    first = runner.start_job("demo.exclusive", {"target": 7})
+    with pytest.raises(runner.JobAlreadyActive) as clash:
+        runner.start_job("demo.exclusive", {"target": 7})
+    assert clash.value.job == first
+    assert clash.value.status_code == 409
+    assert clash.value.detail == {"job_id": str(first.id)}
+    other = runner.start_job("demo.exclusive", {"target": 8})  # another key runs in parallel
+    assert other.exclusive_key == "demo:8"
+    run(first)
+    assert runner.start_job("demo.exclusive", {"target": 7}).id != first.id  # key released
+
+
+def test_inline_start_runs_through_the_same_states():
+    job = runner.start_job("demo.count", {"n": 3}, inline=True)
+    assert job.status == JobStatus.COMPLETED and job.result == {"counted": 3}
+
+
+def test_heartbeat_thread_refreshes_the_row(transactional_db):
+    job = Job.objects.create(type="demo.count", status=JobStatus.RUNNING)
+    with mock.patch("jobs.runner.get_setting", return_value=5):  # interval floor: 1 s
+        beat = runner._Heartbeat(job.id)
+    beat.interval = 0.05
+    with beat:
+        deadline = time.monotonic() + 5
+        while Job.objects.get(id=job.id).heartbeat_at is None:
+            assert time.monotonic() < deadline, "no heartbeat written"
+    assert not beat.thread.is_alive()
