@@ -4,10 +4,6 @@ import pytest
 
 from settings_app.registry import REGISTRY
 
-# The root conftest does not load the fake Stash as a plugin (pytest_plugins is only allowed
-# there), so its fixtures are imported here.
-from tests.fakes.stash import fake_stash, fake_stash_factory  # noqa: F401
-
 STASH_KEY = "stash-key-0123456789-abcdef"
 
 
