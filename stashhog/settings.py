@@ -193,7 +193,14 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "jobs.models.JobStatus"},
+    # Several resources have a "status" field, each with its own choice set: name each set.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "PlanStatusEnum": "analysis.models.PlanStatus",
+        "ChangeStatusEnum": "analysis.models.ChangeStatus",
+        "ReviewStatusEnum": "analysis.review.REVIEW_STATUSES",
+        "BulkReviewStatusEnum": "analysis.review.BULK_STATUSES",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "stashhog.api.schema.paths_without_trailing_slash",
