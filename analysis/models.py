@@ -101,3 +101,22 @@ class PlanChange(models.Model):
 
     def __str__(self):
         return f"{self.field} {self.action} on scene {self.scene_id}"
+
+
+class AIAnswerCache(models.Model):
+    """The last validated AI answer per scene, so re-analysing an unchanged scene is free.
+
+    ``request_key`` digests everything the answer depends on (scene ``stash_updated_at``,
+    model, prompt version, enabled detectors, the prompt itself with its candidate list); a
+    run whose key differs asks again and replaces the row, so the table holds at most one
+    row per scene.
+    """
+
+    scene_id = models.CharField(max_length=32, unique=True)
+    request_key = models.CharField(max_length=64)
+    model = models.CharField(max_length=255)
+    answer = models.JSONField()
+    created_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"AI answer for scene {self.scene_id} ({self.model})"

@@ -1,5 +1,9 @@
+from analysis.views import AnalysisViewSet, ChangeViewSet, PlanViewSet
 from stashhog.api.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
+router.register("analysis/plans", PlanViewSet, basename="analysis-plan")
+router.register("analysis/changes", ChangeViewSet, basename="analysis-change")
+router.register("analysis", AnalysisViewSet, basename="analysis")
 
 urlpatterns = router.urls

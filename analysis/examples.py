@@ -1,0 +1,109 @@
+"""OpenAPI examples of the analysis endpoints (lists get the page envelope added)."""
+
+from drf_spectacular.utils import OpenApiExample
+
+from jobs.schema import JOB_ID, error_example
+
+_METADATA = {
+    "job_id": JOB_ID,
+    "options": {"detect_studios": True, "detect_performers": True, "detect_tags": True,
+                "detect_details": True, "use_ai": True, "create_missing": False,
+                "confidence_threshold": 0.5, "auto_accept_threshold": None,
+                "max_cost_usd": 5.0},
+    "selection": {"scene_ids": None, "filters": {"organized": False}},
+    "model": "gpt-4o-mini",
+    "outcome": "completed",
+    "message": "Analysed 120 scenes: 96 proposed changes",
+    "counts": {"scenes_selected": 120, "scenes_analysed": 120, "scenes_with_changes": 58,
+               "changes": 96, "changes_by_field": {"studio": 31, "performers": 40, "tags": 9,
+                                                   "details": 16},
+               "auto_accepted": 0, "dropped_below_threshold": 14},
+    "tokens": {"prompt": 61440, "completion": 9120},
+    "cost_usd": 0.014688,
+    "ai": {"requests": 118, "cache_hits": 2, "errors": 0, "prompt_tokens": 61440,
+           "completion_tokens": 9120, "cost_usd": 0.014688},
+    "errors": [],
+    "duration_seconds": 41.2,
+}
+_PLAN = {
+    "id": 7, "name": "Unorganized scenes", "status": "draft",
+    "created_at": "2026-01-10T09:00:00Z", "total_scenes": 58, "total_changes": 96,
+    "metadata": _METADATA,
+}
+_STUDIO_CHANGE = {
+    "id": 501, "field": "studio", "action": "set", "current_value": None,
+    "proposed_value": {"id": "12", "name": "Blue Harbor Films"}, "confidence": 0.95,
+    "source": "path", "reason": "Blue Harbor Films (path): name 'blue harbor films' in "
+    "folder name", "status": "pending", "error": "",
+}
+_PERFORMERS_CHANGE = {
+    "id": 502, "field": "performers", "action": "add",
+    "current_value": [{"id": "301", "name": "Mia Rivera"}],
+    "proposed_value": [{"id": "318", "name": "Jane Doe"}, {"id": None, "name": "Anna Bell"}],
+    "confidence": 0.7, "source": "ai",
+    "reason": "Jane Doe (path): name 'jane doe' in filename; Anna Bell (ai): new: named "
+    "after 'feat.' in the filename", "status": "pending", "error": "",
+}
+_DETAILS_CHANGE = {
+    "id": 503, "field": "details", "action": "set",
+    "current_value": "<p>Golden Hour featuring <b>Mia Rivera</b>.</p>",
+    "proposed_value": "Golden Hour featuring Mia Rivera.", "confidence": 0.9,
+    "source": "path", "reason": "Details contain HTML markup; proposed as plain text",
+    "status": "pending", "error": "",
+}
+
+GENERATE_REQUEST = OpenApiExample(
+    "Some scenes, with AI", request_only=True,
+    value={"scene_ids": ["1042", "1043"], "plan_name": "Two new scenes",
+           "options": {"use_ai": True, "detect_details": False, "confidence_threshold": 0.6}},
+)
+GENERATE_BY_FILTER = OpenApiExample(
+    "Every unorganized scene of a studio, path detection only", request_only=True,
+    value={"filters": {"studio_id": "12", "organized": False},
+           "options": {"use_ai": False, "auto_accept_threshold": 0.95}},
+)
+PLAN_LIST = OpenApiExample("Plans", response_only=True, value=_PLAN)
+PLAN_DETAIL = OpenApiExample("Plan with its changes", response_only=True, status_codes=["200"],
+                             value={**_PLAN, "scenes": [
+                                 {"scene_id": "1042", "scene_title": "Golden Hour",
+                                  "changes": [_STUDIO_CHANGE, _PERFORMERS_CHANGE,
+                                              _DETAILS_CHANGE]},
+                             ]})
+PLAN_CANCELLED = OpenApiExample("Cancelled plan", response_only=True,
+                                value={**_PLAN, "status": "cancelled"})
+
+CHANGE_ACCEPT = OpenApiExample("Accept", request_only=True, value={"status": "accepted"})
+CHANGE_EDIT_PERFORMERS = OpenApiExample(
+    "Keep one performer and accept", request_only=True,
+    value={"proposed_value": [{"id": "318"}], "status": "accepted"},
+)
+CHANGE_NEW_STUDIO = OpenApiExample(
+    "Propose a studio Stash does not have", request_only=True,
+    value={"proposed_value": {"id": None, "name": "Harbor Lights"}},
+)
+CHANGE_RESPONSE = OpenApiExample("Change", response_only=True, status_codes=["200"],
+                                 value={**_STUDIO_CHANGE, "status": "accepted"})
+
+BULK_BY_CONFIDENCE = OpenApiExample(
+    "Accept every confident studio", request_only=True,
+    value={"status": "accepted", "field": "studio", "min_confidence": 0.9},
+)
+BULK_BY_IDS = OpenApiExample("Reject some changes", request_only=True,
+                             value={"status": "rejected", "change_ids": [502, 503]})
+BULK_RESULT = OpenApiExample(
+    "Counts", response_only=True, status_codes=["200"],
+    value={"plan_id": 7, "status": "accepted", "matched": 31, "updated": 29, "unchanged": 2,
+           "skipped_applied": 0, "plan_status": "reviewing"},
+)
+APPLY_REQUEST = OpenApiExample("Only two scenes", request_only=True,
+                               value={"scene_ids": ["1042", "1043"]})
+
+INVALID_INPUT = error_example("Unknown scene ids", 400, "2 scene id(s) are not in the library",
+                              {"scene_ids": ["99998", "99999"]})
+PLAN_NOT_FOUND = error_example("Unknown plan", 404, "Plan not found")
+PLAN_CONFLICT = error_example("Applied plan", 409, "An applied plan cannot be cancelled",
+                              {"plan_id": 7})
+CHANGE_NOT_FOUND = error_example("Unknown change", 404, "Change not found")
+CHANGE_APPLIED = error_example("Applied change", 409,
+                               "The change was already applied and can no longer be edited",
+                               {"change_id": 501})

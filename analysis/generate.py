@@ -1,0 +1,302 @@
+"""Plan generation: the "analysis" job turns a selection of scenes into one AnalysisPlan.
+
+``request_analysis`` validates the request and starts the job; ``run_analysis`` is its
+body. The plan is created when the run starts and its changes are written chunk by chunk,
+so a cancelled, failed or over-budget run keeps what it found, and says so in the plan's
+metadata (``outcome`` and ``message``). A run that finds nothing still leaves its plan
+(draft, zero changes), so the user sees that it ran and over what.
+"""
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+from django.http import QueryDict
+from django.utils import timezone
+
+from analysis.ai import DEFAULT_PRICES_PER_MILLION, AIClient, AIConfig
+from analysis.ai_analysis import AIAnalyser, AIUsage
+from analysis.library import (
+    SCENE_CHUNK,
+    LibraryIndexes,
+    SceneSnapshot,
+    iter_scene_chunks,
+    load_indexes,
+    load_snapshots,
+)
+from analysis.models import AnalysisPlan, ChangeStatus, PlanChange
+from analysis.options import AnalysisOptions, resolve_options
+from analysis.plan_status import refresh_plan_status
+from analysis.proposals import ChangeBuilder, path_findings
+from jobs.models import Job
+from jobs.runner import JobCancelled, start_job
+from scenes.filters import SceneFilterSet
+from scenes.models import Scene
+from settings_app import get_setting
+from stashhog.api.exceptions import InvalidInput, StashHogException
+
+ANALYSIS_JOB = "analysis"
+# With AI, a chunk is also the unit of progress and of the cancel check between requests.
+AI_SCENE_CHUNK = 50
+ID_CHECK_CHUNK = 500
+UNKNOWN_IDS_LISTED = 50
+
+
+class SceneSelection:
+    """The scenes a run analyses: explicit ids, the scene list's filters, both, or all."""
+
+    def __init__(self, scene_ids: list[str] | None = None, filters: dict | None = None):
+        self.scene_ids = sorted(set(map(str, scene_ids))) if scene_ids is not None else None
+        self.filters = filters or None
+
+    def _filtered(self):
+        queryset = Scene.objects.all()
+        if not self.filters:
+            return queryset
+        data = QueryDict(mutable=True)
+        for name, value in self.filters.items():
+            if isinstance(value, list | tuple):
+                data.setlist(name, [str(item) for item in value])
+            elif isinstance(value, bool):
+                data[name] = "true" if value else "false"
+            elif value is not None:
+                data[name] = str(value)
+        filterset = SceneFilterSet(data=data, queryset=queryset)
+        if not filterset.is_valid():
+            raise InvalidInput("Invalid filters", detail={"filters": filterset.errors})
+        return filterset.qs
+
+    def _id_chunks(self) -> Iterator[list[str]]:
+        for start in range(0, len(self.scene_ids), ID_CHECK_CHUNK):
+            yield self.scene_ids[start:start + ID_CHECK_CHUNK]
+
+    def validate(self) -> None:
+        """InvalidInput for bad filters or for scene ids the library does not have."""
+        self._filtered()
+        if self.scene_ids is None:
+            return
+        unknown = []
+        for chunk in self._id_chunks():
+            known = set(Scene.objects.filter(id__in=chunk).values_list("id", flat=True))
+            unknown += [scene_id for scene_id in chunk if scene_id not in known]
+        if unknown:
+            raise InvalidInput(
+                f"{len(unknown)} scene id(s) are not in the library",
+                detail={"scene_ids": unknown[:UNKNOWN_IDS_LISTED]},
+            )
+
+    def count(self) -> int:
+        if self.scene_ids is None:
+            return self._filtered().count()
+        if not self.filters:
+            return len(self.scene_ids)
+        queryset = self._filtered()
+        return sum(queryset.filter(id__in=chunk).count() for chunk in self._id_chunks())
+
+    def chunks(self, size: int) -> Iterator[list[SceneSnapshot]]:
+        if self.scene_ids is None:
+            yield from iter_scene_chunks(self._filtered(), size)
+            return
+        queryset = self._filtered()
+        for start in range(0, len(self.scene_ids), size):
+            ids = self.scene_ids[start:start + size]
+            if self.filters:
+                kept = set(queryset.filter(id__in=ids).values_list("id", flat=True))
+                ids = [scene_id for scene_id in ids if scene_id in kept]
+            if ids:
+                yield load_snapshots(ids)
+
+    def describe(self) -> dict:
+        return {
+            "scene_ids": len(self.scene_ids) if self.scene_ids is not None else None,
+            "filters": self.filters,
+        }
+
+
+def _check_ai_configured(options: AnalysisOptions) -> None:
+    if options.use_ai and not (get_setting("openai_api_key") or get_setting("openai_base_url")):
+        raise InvalidInput(
+            "AI analysis needs an OpenAI API key, or the base URL of a local "
+            "OpenAI-compatible server (settings openai_api_key / openai_base_url)"
+        )
+
+
+def request_analysis(*, scene_ids: list[str] | None = None, filters: dict | None = None,
+                     options: dict | None = None, plan_name: str | None = None,
+                     background: bool = True) -> Job:
+    """Validate, then start the analysis job (run here and finished when not background).
+
+    Raises InvalidInput for unknown scene ids, bad filters or bad options.
+    """
+    selection = SceneSelection(scene_ids, filters)
+    selection.validate()
+    resolved = resolve_options(options)
+    _check_ai_configured(resolved)
+    parameters = {
+        "scene_ids": selection.scene_ids,
+        "filters": selection.filters,
+        "options": resolved.as_dict(),
+        "plan_name": plan_name or f"Analysis {timezone.now():%Y-%m-%d %H:%M}",
+    }
+    return start_job(ANALYSIS_JOB, parameters, inline=not background)
+
+
+def ai_client_from_settings() -> AIClient:
+    """The one AI client, for the effective base URL, key and model (read per job)."""
+    return AIClient(AIConfig(
+        base_url=get_setting("openai_base_url"),
+        api_key=get_setting("openai_api_key"),
+        model=get_setting("openai_model"),
+    ))
+
+
+def ai_prices() -> dict:
+    return {**DEFAULT_PRICES_PER_MILLION, **(get_setting("ai_prices") or {})}
+
+
+def _safe_message(exc: Exception) -> str:
+    """StashHog exceptions carry user-safe messages; anything else is named, not quoted."""
+    if isinstance(exc, StashHogException):
+        return exc.message
+    return f"Unexpected error ({type(exc).__name__})"
+
+
+class _Run:
+    def __init__(self, progress, parameters: dict):
+        self.progress = progress
+        self.options = AnalysisOptions.from_dict(parameters["options"])
+        self.selection = SceneSelection(parameters.get("scene_ids"), parameters.get("filters"))
+        self.started = time.monotonic()
+        self.total = self.selection.count()
+        self.analysed = 0
+        self.with_changes = 0
+        self.by_field: Counter = Counter()
+        self.auto_accepted = 0
+        self.usage = AIUsage()
+        self.model: str | None = None
+        self.builder = ChangeBuilder(self.options)
+        self.plan = AnalysisPlan.objects.create(
+            name=parameters["plan_name"][:255], metadata=self.metadata("running", "Running")
+        )
+
+    def metadata(self, outcome: str, message: str) -> dict:
+        return {
+            "job_id": str(self.progress.job.id),
+            "options": self.options.as_dict(),
+            "selection": self.selection.describe(),
+            "model": self.model,
+            "outcome": outcome,
+            "message": message,
+            "counts": {
+                "scenes_selected": self.total,
+                "scenes_analysed": self.analysed,
+                "scenes_with_changes": self.with_changes,
+                "changes": sum(self.by_field.values()),
+                "changes_by_field": dict(self.by_field),
+                "auto_accepted": self.auto_accepted,
+                "dropped_below_threshold": self.builder.dropped_below_threshold,
+            },
+            "tokens": {"prompt": self.usage.prompt_tokens,
+                       "completion": self.usage.completion_tokens},
+            "cost_usd": round(self.usage.cost_usd, 6),
+            "ai": self.usage.as_dict(),
+            "errors": self.usage.error_samples,
+            "duration_seconds": round(time.monotonic() - self.started, 3),
+        }
+
+    def result(self, outcome: str, message: str) -> dict:
+        metadata = self.metadata(outcome, message)
+        return {"plan_id": self.plan.id, "outcome": outcome, "message": message,
+                "counts": metadata["counts"], "tokens": metadata["tokens"],
+                "cost_usd": metadata["cost_usd"], "ai_errors": self.usage.errors}
+
+    def execute(self) -> dict:
+        indexes = load_indexes(self.options)
+        analyser = self._analyser(indexes)
+        chunk_size = AI_SCENE_CHUNK if analyser else SCENE_CHUNK
+        try:
+            for chunk in self.selection.chunks(chunk_size):
+                self.progress.check_cancelled()
+                outcome = analyser.analyse(chunk, self.progress.check_cancelled) if analyser \
+                    else None
+                ai_findings = outcome.findings if outcome else {}
+                done = [s for s in chunk if s.id in ai_findings] if outcome else chunk
+                self._write(done, indexes, ai_findings)
+                self.progress.partial_result = self.result("running", "Running")
+                self.progress.update(self.analysed, self.total,
+                                     f"Analysed {self.analysed} of {self.total} scenes")
+                if outcome and outcome.fatal:
+                    raise outcome.fatal
+                if outcome and outcome.stop == "cancelled":
+                    raise JobCancelled()
+                if outcome and outcome.stop == "budget":
+                    return self._finish("budget_exceeded", self._budget_message())
+        except JobCancelled:
+            self._finish("cancelled", f"Cancelled after {self.analysed} of {self.total} "
+                         "scenes; the plan keeps what was found")
+            raise
+        except Exception as exc:
+            self._finish("failed", _safe_message(exc))
+            raise
+        finally:
+            if analyser:
+                analyser.close()
+        return self._finish("completed", self._done_message())
+
+    def _analyser(self, indexes: LibraryIndexes) -> AIAnalyser | None:
+        if not self.options.use_ai:
+            return None
+        analyser = AIAnalyser(
+            ai_client_from_settings(), indexes, self.options,
+            prices=ai_prices(), concurrency=get_setting("ai_concurrency"),
+        )
+        if not analyser.enabled:  # only details asked for: no model needed
+            analyser.close()
+            return None
+        self.model = analyser.model
+        self.usage = analyser.usage
+        return analyser
+
+    def _write(self, scenes: list[SceneSnapshot], indexes: LibraryIndexes,
+               ai_findings: dict) -> None:
+        changes = []
+        for scene in scenes:
+            findings = path_findings(scene, indexes, self.options) + ai_findings.get(scene.id, [])
+            scene_changes = self.builder.changes_for(scene, findings)
+            for change in scene_changes:
+                change.plan_id = self.plan.id
+            self.with_changes += bool(scene_changes)
+            changes += scene_changes
+        PlanChange.objects.bulk_create(changes, batch_size=SCENE_CHUNK)
+        self.by_field.update(change.field for change in changes)
+        self.auto_accepted += sum(c.status == ChangeStatus.ACCEPTED for c in changes)
+        self.analysed += len(scenes)
+
+    def _budget_message(self) -> str:
+        return (
+            f"Stopped before exceeding the AI budget of ${self.options.max_cost_usd:.4f} "
+            f"(spent ${self.usage.cost_usd:.4f}); analysed {self.analysed} of {self.total} "
+            "scenes. Raise max_cost_usd to analyse the rest."
+        )
+
+    def _done_message(self) -> str:
+        changes = sum(self.by_field.values())
+        message = f"Analysed {self.analysed} scenes: {changes} proposed changes"
+        if self.usage.errors:
+            message += f"; {self.usage.errors} AI error(s), see the plan's metadata"
+        return message
+
+    def _finish(self, outcome: str, message: str) -> dict:
+        AnalysisPlan.objects.filter(pk=self.plan.pk).update(
+            metadata=self.metadata(outcome, message)
+        )
+        refresh_plan_status(self.plan)
+        result = self.result(outcome, message)
+        self.progress.partial_result = result
+        self.progress.update(self.analysed, self.total, message, force=True)
+        return result
+
+
+def run_analysis(progress, parameters: dict) -> dict:
+    """The body of the "analysis" job; returns the job result (``plan_id`` and counts)."""
+    return _Run(progress, parameters).execute()

@@ -1,0 +1,229 @@
+"""What a person does to a plan: edit, accept or reject changes, in bulk, or cancel it.
+
+Every action ends with ``refresh_plan_status``. Applied changes are history and never change;
+a plan being applied or cancelled takes no review (409).
+"""
+
+from django.db import transaction
+
+from analysis.models import (
+    AIAnswerCache,
+    AnalysisPlan,
+    ChangeAction,
+    ChangeField,
+    ChangeSource,
+    ChangeStatus,
+    PlanChange,
+    PlanStatus,
+)
+from analysis.plan_status import refresh_plan_status
+from scenes.models import Performer, Scene, Studio, Tag
+from stashhog.api.exceptions import Conflict, InvalidInput, NotFound
+
+REVIEW_STATUSES = (ChangeStatus.PENDING, ChangeStatus.ACCEPTED, ChangeStatus.REJECTED)
+BULK_STATUSES = (ChangeStatus.ACCEPTED, ChangeStatus.REJECTED)
+UNSET = object()
+NAME_LIMIT = 255
+_ENTITY_MODELS = {ChangeField.STUDIO: Studio, ChangeField.PERFORMERS: Performer,
+                  ChangeField.TAGS: Tag}
+
+
+def _invalid(message: str) -> InvalidInput:
+    return InvalidInput("Invalid proposed value", detail={"proposed_value": [message]})
+
+
+def get_plan(plan_id, *, for_update: bool = False) -> AnalysisPlan:
+    plans = AnalysisPlan.objects.select_for_update() if for_update else AnalysisPlan.objects
+    try:
+        return plans.get(pk=int(plan_id))
+    except (AnalysisPlan.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Plan not found") from None
+
+
+def _check_reviewable(plan: AnalysisPlan) -> None:
+    if plan.status == PlanStatus.CANCELLED:
+        raise Conflict("The plan is cancelled", detail={"plan_id": plan.id})
+    if plan.status == PlanStatus.APPLYING:
+        raise Conflict("The plan is being applied; review it when the apply job ends",
+                       detail={"plan_id": plan.id})
+
+
+# -- value validation ------------------------------------------------------------------------
+
+
+def _new_name(item: dict, model) -> str:
+    name = item.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise _invalid("A new entity needs a non-empty name.")
+    name = " ".join(name.split())
+    if len(name) > NAME_LIMIT:
+        raise _invalid(f"Names are at most {NAME_LIMIT} characters.")
+    existing = model.objects.filter(name__iexact=name).values_list("id", flat=True).first()
+    if existing is not None:
+        raise _invalid(f"'{name}' already exists (id {existing}): propose it by its id.")
+    return name
+
+
+def _entities(items, model, *, allow_new: bool) -> list[dict]:
+    """Each item as {"id", "name"}: an existing id (name read from the library) or a new name."""
+    for item in items:
+        if not isinstance(item, dict) or "id" not in item:
+            raise _invalid('Each entity is {"id": "12"} or {"id": null, "name": "New name"}.')
+    ids = [str(item["id"]) for item in items if item["id"] is not None]
+    names = dict(model.objects.filter(id__in=ids).values_list("id", "name"))
+    unknown = [entity_id for entity_id in ids if entity_id not in names]
+    if unknown:
+        raise _invalid(f"Unknown {model._meta.verbose_name} id(s): {', '.join(unknown)}.")
+    values = []
+    for item in items:
+        if item["id"] is not None:
+            values.append({"id": str(item["id"]), "name": names[str(item["id"])]})
+        elif allow_new:
+            values.append({"id": None, "name": _new_name(item, model)})
+        else:
+            raise _invalid("Only existing entities can be removed.")
+    keys = [value["id"] or f"new:{value['name'].casefold()}" for value in values]
+    if len(set(keys)) != len(keys):
+        raise _invalid("An entity is listed twice.")
+    return values
+
+
+def _scene_entity_ids(scene_id: str, field: str) -> set[str]:
+    through = getattr(Scene, field).through
+    column = "performer_id" if field == ChangeField.PERFORMERS else "tag_id"
+    return set(through.objects.filter(scene_id=scene_id).values_list(column, flat=True))
+
+
+def validate_value(change: PlanChange, value):
+    """``value`` cleaned for the change's field and action, or InvalidInput."""
+    if change.field == ChangeField.DETAILS:
+        if not isinstance(value, str):
+            raise _invalid("Details are a string.")
+        return value
+    model = _ENTITY_MODELS[change.field]
+    if change.field == ChangeField.STUDIO:
+        if not isinstance(value, dict):
+            raise _invalid('A studio is {"id": "12"} or {"id": null, "name": "New studio"}.')
+        studio = _entities([value], model, allow_new=True)[0]
+        current = Scene.objects.filter(pk=change.scene_id).values_list("studio_id", flat=True)
+        if studio["id"] is not None and studio["id"] == current.first():
+            raise _invalid("The scene already has this studio.")
+        return studio
+    if not isinstance(value, list) or not value:
+        raise _invalid(f"{change.field.capitalize()} are a non-empty list of entities.")
+    adding = change.action == ChangeAction.ADD
+    values = _entities(value, model, allow_new=adding)
+    current = _scene_entity_ids(change.scene_id, change.field)
+    clash = [v["name"] for v in values if v["id"] is not None and (v["id"] in current) == adding]
+    if clash:
+        state = "already has" if adding else "does not have"
+        raise _invalid(f"The scene {state}: {', '.join(clash)}.")
+    return values
+
+
+# -- review actions --------------------------------------------------------------------------
+
+
+def update_change(change_id, *, proposed_value=UNSET, status: str | None = None) -> PlanChange:
+    """Edit the proposed value and/or set the status (pending, accepted, rejected).
+
+    NotFound for an unknown change; Conflict for an applied change or a plan that takes no
+    review; InvalidInput for a value that does not fit the field.
+    """
+    if status is not None and status not in REVIEW_STATUSES:
+        raise InvalidInput("Invalid status",
+                           detail={"status": [f"Must be one of: {', '.join(REVIEW_STATUSES)}."]})
+    with transaction.atomic():
+        try:
+            change = PlanChange.objects.select_for_update().get(pk=int(change_id))
+        except (PlanChange.DoesNotExist, ValueError, TypeError):
+            raise NotFound("Change not found") from None
+        if change.status == ChangeStatus.APPLIED:
+            raise Conflict("The change was already applied and can no longer be edited",
+                           detail={"change_id": change.id})
+        plan = get_plan(change.plan_id, for_update=True)
+        _check_reviewable(plan)
+        updated = []
+        if proposed_value is not UNSET:
+            value = validate_value(change, proposed_value)
+            if value != change.proposed_value:
+                change.proposed_value, change.source = value, ChangeSource.USER
+                updated += ["proposed_value", "source"]
+        if status is not None and status != change.status:
+            change.status = status
+            updated.append("status")
+        if updated:
+            change.save(update_fields=updated)
+        refresh_plan_status(plan)
+    return change
+
+
+def bulk_review(plan_id, status: str, *, change_ids: list | None = None,
+                field: str | None = None, min_confidence: float | None = None,
+                scene_ids: list | None = None) -> dict:
+    """Set ``status`` on the plan's changes matching every given selector (none: all).
+
+    Applied changes are never touched. Returns the counts.
+    """
+    if status not in BULK_STATUSES:
+        raise InvalidInput("Invalid status",
+                           detail={"status": [f"Must be one of: {', '.join(BULK_STATUSES)}."]})
+    with transaction.atomic():
+        plan = get_plan(plan_id, for_update=True)
+        _check_reviewable(plan)
+        selected = plan.changes.all()
+        if change_ids is not None:
+            wanted = {int(change_id) for change_id in change_ids}
+            found = set(selected.filter(pk__in=wanted).values_list("pk", flat=True))
+            if wanted - found:
+                raise InvalidInput("Some changes are not in this plan",
+                                   detail={"change_ids": sorted(wanted - found)})
+            selected = selected.filter(pk__in=wanted)
+        if field is not None:
+            selected = selected.filter(field=field)
+        if min_confidence is not None:
+            selected = selected.filter(confidence__gte=min_confidence)
+        if scene_ids is not None:
+            selected = selected.filter(scene_id__in=[str(s) for s in scene_ids])
+        matched = selected.count()
+        applied = selected.filter(status=ChangeStatus.APPLIED).count()
+        updated = selected.exclude(status__in=(ChangeStatus.APPLIED, status)).update(
+            status=status
+        )
+        refresh_plan_status(plan)
+    return {
+        "plan_id": plan.id, "status": status, "matched": matched, "updated": updated,
+        "unchanged": matched - applied - updated, "skipped_applied": applied,
+        "plan_status": plan.status,
+    }
+
+
+def cancel_plan(plan_id) -> AnalysisPlan:
+    """Cancel a plan that is not applied or being applied (Conflict); idempotent."""
+    with transaction.atomic():
+        plan = get_plan(plan_id, for_update=True)
+        if plan.status in (PlanStatus.APPLIED, PlanStatus.APPLYING):
+            raise Conflict(f"An {plan.status} plan cannot be cancelled",
+                           detail={"plan_id": plan.id})
+        if plan.status != PlanStatus.CANCELLED:
+            plan.status = PlanStatus.CANCELLED
+            plan.save(update_fields=["status"])
+    return plan
+
+
+def forget_removed_scenes(sender=None, scene_ids=(), **kwargs) -> None:
+    """``scenes_removed`` receiver: drop those scenes' unapplied changes and cached answers.
+
+    Runs inside sync's deleting transaction. Plans being applied keep their status (the
+    apply job sets it when it ends).
+    """
+    unapplied = PlanChange.objects.filter(scene_id__in=scene_ids).exclude(
+        status=ChangeStatus.APPLIED
+    )
+    plan_ids = set(unapplied.order_by().values_list("plan_id", flat=True).distinct())
+    unapplied.delete()
+    AIAnswerCache.objects.filter(scene_id__in=scene_ids).delete()
+    for plan in AnalysisPlan.objects.filter(pk__in=plan_ids).exclude(
+        status=PlanStatus.APPLYING
+    ):
+        refresh_plan_status(plan)

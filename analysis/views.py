@@ -1,0 +1,228 @@
+"""Analysis endpoints: thin views over analysis.generate, analysis.review and the apply service."""
+
+import django_filters
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from analysis import examples
+from analysis.generate import request_analysis
+from analysis.models import AnalysisPlan, PlanStatus
+from analysis.plan_queries import plan_scenes, plans_with_counts
+from analysis.review import UNSET, bulk_review, cancel_plan, get_plan, update_change
+from analysis.serializers import (
+    ApplyRequestSerializer,
+    BackgroundQuerySerializer,
+    BulkReviewResultSerializer,
+    BulkReviewSerializer,
+    ChangeUpdateSerializer,
+    GenerateRequestSerializer,
+    PlanChangeSerializer,
+    PlanDetailSerializer,
+    PlanSerializer,
+)
+from jobs.models import Job, JobStatus
+from jobs.schema import (
+    JOB_ACCEPTED_RESPONSE,
+    JOB_ALREADY_ACTIVE_RESPONSE,
+    JOB_ID,
+    error_response,
+)
+from jobs.serializers import JobAcceptedSerializer
+from stashhog.api.exceptions import Conflict, InvalidInput, StashHogException
+
+BACKGROUND_PARAMETER = OpenApiParameter(
+    "background", bool, default=True,
+    description="Queue a job and answer 202, or run it now and answer with its outcome.",
+)
+COMMON_ERRORS = {
+    400: error_response("Invalid input; ``detail`` says what.", examples.INVALID_INPUT),
+    401: OpenApiResponse(description="Not authenticated (error envelope)."),
+}
+PLAN_NOT_FOUND = error_response("No plan has this id.", examples.PLAN_NOT_FOUND)
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        raise InvalidInput("Invalid input", detail=serializer.errors)
+    return serializer.validated_data
+
+
+def _background(request) -> bool:
+    return _valid(BackgroundQuerySerializer, request.query_params.dict())["background"]
+
+
+def _accepted(job: Job) -> Response:
+    return Response(JobAcceptedSerializer({"job_id": job.id, "status": job.status}).data,
+                    status=status.HTTP_202_ACCEPTED)
+
+
+def _raise_unfinished(job: Job, what: str) -> None:
+    """A job run inline that did not complete: its outcome as an API error."""
+    if job.status == JobStatus.CANCELLED:
+        raise Conflict(f"The {what} was cancelled", detail={"job_id": str(job.id)})
+    message = (job.error or f"The {what} failed").split("\n\n", 1)[0]
+    raise StashHogException(message, detail={"job_id": str(job.id), "result": job.result})
+
+
+def _plan_detail(plan_id) -> dict:
+    plan = plans_with_counts().get(pk=get_plan(plan_id).pk)
+    plan.scenes = plan_scenes(plan)
+    return PlanDetailSerializer(plan).data
+
+
+class AnalysisViewSet(viewsets.ViewSet):
+    @extend_schema(
+        summary="Analyse scenes into a new plan of proposed changes",
+        description="Neither ``scene_ids`` nor ``filters``: every scene. Both: the listed "
+        "scenes that match the filters. Options left out take the effective settings.",
+        parameters=[BACKGROUND_PARAMETER],
+        request=GenerateRequestSerializer,
+        responses={
+            200: OpenApiResponse(PlanDetailSerializer,
+                                 description="background=false: the finished plan."),
+            202: JOB_ACCEPTED_RESPONSE,
+            **COMMON_ERRORS,
+        },
+        examples=[examples.GENERATE_REQUEST, examples.GENERATE_BY_FILTER, examples.PLAN_DETAIL],
+    )
+    @action(detail=False, methods=["post"])
+    def generate(self, request):
+        background = _background(request)
+        body = _valid(GenerateRequestSerializer, request.data)
+        job = request_analysis(
+            scene_ids=body.get("scene_ids"), filters=body.get("filters"),
+            options=dict(body.get("options") or {}), plan_name=body.get("plan_name"),
+            background=background,
+        )
+        if background:
+            return _accepted(job)
+        if job.status != JobStatus.COMPLETED:
+            _raise_unfinished(job, "analysis")
+        return Response(_plan_detail(job.result["plan_id"]))
+
+
+class PlanFilterSet(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=PlanStatus.choices)
+
+    class Meta:
+        model = AnalysisPlan
+        fields = []
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Analysis plans, with their scene and change counts",
+        responses={200: PlanSerializer, **COMMON_ERRORS},
+        examples=[examples.PLAN_LIST],
+    ),
+    retrieve=extend_schema(
+        summary="One plan with every change, grouped by scene",
+        responses={200: PlanDetailSerializer, 404: PLAN_NOT_FOUND, **COMMON_ERRORS},
+        examples=[examples.PLAN_DETAIL],
+    ),
+    destroy=extend_schema(
+        summary="Cancel a plan (it stays readable; applied or applying plans cannot be)",
+        responses={200: PlanSerializer, 404: PLAN_NOT_FOUND,
+                   409: error_response("The plan is applied or being applied.",
+                                       examples.PLAN_CONFLICT),
+                   **COMMON_ERRORS},
+        examples=[examples.PLAN_CANCELLED],
+    ),
+)
+class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                  viewsets.GenericViewSet):
+    serializer_class = PlanSerializer
+    filterset_class = PlanFilterSet
+    lookup_url_kwarg = "plan_id"
+    lookup_value_regex = r"\d+"
+    sortable = {"created_at": "created_at", "name": "name", "status": "status", "id": "id"}
+    default_sort = "created_at"
+
+    def get_queryset(self):
+        return plans_with_counts()
+
+    def retrieve(self, request, plan_id=None):
+        return Response(_plan_detail(plan_id))
+
+    def destroy(self, request, plan_id=None):
+        plan = cancel_plan(plan_id)
+        return Response(self.get_serializer(plans_with_counts().get(pk=plan.pk)).data)
+
+    @extend_schema(
+        summary="Accept or reject many changes of a plan at once",
+        request=BulkReviewSerializer,
+        responses={200: BulkReviewResultSerializer, 404: PLAN_NOT_FOUND,
+                   409: error_response("The plan is cancelled or being applied.",
+                                       examples.PLAN_CONFLICT),
+                   **COMMON_ERRORS},
+        examples=[examples.BULK_BY_CONFIDENCE, examples.BULK_BY_IDS, examples.BULK_RESULT],
+    )
+    @action(detail=True, methods=["post"], url_path="bulk-review", filter_backends=[],
+            pagination_class=None)
+    def bulk_review(self, request, plan_id=None):
+        body = _valid(BulkReviewSerializer, request.data)
+        return Response(bulk_review(plan_id, **body))
+
+    @extend_schema(
+        summary="Apply the plan's accepted changes to Stash",
+        parameters=[BACKGROUND_PARAMETER],
+        request=ApplyRequestSerializer,
+        responses={
+            200: OpenApiResponse(description="background=false: the apply job's result.",
+                                 response={"type": "object", "additionalProperties": True}),
+            202: JOB_ACCEPTED_RESPONSE,
+            404: PLAN_NOT_FOUND,
+            409: JOB_ALREADY_ACTIVE_RESPONSE,
+            **COMMON_ERRORS,
+        },
+        examples=[examples.APPLY_REQUEST,
+                  OpenApiExample("Queued", response_only=True, status_codes=["202"],
+                                 value={"job_id": JOB_ID, "status": "pending"})],
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def apply(self, request, plan_id=None):
+        from analysis.apply import request_apply  # written alongside; imported when used
+
+        background = _background(request)
+        body = _valid(ApplyRequestSerializer, request.data)
+        job = request_apply(int(plan_id), body.get("scene_ids"), background=background)
+        if background:
+            return _accepted(job)
+        if job.status != JobStatus.COMPLETED:
+            _raise_unfinished(job, "apply")
+        return Response(job.result)
+
+
+class ChangeViewSet(viewsets.GenericViewSet):
+    serializer_class = PlanChangeSerializer
+    lookup_url_kwarg = "change_id"
+    lookup_value_regex = r"\d+"
+
+    @extend_schema(
+        summary="Edit, accept or reject one proposed change",
+        request=ChangeUpdateSerializer,
+        responses={
+            200: PlanChangeSerializer,
+            404: error_response("No change has this id.", examples.CHANGE_NOT_FOUND),
+            409: error_response("The change was applied, or its plan takes no review.",
+                                examples.CHANGE_APPLIED),
+            **COMMON_ERRORS,
+        },
+        examples=[examples.CHANGE_ACCEPT, examples.CHANGE_EDIT_PERFORMERS,
+                  examples.CHANGE_NEW_STUDIO, examples.CHANGE_RESPONSE],
+    )
+    def partial_update(self, request, change_id=None):
+        body = _valid(ChangeUpdateSerializer, request.data)
+        change = update_change(
+            change_id, proposed_value=body.get("proposed_value", UNSET), status=body.get("status")
+        )
+        return Response(PlanChangeSerializer(change).data)
