@@ -1,0 +1,81 @@
+"""Fixtures for analysis tests: a small local library, the AI settings, a plan runner."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from analysis.generate import request_analysis
+from analysis.models import AnalysisPlan
+from scenes.models import Performer, Scene, SceneFile, Studio, Tag
+from settings_app.registry import save_settings
+
+NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+
+
+class Library:
+    """Writes library rows directly (ids are Stash-like integer strings)."""
+
+    def __init__(self):
+        self._file_id = 0
+
+    def studio(self, id_, name, aliases=()):
+        return Studio.objects.create(id=str(id_), name=name, aliases=list(aliases),
+                                     last_synced=NOW)
+
+    def performer(self, id_, name, aliases=(), disambiguation=""):
+        return Performer.objects.create(id=str(id_), name=name, aliases=list(aliases),
+                                        disambiguation=disambiguation, last_synced=NOW)
+
+    def tag(self, id_, name, aliases=()):
+        return Tag.objects.create(id=str(id_), name=name, aliases=list(aliases), last_synced=NOW)
+
+    def scene(self, id_, path, title="", details="", studio=None, performers=(), tags=(),
+              extra_paths=(), updated_at=NOW, organized=False):
+        scene = Scene.objects.create(
+            id=str(id_), title=title, details=details, studio=studio, organized=organized,
+            created_date=NOW, stash_updated_at=updated_at, last_synced=NOW,
+            search_text=f"{title}\n{details}\n{path}".lower(),
+        )
+        scene.performers.set(performers)
+        scene.tags.set(tags)
+        for position, file_path in enumerate((path, *extra_paths)):
+            if file_path is None:
+                continue
+            self._file_id += 1
+            SceneFile.objects.create(id=str(self._file_id), scene=scene, path=file_path,
+                                     primary=position == 0)
+        return scene
+
+
+@pytest.fixture
+def library(db) -> Library:
+    return Library()
+
+
+@pytest.fixture
+def analyse(db):
+    """``analyse(**request)``: run an analysis inline; returns (job, plan)."""
+
+    def run(**request):
+        job = request_analysis(background=False, **request)
+        plan = AnalysisPlan.objects.get(pk=job.result["plan_id"]) if job.result else None
+        return job, plan
+
+    return run
+
+
+@pytest.fixture
+def use_ai(db, fake_openai):
+    """Point the AI settings at the fake OpenAI server (no retry delays unless a test asks)."""
+    save_settings({"openai_base_url": fake_openai.base_url,
+                   "openai_api_key": fake_openai.api_key, "openai_model": "gpt-4o-mini"})
+    return fake_openai
+
+
+def changes_by_field(plan) -> dict:
+    """{(scene_id, field): change} of a plan."""
+    return {(c.scene_id, c.field): c for c in plan.changes.all()}
+
+
+def names(value) -> list[str]:
+    return [item["name"] for item in value]
