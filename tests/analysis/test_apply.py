@@ -513,3 +513,47 @@ def test_background_apply_queues_a_job(stash, django_capture_on_commit_callbacks
     assert job.status == JobStatus.COMPLETED, job.error
     assert job.exclusive_key is None
     assert tag.id in library.scenes[scene_id].tag_ids
+
+
+# -- through the API -------------------------------------------------------------------------
+
+
+def apply_url(plan_id, background: bool) -> str:
+    return f"/api/analysis/plans/{plan_id}/apply?background={str(background).lower()}"
+
+
+def test_api_apply_inline_answers_the_result(stash, api_client):
+    library = stash.library
+    tag = named(library.tags, "Solo")
+    scene_id = scene_without(library, "tag_ids", tag.id)
+    plan = make_plan()
+    add_change(plan, scene_id, "tags", "add", [entity(tag)])
+
+    response = api_client.post(apply_url(plan.pk, False), {}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["applied"] == 1
+    assert response.json()["plan_status"] == PlanStatus.APPLIED
+    assert tag.id in library.scenes[scene_id].tag_ids
+
+
+def test_api_apply_404_and_409(stash, api_client):
+    assert api_client.post(apply_url(999_999, False), {}, format="json").status_code == 404
+
+    plan = make_plan()
+    scene_id = next(iter(stash.library.scenes))
+    add_change(plan, scene_id, "details", "set", "x", status=ChangeStatus.PENDING)
+    response = api_client.post(apply_url(plan.pk, False), {}, format="json")
+    assert response.status_code == 409
+    assert response.json()["success"] is False
+
+    add_change(plan, scene_id, "details", "set", "x")
+    start_job(apply.APPLY_JOB, {"plan_id": plan.pk, "scene_ids": None})  # one is active
+    response = api_client.post(apply_url(plan.pk, True), {}, format="json")
+    assert response.status_code == 409
+
+    AnalysisPlan.objects.filter(pk=plan.pk).update(status=PlanStatus.CANCELLED)
+    Job.objects.update(status=JobStatus.CANCELLED, exclusive_key=None)
+    response = api_client.post(apply_url(plan.pk, False), {"scene_ids": [str(scene_id)]},
+                               format="json")
+    assert response.status_code == 409
