@@ -1,12 +1,15 @@
 """The Celery app of e2e workers: StashHog's app plus the test-only modules named in
-``STASHHOG_E2E_IMPORTS`` (comma-separated), e.g. ``tests.jobs.demo_jobs``."""
+``STASHHOG_E2E_IMPORTS`` (comma-separated), e.g. ``tests.jobs.demo_jobs``. The worker
+imports them at start, once Django is set up, like its own task modules."""
 
-import importlib
 import os
 
 from stashhog.celery import app
 
-for module in filter(None, os.environ.get("STASHHOG_E2E_IMPORTS", "").split(",")):
-    importlib.import_module(module.strip())
+app.conf.imports = (
+    *app.conf.imports,
+    *filter(None, (name.strip() for name in os.environ.get("STASHHOG_E2E_IMPORTS", "")
+                   .split(","))),
+)
 
 __all__ = ["app"]

@@ -136,7 +136,7 @@ def process_env(imports: Iterable[str] = (), **overrides: str) -> dict[str, str]
     """Environment of an e2e process: the test database, the suite's Redis, this SECRET_KEY
     (sessions made by one process are valid in the others) and the data dir."""
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("DATABASE_", "REDIS_", "PYTEST_", "STASHHOG_"))}
+           if not key.startswith(("DATABASE_", "REDIS_", "PYTEST_", "STASHHOG_", "DJANGO_"))}
     env.update({
         "DJANGO_SETTINGS_MODULE": "stashhog.settings",
         "DATABASE_URL": database_url(),

@@ -1,0 +1,79 @@
+"""The job monitor in headless Chromium (Debian's /usr/bin/chromium) against daphne and a
+real worker: log in, watch a demo job's progress bar advance live, see it complete."""
+
+import os
+import shutil
+
+import pytest
+
+from jobs.runner import start_job
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def e2e_imports():
+    return ["tests.jobs.demo_jobs"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.skip("Chromium is not installed (apt-get install chromium); browser test skipped")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; Django would then refuse
+    # the test's (plain, synchronous) database calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                                 headless=True)
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+def test_monitor_shows_a_job_progress_live_until_completed(browser, celery_worker,
+                                                           daphne_server, live_celery,
+                                                           api_token):
+    # /admin/login/ (the project's LOGIN_URL) admits staff accounts only
+    api_token.user.is_staff = True
+    api_token.user.save(update_fields=["is_staff"])
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{daphne_server.base_url}/jobs/")
+    assert "/admin/login/" in page.url  # login required, back to /jobs/ after
+    page.fill("#id_username", "tester")
+    page.fill("#id_password", "secret-password")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{daphne_server.base_url}/jobs/")
+    page.wait_for_selector("#connection[data-state=live]")
+
+    job = start_job("demo.count", {"n": 16, "delay": 0.25})
+    row = page.locator(f'tr[data-job-id="{job.id}"]')
+    bar = row.locator("[role=progressbar]")
+    widths: list[int] = []
+
+    def bar_value_above(previous: int) -> int:
+        page.wait_for_function(
+            "([sel, prev]) => Number(document.querySelector(sel)?.getAttribute("
+            "'aria-valuenow')) > prev",
+            arg=[f'tr[data-job-id="{job.id}"] [role=progressbar]', previous],
+        )
+        return int(bar.get_attribute("aria-valuenow"))
+
+    widths.append(bar_value_above(0))
+    widths.append(bar_value_above(widths[-1]))  # it moves again while the job runs
+    assert widths[0] < 100, "the first value seen should be mid-run"
+    row.locator('.status[data-status="completed"]').wait_for()
+    assert row.locator(".status").inner_text() == "completed"
+    assert bar.get_attribute("aria-valuenow") == "100"
+    assert row.locator(".cancel").is_hidden()
+    page.close()
