@@ -19,7 +19,7 @@ class Prefetcher(Generic[T]):
     failed write) stops the thread after its current item.
     """
 
-    def __init__(self, source: Iterator[T], depth: int = 1):
+    def __init__(self, source: Iterator[T], depth: int = 2):
         self._source = source
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()

@@ -1,9 +1,8 @@
 """Writes what Stash returned into the local tables, in bulk.
 
 Every function takes plain dicts exactly as the Stash client returns them and issues a
-fixed number of queries per call, whatever the number of rows: bulk upserts
-(``bulk_create(update_conflicts=True)``) and relation diffs computed as sets. Callers own
-the transaction.
+fixed number of statements per call, whatever the number of rows: bulk upserts (see
+``scenes.bulk``) and relation diffs computed as sets. Callers own the transaction.
 """
 
 from collections.abc import Iterable
@@ -12,18 +11,11 @@ from datetime import date, datetime
 
 from django.db import models, transaction
 
+from scenes import bulk
 from scenes.models import Performer, Scene, SceneFile, Studio, Tag
 from scenes.signals import scenes_removed
 
 REMOVE_CHUNK = 500
-SCENE_UPDATE_FIELDS = [
-    "title", "details", "organized", "code", "urls", "rating", "created_date", "scene_date",
-    "stash_updated_at", "studio", "search_text", "last_synced",
-]
-FILE_UPDATE_FIELDS = [
-    "scene", "path", "size", "duration", "width", "height", "frame_rate", "video_codec",
-    "primary",
-]
 
 
 @dataclass(frozen=True)
@@ -65,21 +57,16 @@ def search_text(*parts: str | None) -> str:
 # -- entities ------------------------------------------------------------------------------
 
 
+def _entity_row(kind: EntityKind, item: dict, now: datetime) -> tuple:
+    aliases = list(item.get(kind.alias_key) or ())
+    extra = tuple(item.get(field) or "" for field in kind.extra_fields)
+    return (item["id"], item["name"], aliases, search_text(item["name"], *aliases), now, *extra)
+
+
 def upsert_entities(kind: EntityKind, items: list[dict], now: datetime) -> None:
-    rows = []
-    for item in items:
-        aliases = list(item.get(kind.alias_key) or ())
-        row = kind.model(
-            id=item["id"], name=item["name"], aliases=aliases,
-            search_text=search_text(item["name"], *aliases), last_synced=now,
-        )
-        for field in kind.extra_fields:
-            setattr(row, field, item.get(field) or "")
-        rows.append(row)
-    if rows:
-        kind.model.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["id"], update_fields=kind.update_fields
-        )
+    bulk.upsert(
+        kind.model, ["id", *kind.update_fields], [_entity_row(kind, item, now) for item in items]
+    )
 
 
 def add_missing_entities(kind: EntityKind, named: dict[str, str], now: datetime) -> None:
@@ -88,67 +75,67 @@ def add_missing_entities(kind: EntityKind, named: dict[str, str], now: datetime)
     ``named`` maps id -> the name embedded in the scene; the next entity sync fills in the
     rest (aliases, disambiguation).
     """
-    if not named:
-        return
-    present = set(kind.model.objects.filter(id__in=named).values_list("id", flat=True))
+    present = {row[0] for row in bulk.select_where_in(kind.model, ["id"], "id", list(named))}
     stubs = [
-        kind.model(id=entity_id, name=name, search_text=search_text(name), last_synced=now)
+        _entity_row(kind, {"id": entity_id, "name": name}, now)
         for entity_id, name in named.items()
         if entity_id not in present
     ]
-    if stubs:
-        kind.model.objects.bulk_create(stubs, ignore_conflicts=True)
+    bulk.insert(kind.model, ["id", *kind.update_fields], stubs)
 
 
 # -- scenes --------------------------------------------------------------------------------
 
+SCENE_FIELDS = ["id", "title", "details", "organized", "code", "urls", "rating",
+                "created_date", "scene_date", "stash_updated_at", "studio_id", "search_text",
+                "last_synced"]
+FILE_FIELDS = ["id", "scene_id", "path", "size", "duration", "width", "height", "frame_rate",
+               "video_codec", "primary"]
 
-def _scene_row(scene: dict, now: datetime) -> Scene:
+
+def _scene_row(scene: dict, now: datetime) -> tuple:
     studio = scene.get("studio")
-    return Scene(
-        id=scene["id"],
-        title=scene.get("title") or "",
-        details=scene.get("details") or "",
-        organized=bool(scene.get("organized")),
-        code=scene.get("code") or "",
-        urls=list(scene.get("urls") or ()),
-        rating=scene.get("rating100"),
-        created_date=parse_timestamp(scene["created_at"]),
-        scene_date=parse_date(scene.get("date")),
-        stash_updated_at=parse_timestamp(scene["updated_at"]),
-        studio_id=studio["id"] if studio else None,
-        search_text=search_text(
+    return (
+        scene["id"],
+        scene.get("title") or "",
+        scene.get("details") or "",
+        bool(scene.get("organized")),
+        scene.get("code") or "",
+        list(scene.get("urls") or ()),
+        scene.get("rating100"),
+        parse_timestamp(scene["created_at"]),
+        parse_date(scene.get("date")),
+        parse_timestamp(scene["updated_at"]),
+        studio["id"] if studio else None,
+        search_text(
             scene.get("title"), scene.get("details"), *(f["path"] for f in scene["files"])
         ),
-        last_synced=now,
+        now,
     )
 
 
-def _file_rows(scene: dict) -> list[SceneFile]:
+def _file_rows(scene: dict) -> list[tuple]:
     # Stash lists a scene's primary file first.
     return [
-        SceneFile(
-            id=file["id"],
-            scene_id=scene["id"],
-            path=file["path"],
-            size=file.get("size") or 0,
-            duration=file.get("duration") or 0,
-            width=file.get("width") or 0,
-            height=file.get("height") or 0,
-            frame_rate=file.get("frame_rate") or 0,
-            video_codec=file.get("video_codec") or "",
-            primary=position == 0,
+        (
+            file["id"], scene["id"], file["path"], file.get("size") or 0,
+            file.get("duration") or 0, file.get("width") or 0, file.get("height") or 0,
+            file.get("frame_rate") or 0, file.get("video_codec") or "", position == 0,
         )
         for position, file in enumerate(scene["files"])
     ]
 
 
 def save_scenes(scenes: list[dict], now: datetime) -> int:
-    """Upsert a page of scenes with their files and relations; returns how many were new."""
+    """Upsert a page of scenes with their files and relations; returns how many were new.
+
+    A fixed number of statements per page: entity stubs, the scenes, the files (and the
+    removal of files the scenes no longer have), then a diff of each relation.
+    """
     if not scenes:
         return 0
     ids = [scene["id"] for scene in scenes]
-    existing = set(Scene.objects.filter(id__in=ids).values_list("id", flat=True))
+    existing = bulk.select_where_in(Scene, ["id"], "id", ids)
 
     studios = {s["studio"]["id"]: s["studio"]["name"] for s in scenes if s.get("studio")}
     add_missing_entities(STUDIOS, studios, now)
@@ -156,15 +143,13 @@ def save_scenes(scenes: list[dict], now: datetime) -> int:
         named = {item["id"]: item["name"] for scene in scenes for item in scene.get(key) or ()}
         add_missing_entities(kind, named, now)
 
-    Scene.objects.bulk_create(
-        [_scene_row(scene, now) for scene in scenes],
-        update_conflicts=True, unique_fields=["id"], update_fields=SCENE_UPDATE_FIELDS,
-    )
+    bulk.upsert(Scene, SCENE_FIELDS, [_scene_row(scene, now) for scene in scenes])
     files = [row for scene in scenes for row in _file_rows(scene)]
-    SceneFile.objects.filter(scene_id__in=ids).exclude(id__in=[f.id for f in files]).delete()
-    SceneFile.objects.bulk_create(
-        files, update_conflicts=True, unique_fields=["id"], update_fields=FILE_UPDATE_FIELDS
-    )
+    kept = {row[0] for row in files}
+    stale = [row[0] for row in bulk.select_where_in(SceneFile, ["id"], "scene_id", ids)
+             if row[0] not in kept]
+    bulk.delete_where_in(SceneFile, "id", stale)
+    bulk.upsert(SceneFile, FILE_FIELDS, files)
     for _kind, key, column in SCENE_RELATIONS:
         wanted = {
             (scene["id"], item["id"]) for scene in scenes for item in scene.get(key) or ()
@@ -179,17 +164,12 @@ def _set_relation(
     """Make the through rows of ``scene_ids`` exactly ``wanted`` ((scene id, entity id))."""
     current = {
         (scene_id, entity_id): pk
-        for pk, scene_id, entity_id in through.objects.filter(scene_id__in=scene_ids)
-        .values_list("pk", "scene_id", column)
-    }
-    stale = [pk for pair, pk in current.items() if pair not in wanted]
-    if stale:
-        through.objects.filter(pk__in=stale).delete()
-    added = wanted - current.keys()
-    if added:
-        through.objects.bulk_create(
-            [through(scene_id=scene_id, **{column: entity_id}) for scene_id, entity_id in added]
+        for pk, scene_id, entity_id in bulk.select_where_in(
+            through, ["id", "scene_id", column], "scene_id", scene_ids
         )
+    }
+    bulk.delete_where_in(through, "id", [pk for pair, pk in current.items() if pair not in wanted])
+    bulk.insert(through, ["scene_id", column], sorted(wanted - current.keys()))
 
 
 def remove_scenes(scene_ids: Iterable[str]) -> list[str]:
