@@ -40,11 +40,12 @@ from jobs.runner import JobCancelled
 
 CANDIDATES_PER_KIND = 15
 FATAL_ERRORS = (AIAuthError, AIModelNotFound, AIUnreachable)
-# Budget reservations: tokenisers average ~4 characters per token on this kind of text;
-# 3 leaves room for paths full of digits and punctuation.
+# Budget reservations before the first answer: tokenisers average ~4 characters per token
+# on this kind of text, 3 leaves room for paths full of digits and punctuation. Later
+# reservations use the largest ratio and answer length seen so far, plus a margin.
 CHARS_PER_TOKEN_ESTIMATE = 3
-MESSAGE_OVERHEAD_TOKENS = 16
 INITIAL_COMPLETION_ESTIMATE = 300
+ESTIMATE_MARGIN = 1.1
 ERRORS_KEPT = 50
 
 
@@ -107,7 +108,8 @@ class AIAnalyser:
         )
         self.system = system_prompt(options.create_missing)
         self.schema = answer_schema(self.fields)
-        self._largest_completion = INITIAL_COMPLETION_ESTIMATE
+        self._tokens_per_char: float | None = None
+        self._largest_completion: int | None = None
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="analysis-ai")
 
     def close(self) -> None:
@@ -176,7 +178,9 @@ class AIAnalyser:
             ):
                 estimate = self._estimate(pending[0])
                 if self.usage.cost_usd + reserved + estimate > self.options.max_cost_usd:
-                    outcome.stop = "budget"
+                    # What is in flight may cost less than reserved: decide once it settled.
+                    if not in_flight:
+                        outcome.stop = "budget"
                     break
                 request = pending.popleft()
                 reserved += estimate
@@ -222,7 +226,7 @@ class AIAnalyser:
             outcome.findings[scene_id] = []
             return None
         self._charge(result.model, result.prompt_tokens, result.completion_tokens)
-        self._largest_completion = max(self._largest_completion, result.completion_tokens)
+        self._observe(request, result.prompt_tokens, result.completion_tokens)
         outcome.findings[scene_id] = self.findings(request, result.data)
         return request, result
 
@@ -231,10 +235,20 @@ class AIAnalyser:
         self.usage.completion_tokens += completion_tokens
         self.usage.cost_usd += cost_usd(self.prices, model, prompt_tokens, completion_tokens)
 
+    def _characters(self, request: _Request) -> int:
+        return len(self.system) + len(request.user)
+
+    def _observe(self, request: _Request, prompt_tokens: int, completion_tokens: int) -> None:
+        ratio = prompt_tokens / max(1, self._characters(request))
+        self._tokens_per_char = max(self._tokens_per_char or 0.0, ratio)
+        self._largest_completion = max(self._largest_completion or 0, completion_tokens)
+
     def _estimate(self, request: _Request) -> float:
-        characters = len(self.system) + len(request.user) + len(json.dumps(self.schema))
-        prompt_tokens = math.ceil(characters / CHARS_PER_TOKEN_ESTIMATE) + MESSAGE_OVERHEAD_TOKENS
-        return cost_usd(self.prices, self.model, prompt_tokens, self._largest_completion)
+        """What the request may cost, on the high side (reserved against the budget)."""
+        ratio = self._tokens_per_char or 1 / CHARS_PER_TOKEN_ESTIMATE
+        completion = self._largest_completion or INITIAL_COMPLETION_ESTIMATE
+        prompt_tokens = math.ceil(self._characters(request) * ratio)
+        return cost_usd(self.prices, self.model, prompt_tokens, completion) * ESTIMATE_MARGIN
 
     def _store(self, answers: list) -> None:
         if not answers:
