@@ -158,7 +158,7 @@ def _best_match(found: list[dict], name: str) -> dict | None:
 def _set_value(field: str, value) -> str | None:
     """A set change's value as Stash compares it: a studio id, or details text."""
     if field == ChangeField.STUDIO:
-        return value["id"] if value else None
+        return str(value["id"]) if value and value.get("id") is not None else None
     return value or ""
 
 
@@ -182,7 +182,7 @@ def writes_needed(change: PlanChange, scene: dict) -> list[Write] | str:
     adding = change.action == ChangeAction.ADD
     present = {item["id"] for item in scene.get(change.field) or ()}
     # An unresolved id only remains on a removal whose entity Stash does not have.
-    ids = [item["id"] for item in _entity_items(change) if item.get("id") is not None]
+    ids = [str(item["id"]) for item in _entity_items(change) if item.get("id") is not None]
     mode = "ADD" if adding else "REMOVE"
     return [Write(change.field, mode, i) for i in dict.fromkeys(ids) if (i in present) != adding]
 
