@@ -1,0 +1,136 @@
+"""WebSocket latency of job progress: from the worker's ``Progress.update`` to a client.
+
+Starts everything for real in a scratch data dir: Redis (the embedded one unless REDIS_URL
+is set), a SQLite database, one Celery worker and ONE daphne process. N clients (default
+200) connect to ``/api/jobs/{id}/ws`` of one demo job (the TEST-ONLY ``demo.count`` with
+``clock``: each update's message is the worker's wall-clock time), and every
+``job_progress`` a client receives once all clients are connected is one sample.
+
+    .venv/bin/python benchmarks/ws_latency.py [--clients 200] [--seconds 20]
+
+Prints the median, p95 and max delay, and how many clients the daphne process served at
+once. Goal: median under 100 ms with 200 clients.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+UPDATE_EVERY = 0.05  # seconds between the demo job's updates (the runner sends ~2 a second)
+
+
+def prepare_environment(scratch: Path):
+    """Point Django at a scratch database and Redis before it is imported."""
+    sys.path.insert(0, str(REPO_DIR))
+    os.environ["STASHHOG_DATA_DIR"] = str(scratch)
+    os.environ["DATABASE_URL"] = f"sqlite:///{scratch / 'bench.sqlite3'}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stashhog.settings")
+    redis_process = None
+    if not os.environ.get("REDIS_URL"):
+        from stashhog import embedded_redis
+
+        socket_path = scratch / "redis.sock"
+        redis_process = embedded_redis.start(socket_path)
+        os.environ["REDIS_URL"] = f"unix://{socket_path}"
+    import django
+
+    django.setup()
+    return redis_process
+
+
+async def client(url: str, headers: dict, connected: asyncio.Event, all_connected: asyncio.Event,
+                 samples: list[float], served: list[int]) -> None:
+    from websockets.asyncio.client import connect
+
+    async with connect(url, additional_headers=headers, open_timeout=60,
+                       max_queue=None) as socket:
+        connected.set()
+        async for raw in socket:
+            received = time.time()
+            message = json.loads(raw)
+            job = message["job"]
+            if message["type"] == "job_progress" and all_connected.is_set():
+                samples.append(received - float(job["message"]))
+            if job["status"] in ("completed", "failed", "cancelled"):
+                served.append(1)
+
+
+async def measure(url: str, headers: dict, clients: int) -> tuple[list, int, int]:
+    samples: list[float] = []
+    served: list[int] = []
+    all_connected = asyncio.Event()
+    events = [asyncio.Event() for _ in range(clients)]
+    tasks = [asyncio.create_task(client(url, headers, event, all_connected, samples, served))
+             for event in events]
+    await asyncio.gather(*(event.wait() for event in events))
+    all_connected.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    errors = [result for result in results if isinstance(result, Exception)]
+    for error in errors[:3]:
+        print(f"client error: {type(error).__name__}: {error}", file=sys.stderr)
+    return samples, len(served), len(errors)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long the job runs")
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="stashhog-bench-"))
+    redis_process = prepare_environment(scratch)
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    from jobs.runner import start_job
+    from stashhog import embedded_redis
+    from tests import e2e_support
+    from tests.jobs import demo_jobs  # noqa: F401 - registers demo.count here too
+
+    call_command("migrate", verbosity=0)
+    user = get_user_model().objects.create_user("bench", password="bench-password")
+    token = Token.objects.create(user=user)
+    env = e2e_support.process_env(["tests.jobs.demo_jobs"])
+    worker = daphne = None
+    try:
+        worker = e2e_support.start_worker(env, concurrency=1)
+        daphne = e2e_support.start_daphne(env)
+        steps = int(args.seconds / UPDATE_EVERY)
+        # The job counts while the clients connect; only later updates are samples.
+        job = start_job("demo.count", {"n": steps, "delay": UPDATE_EVERY, "clock": True})
+        url = f"{daphne.ws_url}/api/jobs/{job.id}/ws"
+        samples, served, errors = asyncio.run(
+            measure(url, {"Authorization": f"Token {token.key}"}, args.clients)
+        )
+        job.refresh_from_db()
+    finally:
+        for process in (daphne, worker):
+            if process is not None:
+                process.stop()
+        if redis_process is not None:
+            embedded_redis.stop(redis_process)
+
+    if not samples:
+        print(f"no samples (job {job.status}, {errors} client errors)")
+        return 1
+    ms = sorted(sample * 1000 for sample in samples)
+    p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
+    print(f"job: {job.status}, {job.processed_items} updates counted over {args.seconds:.0f} s")
+    print(f"clients: {args.clients} connected at once to ONE daphne process; "
+          f"{served} followed the job to its end, {errors} failed")
+    print(f"samples: {len(ms)} job_progress messages received after all clients connected")
+    print(f"update -> client delay: median {statistics.median(ms):.1f} ms, "
+          f"p95 {p95:.1f} ms, max {ms[-1]:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
