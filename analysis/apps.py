@@ -6,7 +6,7 @@ class AnalysisConfig(AppConfig):
     verbose_name = "Analysis"
 
     def ready(self):
-        from analysis import jobs  # noqa: F401 - registers the analysis job type
+        from analysis import apply, jobs  # noqa: F401 - register the analysis and apply jobs
         from analysis.review import forget_removed_scenes
         from scenes.signals import scenes_removed
 

@@ -97,6 +97,12 @@ BULK_RESULT = OpenApiExample(
 )
 APPLY_REQUEST = OpenApiExample("Only two scenes", request_only=True,
                                value={"scene_ids": ["1042", "1043"]})
+APPLY_RESULT = OpenApiExample(
+    "Applied (background=false)", response_only=True, status_codes=["200"],
+    value={"applied": 29, "skipped": 1, "failed": 1, "remaining": 0, "scenes": 24,
+           "requests": 9, "created": {"studios": 0, "performers": 1, "tags": 0},
+           "duration_seconds": 3.2, "plan_status": "reviewing"},
+)
 
 INVALID_INPUT = error_example("Unknown scene ids", 400, "2 scene id(s) are not in the library",
                               {"scene_ids": ["99998", "99999"]})

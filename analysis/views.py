@@ -10,9 +10,11 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from analysis import examples
+from analysis.apply import request_apply
 from analysis.generate import request_analysis
 from analysis.models import AnalysisPlan, PlanStatus
 from analysis.plan_queries import plan_scenes, plans_with_counts
@@ -80,6 +82,8 @@ def _plan_detail(plan_id) -> dict:
 
 
 class AnalysisViewSet(viewsets.ViewSet):
+    parser_classes = [JSONParser]  # bodies are JSON: form encoding would stringify values
+
     @extend_schema(
         summary="Analyse scenes into a new plan of proposed changes",
         description="Neither ``scene_ids`` nor ``filters``: every scene. Both: the listed "
@@ -140,6 +144,7 @@ class PlanFilterSet(django_filters.FilterSet):
 )
 class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
                   viewsets.GenericViewSet):
+    parser_classes = [JSONParser]
     serializer_class = PlanSerializer
     filterset_class = PlanFilterSet
     lookup_url_kwarg = "plan_id"
@@ -184,14 +189,12 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
             409: JOB_ALREADY_ACTIVE_RESPONSE,
             **COMMON_ERRORS,
         },
-        examples=[examples.APPLY_REQUEST,
+        examples=[examples.APPLY_REQUEST, examples.APPLY_RESULT,
                   OpenApiExample("Queued", response_only=True, status_codes=["202"],
                                  value={"job_id": JOB_ID, "status": "pending"})],
     )
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def apply(self, request, plan_id=None):
-        from analysis.apply import request_apply  # written alongside; imported when used
-
         background = _background(request)
         body = _valid(ApplyRequestSerializer, request.data)
         job = request_apply(int(plan_id), body.get("scene_ids"), background=background)
@@ -203,6 +206,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
 
 
 class ChangeViewSet(viewsets.GenericViewSet):
+    parser_classes = [JSONParser]
     serializer_class = PlanChangeSerializer
     lookup_url_kwarg = "change_id"
     lookup_value_regex = r"\d+"

@@ -79,3 +79,21 @@ def changes_by_field(plan) -> dict:
 
 def names(value) -> list[str]:
     return [item["name"] for item in value]
+
+
+@pytest.fixture
+def plan_factory(db):
+    """``plan_factory(*changes)``: a plan whose changes are dicts of PlanChange fields."""
+    from analysis.models import PlanChange
+
+    def make(*changes, name="Plan", status="draft"):
+        plan = AnalysisPlan.objects.create(name=name, status=status)
+        for change in changes:
+            PlanChange.objects.create(plan=plan, **{
+                "scene_title": f"Scene {change['scene_id']}", "action": "set",
+                "confidence": 0.8, "source": "path", "reason": "test",
+                "current_value": None, **change,
+            })
+        return plan
+
+    return make

@@ -1,0 +1,91 @@
+"""Admin: plans with their changes, review actions and apply, all through the services."""
+
+from django.contrib import admin, messages
+
+from analysis.apply import request_apply
+from analysis.models import AnalysisPlan, ChangeStatus, PlanChange
+from analysis.plan_queries import plans_with_counts
+from analysis.review import bulk_review
+from stashhog.api.exceptions import StashHogException
+
+CHANGE_FIELDS = ["scene_id", "scene_title", "field", "action", "current_value",
+                 "proposed_value", "confidence", "source", "reason", "status", "error"]
+
+
+class PlanChangeInline(admin.TabularInline):
+    """Read-only: edits go through the review actions, so the plan status stays derived."""
+
+    model = PlanChange
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = CHANGE_FIELDS
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AnalysisPlan)
+class AnalysisPlanAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "status", "created_at", "total_scenes", "total_changes"]
+    list_filter = ["status"]
+    search_fields = ["name"]
+    readonly_fields = ["status", "metadata", "created_at", "applied_at"]
+    inlines = [PlanChangeInline]
+    actions = ["apply_plans"]
+
+    def get_queryset(self, request):
+        return plans_with_counts()
+
+    @admin.display(ordering="total_scenes")
+    def total_scenes(self, plan):
+        return plan.total_scenes
+
+    @admin.display(ordering="total_changes")
+    def total_changes(self, plan):
+        return plan.total_changes
+
+    @admin.action(description="Apply the accepted changes of the selected plans")
+    def apply_plans(self, request, queryset):
+        for plan in queryset:
+            try:
+                job = request_apply(plan.pk, None, background=True)
+            except StashHogException as exc:
+                self.message_user(request, f"{plan}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{plan}: apply job {job.id} queued")
+
+
+@admin.register(PlanChange)
+class PlanChangeAdmin(admin.ModelAdmin):
+    list_display = ["id", "plan", "scene_id", "scene_title", "field", "action", "confidence",
+                    "source", "status"]
+    list_filter = ["status", "field", "source"]
+    list_select_related = ["plan"]
+    search_fields = ["=scene_id", "scene_title"]
+    fields = readonly_fields = ["plan", *CHANGE_FIELDS, "applied_at"]
+    actions = ["accept_changes", "reject_changes"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def _review(self, request, queryset, status: str) -> None:
+        by_plan: dict[int, list[int]] = {}
+        for plan_id, change_id in queryset.values_list("plan_id", "id"):
+            by_plan.setdefault(plan_id, []).append(change_id)
+        for plan_id, change_ids in by_plan.items():
+            try:
+                counts = bulk_review(plan_id, status, change_ids=change_ids)
+            except StashHogException as exc:
+                self.message_user(request, f"Plan {plan_id}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"Plan {plan_id}: {counts['updated']} {status}, "
+                                           f"{counts['skipped_applied']} already applied")
+
+    @admin.action(description="Accept the selected changes")
+    def accept_changes(self, request, queryset):
+        self._review(request, queryset, ChangeStatus.ACCEPTED)
+
+    @admin.action(description="Reject the selected changes")
+    def reject_changes(self, request, queryset):
+        self._review(request, queryset, ChangeStatus.REJECTED)
