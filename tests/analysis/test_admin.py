@@ -1,0 +1,73 @@
+"""The analysis admin: plans with their changes inline, review and apply actions."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from analysis.models import ChangeStatus, PlanStatus
+
+
+@pytest.fixture
+def admin_client(client, django_user_model):
+    admin = django_user_model.objects.create_superuser("admin", password="pw")
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def plans(library, plan_factory):
+    library.scene(1, "/media/1.mp4")
+    return [
+        plan_factory(*[{"scene_id": "1", "field": "details", "proposed_value": str(n)}
+                       for n in range(count)], name=f"Plan {count}")
+        for count in (2, 3)
+    ]
+
+
+def test_plan_page_shows_its_changes_inline_without_a_query_per_change(admin_client, plans,
+                                                                        plan_factory):
+    def queries(plan) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = admin_client.get(f"/admin/analysis/analysisplan/{plan.id}/change/")
+        assert response.status_code == 200
+        return len(captured)
+
+    bigger = plan_factory(*[{"scene_id": "1", "field": "details", "proposed_value": str(n)}
+                            for n in range(12)])
+    queries(plans[0])  # the first request also fills per-process caches
+    assert queries(plans[0]) == queries(bigger)
+    assert admin_client.get("/admin/analysis/analysisplan/").status_code == 200
+    assert admin_client.get("/admin/analysis/planchange/").status_code == 200
+
+
+def test_accept_and_reject_actions_review_through_the_service(admin_client, plans):
+    changes = [plans[0].changes.first().id, plans[1].changes.first().id]
+
+    admin_client.post("/admin/analysis/planchange/",
+                      {"action": "accept_changes", "_selected_action": changes})
+
+    for plan in plans:
+        plan.refresh_from_db()
+        assert plan.status == PlanStatus.REVIEWING
+        assert plan.changes.filter(status=ChangeStatus.ACCEPTED).count() == 1
+
+    admin_client.post("/admin/analysis/planchange/",
+                      {"action": "reject_changes", "_selected_action": changes[:1]})
+    assert plans[0].changes.filter(status=ChangeStatus.REJECTED).count() == 1
+
+
+def test_apply_action_goes_through_request_apply(admin_client, plans, monkeypatch):
+    calls = []
+
+    def fake_request_apply(plan_id, scene_ids, *, background):
+        calls.append((plan_id, scene_ids, background))
+        from jobs.models import Job
+
+        return Job.objects.create(type="apply")
+
+    monkeypatch.setattr("analysis.admin.request_apply", fake_request_apply)
+
+    admin_client.post("/admin/analysis/analysisplan/",
+                      {"action": "apply_plans", "_selected_action": [plans[0].id]})
+
+    assert calls == [(plans[0].id, None, True)]
