@@ -167,7 +167,10 @@ CELERY_BEAT_SCHEDULE = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        # redis-py's pool refuses (not waits) beyond max_connections (default 100): every
+        # WebSocket handshake borrows one for its group_add, so allow for bursts of them.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": 2000}],
+                   "capacity": 1000, "expiry": 30},
     }
 }
 
