@@ -30,15 +30,11 @@ NEW_TAGS = 7  # tags the plan names that Stash does not have: created by the app
 # -- the fake Stash, in its own process -----------------------------------------------------
 
 
-def serve(scenes: int, nagle: bool) -> None:
+def serve(scenes: int) -> None:
     """Serve a generated library; stdin commands: ``requests``, ``quit``."""
     from tests.fakes import stash
     from tests.fakes.stash_library import generate_library
 
-    if not nagle:
-        # What real Stash does (Go's net/http sets TCP_NODELAY); without it, the fake's
-        # two writes per answer wait for a delayed ACK: ~40 ms per request on Linux.
-        stash._Handler.disable_nagle_algorithm = True
     with stash.FakeStashServer(generate_library(scenes)) as server:
         print(server.url, flush=True)
         for line in sys.stdin:
@@ -49,9 +45,9 @@ def serve(scenes: int, nagle: bool) -> None:
 
 
 class FakeStash:
-    def __init__(self, scenes: int, nagle: bool):
+    def __init__(self, scenes: int):
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "serve", str(scenes), "nagle" if nagle else "nodelay"],
+            [sys.executable, __file__, "serve", str(scenes)],
             cwd=REPO_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         self.url = self.process.stdout.readline().strip()
@@ -124,8 +120,6 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=2000)
     parser.add_argument("--database-url", default=None,
                         help="default: a fresh SQLite file in a temporary folder")
-    parser.add_argument("--nagle", action="store_true",
-                        help="leave the fake's sockets as they are (Nagle on: ~40 ms/request)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="stashhog-bench-") as data_dir:
@@ -149,7 +143,7 @@ def main() -> None:
 
         print(f"-- {args.scenes:,} scenes: generating the fake library and syncing it...",
               flush=True)
-        stash = FakeStash(args.scenes, args.nagle)
+        stash = FakeStash(args.scenes)
         try:
             call_command("migrate", verbosity=0)
             for model in (AnalysisPlan, Scene, Performer, Tag, Studio, SyncState):
@@ -174,8 +168,7 @@ def main() -> None:
     result = job.result
     requests = requests_after - requests_before
     database = "PostgreSQL" if args.database_url else "SQLite"
-    sockets = "Nagle on (as the fake ships)" if args.nagle else "TCP_NODELAY (as real Stash)"
-    print(f"\nApply benchmark, {database}, fake Stash with {sockets}: "
+    print(f"\nApply benchmark, {database}: "
           f"{changes:,} accepted changes over {scenes:,} scenes")
     print(f"outcome:             applied {result['applied']:,}, already in Stash "
           f"{result['skipped']:,}, failed {result['failed']:,}; plan {result['plan_status']}")
@@ -190,6 +183,6 @@ def main() -> None:
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO_DIR))
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
-        serve(int(sys.argv[2]), sys.argv[3] == "nagle")
+        serve(int(sys.argv[2]))
     else:
         main()

@@ -180,6 +180,8 @@ def _studio_create(_root, info, input):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Real servers set TCP_NODELAY; without it each answer waits ~40 ms for a delayed ACK.
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects
     server: _HTTPServer
 
