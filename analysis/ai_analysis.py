@@ -114,6 +114,7 @@ class AIAnalyser:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self.client.close()
 
     @property
     def enabled(self) -> bool:

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 
+from django.db import transaction
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -267,7 +268,8 @@ class _Run:
                 change.plan_id = self.plan.id
             self.with_changes += bool(scene_changes)
             changes += scene_changes
-        PlanChange.objects.bulk_create(changes, batch_size=SCENE_CHUNK)
+        with transaction.atomic():  # one commit per chunk
+            PlanChange.objects.bulk_create(changes, batch_size=SCENE_CHUNK)
         self.by_field.update(change.field for change in changes)
         self.auto_accepted += sum(c.status == ChangeStatus.ACCEPTED for c in changes)
         self.analysed += len(scenes)
