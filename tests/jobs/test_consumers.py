@@ -6,8 +6,10 @@ import json
 import uuid
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from django.test import Client
 
 from jobs import runner
@@ -28,7 +30,14 @@ def communicator(path: str, token=None, headers=()) -> WebsocketCommunicator:
 
 def run(scenario):
     """Run an async scenario; DB work inside it goes through database_sync_to_async."""
-    return asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+
+    async def scenario_then_close_connections():
+        try:
+            return await asyncio.wait_for(scenario(), timeout=30)
+        finally:  # the executor thread's connection would outlive the test database
+            await sync_to_async(connections.close_all)()
+
+    return asyncio.run(scenario_then_close_connections())
 
 
 def test_job_socket_streams_status_progress_and_the_terminal_status(token):
