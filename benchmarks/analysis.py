@@ -19,7 +19,9 @@ tokens per scene within 10% between the two catalogue sizes.
 """
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -28,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["STASHHOG_DATA_DIR"] = tempfile.mkdtemp(prefix="stashhog-bench-")
+atexit.register(shutil.rmtree, os.environ["STASHHOG_DATA_DIR"], ignore_errors=True)
 os.environ.pop("DATABASE_URL", None)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stashhog.settings")
 
