@@ -1,13 +1,18 @@
-"""Set-based SQL for sync's hot path, the same on SQLite and PostgreSQL.
+"""Set-based SQL for sync's hot path, on SQLite and PostgreSQL.
 
 ``bulk_create(update_conflicts=True)`` spends most of a 500-scene page compiling SQL value
-by value; these helpers send one prepared statement per table and page instead
-(``executemany`` over plain tuples), adapting only the column types that need it. Both
-databases speak ``INSERT ... ON CONFLICT (pk) DO UPDATE SET col = EXCLUDED.col``.
+by value. These helpers take plain tuples and send one statement per table and page:
+
+- SQLite: one prepared statement run by ``executemany`` (a C loop, no per-row parsing);
+- PostgreSQL: ``INSERT ... SELECT * FROM unnest(<one array per column>)``, so the server
+  parses and plans one statement with a handful of parameters (``executemany`` would cost a
+  parse/bind/execute per row, and multi-row ``VALUES`` thousands of placeholders).
+
+Both speak ``INSERT ... ON CONFLICT (pk) DO UPDATE SET col = EXCLUDED.col``.
 """
 
-from collections.abc import Callable, Iterable, Sequence
-from functools import cache
+import json
+from collections.abc import Callable, Sequence
 
 from django.db import connection, models
 
@@ -16,67 +21,74 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-@cache
-def _adapters(model: type[models.Model], fields: tuple[str, ...]) -> tuple[Callable | None, ...]:
-    """Per column: how a Python value becomes a database parameter (None: as it is)."""
-    ops = connection.ops
-    adapters = []
-    for name in fields:
-        field = model._meta.get_field(name)
-        if isinstance(field, models.DateTimeField):
-            adapters.append(ops.adapt_datetimefield_value)
-        elif isinstance(field, models.DateField):
-            adapters.append(ops.adapt_datefield_value)
-        elif isinstance(field, models.JSONField):
-            adapters.append(lambda value, field=field: field.get_db_prep_value(value, connection))
-        else:
-            adapters.append(None)
-    return tuple(adapters)
-
-
 def _columns(model: type[models.Model], fields: Sequence[str]) -> list[str]:
     return [_quote(model._meta.get_field(name).column) for name in fields]
 
 
-def _adapt(model, fields: tuple[str, ...], rows: Iterable[tuple]) -> list[tuple]:
-    adapters = _adapters(model, fields)
-    if not any(adapters):
-        return list(rows)
-    return [
-        tuple(value if adapt is None or value is None else adapt(value)
-              for adapt, value in zip(adapters, row, strict=True))
-        for row in rows
-    ]
+def _adapter(field: models.Field) -> Callable | None:
+    """How a Python value of ``field`` becomes a parameter (None: as it is)."""
+    if isinstance(field, models.JSONField):
+        return json.dumps  # PostgreSQL casts the text to jsonb; SQLite stores it as is
+    if connection.vendor == "postgresql":
+        return None  # psycopg adapts dates and aware datetimes natively
+    if isinstance(field, models.DateTimeField):
+        return connection.ops.adapt_datetimefield_value
+    if isinstance(field, models.DateField):
+        return connection.ops.adapt_datefield_value
+    return None
+
+
+def _adapted_columns(model, fields: Sequence[str], rows: list[tuple]) -> list[list]:
+    columns = []
+    for name, values in zip(fields, zip(*rows, strict=True), strict=True):
+        adapt = _adapter(model._meta.get_field(name))
+        columns.append([value if adapt is None or value is None else adapt(value)
+                        for value in values])
+    return columns
+
+
+def _insert(model, fields: Sequence[str], rows: list[tuple], on_conflict: str) -> None:
+    table = _quote(model._meta.db_table)
+    names = ", ".join(_columns(model, fields))
+    columns = _adapted_columns(model, fields, rows)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(
+                f"%s::{model._meta.get_field(name).db_type(connection)}[]" for name in fields
+            )
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {on_conflict}",
+                columns,
+            )
+        else:
+            placeholders = ", ".join(["%s"] * len(fields))
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({placeholders}) {on_conflict}",
+                list(zip(*columns, strict=True)),
+            )
 
 
 def upsert(model: type[models.Model], fields: Sequence[str], rows: list[tuple]) -> None:
     """Insert ``rows`` (values in ``fields`` order, primary key first) or update them."""
-    if not rows:
-        return
-    fields = tuple(fields)
-    columns = _columns(model, fields)
-    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns[1:])
-    sql = (
-        f"INSERT INTO {_quote(model._meta.db_table)} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({columns[0]}) DO UPDATE SET {updates}"
-    )
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, _adapt(model, fields, rows))
+    if rows:
+        columns = _columns(model, fields)
+        updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns[1:])
+        _insert(model, fields, rows, f"ON CONFLICT ({columns[0]}) DO UPDATE SET {updates}")
 
 
 def insert(model: type[models.Model], fields: Sequence[str], rows: list[tuple]) -> None:
     """Insert ``rows``, skipping any that would break a unique constraint."""
-    if not rows:
-        return
-    fields = tuple(fields)
-    columns = _columns(model, fields)
-    sql = (
-        f"INSERT INTO {_quote(model._meta.db_table)} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING"
-    )
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, _adapt(model, fields, rows))
+    if rows:
+        _insert(model, fields, rows, "ON CONFLICT DO NOTHING")
+
+
+def _where_in(model, key: str, values: Sequence) -> tuple[str, list]:
+    """``key IN values`` (on PostgreSQL ``= ANY(array)``: one parameter, not thousands)."""
+    column = _columns(model, [key])[0]
+    if connection.vendor == "postgresql":
+        db_type = model._meta.get_field(key).db_type(connection)
+        return f"{column} = ANY(%s::{db_type}[])", [list(values)]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
 def select_where_in(
@@ -85,12 +97,11 @@ def select_where_in(
     """``SELECT fields FROM model WHERE key IN values`` as tuples."""
     if not values:
         return []
-    sql = (
-        f"SELECT {', '.join(_columns(model, fields))} FROM {_quote(model._meta.db_table)} "
-        f"WHERE {_columns(model, [key])[0]} IN ({', '.join(['%s'] * len(values))})"
-    )
+    condition, params = _where_in(model, key, values)
+    sql = (f"SELECT {', '.join(_columns(model, fields))} FROM {_quote(model._meta.db_table)} "
+           f"WHERE {condition}")
     with connection.cursor() as cursor:
-        cursor.execute(sql, list(values))
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 
@@ -98,9 +109,6 @@ def delete_where_in(model: type[models.Model], key: str, values: Sequence) -> No
     """``DELETE FROM model WHERE key IN values``: no cascades, no signals."""
     if not values:
         return
-    sql = (
-        f"DELETE FROM {_quote(model._meta.db_table)} "
-        f"WHERE {_columns(model, [key])[0]} IN ({', '.join(['%s'] * len(values))})"
-    )
+    condition, params = _where_in(model, key, values)
     with connection.cursor() as cursor:
-        cursor.execute(sql, list(values))
+        cursor.execute(f"DELETE FROM {_quote(model._meta.db_table)} WHERE {condition}", params)

@@ -15,8 +15,9 @@ def _sync_key(_parameters: dict) -> str:
 def sync_job(progress, parameters: dict) -> dict:
     """Parameters: ``incremental`` (default true). Result: see ``scenes.sync.run_sync``."""
     try:
-        with client_from_settings() as client:
-            return run_sync(client, progress, incremental=parameters.get("incremental", True))
+        return run_sync(
+            client_from_settings, progress, incremental=parameters.get("incremental", True)
+        )
     except StashError:
         # Lets a caller waiting on the job tell "Stash failed" (502) from a bug (500).
         progress.partial_result = {**(progress.partial_result or {}), "stash_failed": True}

@@ -15,7 +15,7 @@ from scenes import bulk
 from scenes.models import Performer, Scene, SceneFile, Studio, Tag
 from scenes.signals import scenes_removed
 
-REMOVE_CHUNK = 500
+CHUNK_SIZE = 500  # scenes per transaction when saving or removing outside page scans
 
 
 @dataclass(frozen=True)
@@ -180,8 +180,8 @@ def remove_scenes(scene_ids: Iterable[str]) -> list[str]:
     """
     wanted = list(dict.fromkeys(scene_ids))
     removed: list[str] = []
-    for start in range(0, len(wanted), REMOVE_CHUNK):
-        chunk = wanted[start:start + REMOVE_CHUNK]
+    for start in range(0, len(wanted), CHUNK_SIZE):
+        chunk = wanted[start:start + CHUNK_SIZE]
         with transaction.atomic():
             present = list(Scene.objects.filter(id__in=chunk).values_list("id", flat=True))
             if not present:

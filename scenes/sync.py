@@ -6,13 +6,15 @@
   background thread while the current one is written.
 - Full sync stamps every scene it writes and, once the scan is complete, removes the local
   scenes it did not stamp. Incremental sync reads only what changed since the watermark
-  (less an overlap margin) and finds deletions with an id-only scan.
+  (less an overlap margin) and finds deletions with an id-only scan, run in a background
+  thread meanwhile.
 - The watermark (the largest ``updated_at`` Stash returned) moves only when a sync
   completes, so a failed or cancelled sync is simply finished by the next one.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -132,12 +134,14 @@ class _Run:
                 self.progress.update(self.processed, total)
                 self.progress.check_cancelled()
 
-    def remove_deleted_scenes(self) -> None:
-        if self.incremental:
-            in_stash = set(self.client.scene_ids())
+    def remove_deleted_scenes(self, id_scan: Future | None, scan_started: datetime) -> None:
+        if id_scan is not None:
+            # Scenes written after the id scan began may be newer than it: they stay.
+            in_stash = id_scan.result()
+            candidates = Scene.objects.filter(last_synced__lt=scan_started)
             gone = [
                 scene_id
-                for scene_id in Scene.objects.values_list("id", flat=True).iterator(5000)
+                for scene_id in candidates.values_list("id", flat=True).iterator(5000)
                 if scene_id not in in_stash
             ]
         else:
@@ -171,32 +175,42 @@ def _scenes_using(kind: store.EntityKind, entity_ids: set[str]) -> list[str]:
     )
 
 
-def run_sync(client: StashClient, progress, *, incremental: bool = True) -> dict:
+def run_sync(connect: Callable[[], StashClient], progress, *, incremental: bool = True) -> dict:
     """Bring the local library up to date with Stash; returns the counts.
 
-    ``incremental`` is a request: without a usable watermark (no sync has completed yet)
-    the sync is full. ``progress`` is the job runner's reporter.
+    ``connect()`` opens a Stash client (two are used: incremental sync scans Stash's scene
+    ids in the background while it reads the changes). ``incremental`` is a request:
+    without a usable watermark (no sync has completed yet) the sync is full. ``progress``
+    is the job runner's reporter.
     """
     state = SyncState.load()
     since = None
     if incremental and state.watermark:
         since = shift_stamp(state.watermark, get_setting("sync_watermark_overlap_seconds"))
-    run = _Run(client, progress, incremental=since is not None, since=since)
-    logger.info("sync started (%s)", f"changes since {since}" if since else "full")
+    with connect() as client, ThreadPoolExecutor(1, thread_name_prefix="sync-ids") as background:
+        run = _Run(client, progress, incremental=since is not None, since=since)
+        logger.info("sync started (%s)", f"changes since {since}" if since else "full")
+        scan_started = timezone.now()
+        id_scan = background.submit(_scene_ids, connect) if run.incremental else None
 
-    progress.update(0, None, "Syncing tags, performers and studios", force=True)
-    affected = run.sync_entities()
-    if run.incremental and affected:
-        refreshed = refresh_scenes(client, affected)
-        run.counts["scenes"].updated += refreshed["updated"]
-        run.counts["scenes"].removed += len(refreshed["removed"])
-    progress.check_cancelled()
-    run.sync_scenes(get_setting("sync_page_size"))
-    progress.update(run.processed, None, "Removing deleted scenes", force=True)
-    run.remove_deleted_scenes()
+        progress.update(0, None, "Syncing tags, performers and studios", force=True)
+        affected = run.sync_entities()
+        if run.incremental and affected:
+            refreshed = refresh_scenes(client, affected)
+            run.counts["scenes"].updated += refreshed["updated"]
+            run.counts["scenes"].removed += len(refreshed["removed"])
+        progress.check_cancelled()
+        run.sync_scenes(get_setting("sync_page_size"))
+        progress.update(run.processed, None, "Removing deleted scenes", force=True)
+        run.remove_deleted_scenes(id_scan, scan_started)
     result = run.finish(state.watermark)
     logger.info("sync finished: %s", result)
     return result
+
+
+def _scene_ids(connect: Callable[[], StashClient]) -> set[str]:
+    with connect() as client:
+        return set(client.scene_ids())
 
 
 def refresh_scenes(client: StashClient, scene_ids: Iterable[str | int]) -> dict:
@@ -207,9 +221,9 @@ def refresh_scenes(client: StashClient, scene_ids: Iterable[str | int]) -> dict:
     """
     found = client.get_scenes(scene_ids)
     scenes = [scene for scene in found.values() if scene is not None]
-    for start in range(0, len(scenes), store.REMOVE_CHUNK):
+    for start in range(0, len(scenes), store.CHUNK_SIZE):
         with transaction.atomic():
-            store.save_scenes(scenes[start:start + store.REMOVE_CHUNK], timezone.now())
+            store.save_scenes(scenes[start:start + store.CHUNK_SIZE], timezone.now())
     removed = store.remove_scenes(scene_id for scene_id, scene in found.items() if scene is None)
     return {"updated": len(scenes), "removed": removed}
 

@@ -1,6 +1,7 @@
 """The sync job against the fake Stash: exact copies, incremental changes, interruptions."""
 
 import logging
+import threading
 
 import pytest
 from django.db import connection, transaction
@@ -139,6 +140,31 @@ def test_a_no_op_incremental_sync_reads_nothing_new(stash):
     assert total == {"scenes": 0, "tags": 0, "performers": 0, "studios": 0}
     assert SyncState.load().watermark == watermark
     assert_matches(stash.library)
+
+
+def test_a_scene_added_after_the_background_id_scan_is_kept(stash):
+    save_settings({"sync_watermark_overlap_seconds": 60})
+    sync(incremental=False)
+    library = stash.library
+    library.clock.advance(DAY)
+    ids_answered = threading.Event()
+    original = stash.handle
+
+    def ordered(api_key, body):
+        if b"SceneIds" in body:
+            answer = original(api_key, body)
+            library.add_scene(files=["/media/late.mp4"], title="Added after the id scan")
+            ids_answered.set()
+            return answer
+        if b"ScenePage" in body:
+            assert ids_answered.wait(10)
+        return original(api_key, body)
+
+    stash.handle = ordered
+    job = sync(incremental=True)
+
+    assert (job.result["scenes"]["created"], job.result["scenes"]["removed"]) == (1, 0)
+    assert_matches(library)
 
 
 def test_a_tag_merge_refreshes_the_scenes_that_used_the_vanished_tag(stash):
