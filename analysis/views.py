@@ -150,7 +150,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     lookup_url_kwarg = "plan_id"
     lookup_value_regex = r"\d+"
     sortable = {"created_at": "created_at", "name": "name", "status": "status", "id": "id"}
-    default_sort = "created_at"
+    default_sort = "-created_at"  # newest first
 
     def get_queryset(self):
         return plans_with_counts()

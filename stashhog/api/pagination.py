@@ -15,7 +15,7 @@ class PageQuery(serializers.Serializer):
     page = serializers.IntegerField(min_value=1, default=1)
     per_page = serializers.IntegerField(min_value=1, max_value=100, default=50)
     sort_by = serializers.CharField(required=False)
-    sort_order = serializers.ChoiceField(choices=["asc", "desc"], default="asc")
+    sort_order = serializers.ChoiceField(choices=["asc", "desc"], required=False)
 
 
 def read_page_query(request, sortable: dict[str, str] | None = None) -> dict:
@@ -33,29 +33,37 @@ def read_page_query(request, sortable: dict[str, str] | None = None) -> dict:
     return params
 
 
-def order_queryset(queryset, sortable: dict[str, str], sort_by: str | None, sort_order: str,
-                   default: str):
-    """Order by a whitelisted field, with the primary key as tie-breaker so pages are stable."""
-    field = sortable[sort_by] if sort_by else default
-    expression = F(field).desc(nulls_last=True) if sort_order == "desc" else F(field).asc(
-        nulls_last=True
-    )
-    tiebreak = "-pk" if sort_order == "desc" else "pk"
+def order_queryset(queryset, sortable: dict[str, str], sort_by: str | None,
+                   sort_order: str | None, default: str):
+    """Order by a whitelisted field, with the primary key as tie-breaker so pages are stable.
+
+    Without ``sort_by`` the view's ``default`` applies ("-field" for newest first), and
+    ``sort_order`` alone flips or keeps its direction.
+    """
+    if sort_by:
+        field, descending = sortable[sort_by], sort_order == "desc"
+    else:
+        field, descending = default.removeprefix("-"), default.startswith("-")
+        if sort_order:
+            descending = sort_order == "desc"
+    expression = F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
+    tiebreak = "-pk" if descending else "pk"
     return queryset.order_by(expression, tiebreak)
 
 
 class StashHogPagination(BasePagination):
     """``{"items", "total", "page", "per_page", "pages"}``.
 
-    Views declare ``sortable`` (API name -> model field) and ``default_sort``; this class
-    validates the query, orders, counts and slices.
+    Views declare ``sortable`` (API name -> model field) and ``default_sort`` (a model
+    field, "-field" for descending); this class validates the query, orders, counts and
+    slices.
     """
 
     def paginate_queryset(self, queryset, request, view=None):
         sortable = getattr(view, "sortable", {})
         params = read_page_query(request, sortable)
         queryset = order_queryset(
-            queryset, sortable, params.get("sort_by"), params["sort_order"],
+            queryset, sortable, params.get("sort_by"), params.get("sort_order"),
             getattr(view, "default_sort", "pk"),
         )
         self.page, self.per_page = params["page"], params["per_page"]
@@ -95,5 +103,7 @@ class StashHogPagination(BasePagination):
             {"name": "sort_by", "in": "query", "required": False,
              "schema": {"type": "string", "enum": sortable} if sortable else {"type": "string"}},
             {"name": "sort_order", "in": "query", "required": False,
-             "schema": {"type": "string", "enum": ["asc", "desc"], "default": "asc"}},
+             "schema": {"type": "string", "enum": ["asc", "desc"]},
+             "description": "Default: ascending when sort_by is given, else the list's own "
+                            "order."},
         ]
