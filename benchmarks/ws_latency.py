@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -117,6 +118,7 @@ def main() -> int:
                 process.stop()
         if redis_process is not None:
             embedded_redis.stop(redis_process)
+        shutil.rmtree(scratch, ignore_errors=True)
 
     if not samples:
         print(f"no samples (job {job.status}, {errors} client errors)")

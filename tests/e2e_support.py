@@ -24,6 +24,7 @@ test process the same one).
 import atexit
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -54,7 +55,8 @@ _running: list["ManagedProcess"] = []
 
 @dataclass
 class ManagedProcess:
-    """A child process in its own session, with its output in a log file."""
+    """A child process in its own session, with its output in a log file (removed with
+    the process: failures to start quote its tail)."""
 
     name: str
     popen: subprocess.Popen
@@ -86,6 +88,7 @@ class ManagedProcess:
             os.killpg(self.popen.pid, signal.SIGKILL)  # children outliving the main process
         if self in _running:
             _running.remove(self)
+        shutil.rmtree(self.log_path.parent, ignore_errors=True)
 
     def log_tail(self, lines: int = 60) -> str:
         try:
