@@ -44,7 +44,7 @@ class Scene(models.Model):
     rating = models.PositiveSmallIntegerField(null=True, blank=True)  # Stash rating100
     created_date = models.DateTimeField(db_index=True)  # Stash created_at
     scene_date = models.DateField(null=True, blank=True, db_index=True)  # Stash date
-    stash_updated_at = models.DateTimeField(db_index=True)
+    stash_updated_at = models.DateTimeField()  # not queried: sync keeps the watermark
     studio = models.ForeignKey(
         Studio, null=True, blank=True, on_delete=models.SET_NULL, related_name="scenes"
     )

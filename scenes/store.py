@@ -135,7 +135,9 @@ def save_scenes(scenes: list[dict], now: datetime) -> int:
     if not scenes:
         return 0
     ids = [scene["id"] for scene in scenes]
-    existing = bulk.select_where_in(Scene, ["id"], "id", ids)
+    existing = {row[0] for row in bulk.select_where_in(Scene, ["id"], "id", ids)}
+    # Only scenes stored before can have files or relation rows to drop.
+    known = [scene_id for scene_id in ids if scene_id in existing]
 
     studios = {s["studio"]["id"]: s["studio"]["name"] for s in scenes if s.get("studio")}
     add_missing_entities(STUDIOS, studios, now)
@@ -146,7 +148,7 @@ def save_scenes(scenes: list[dict], now: datetime) -> int:
     bulk.upsert(Scene, SCENE_FIELDS, [_scene_row(scene, now) for scene in scenes])
     files = [row for scene in scenes for row in _file_rows(scene)]
     kept = {row[0] for row in files}
-    stale = [row[0] for row in bulk.select_where_in(SceneFile, ["id"], "scene_id", ids)
+    stale = [row[0] for row in bulk.select_where_in(SceneFile, ["id"], "scene_id", known)
              if row[0] not in kept]
     bulk.delete_where_in(SceneFile, "id", stale)
     bulk.upsert(SceneFile, FILE_FIELDS, files)
@@ -154,18 +156,19 @@ def save_scenes(scenes: list[dict], now: datetime) -> int:
         wanted = {
             (scene["id"], item["id"]) for scene in scenes for item in scene.get(key) or ()
         }
-        _set_relation(getattr(Scene, key).through, column, ids, wanted)
+        _set_relation(getattr(Scene, key).through, column, known, wanted)
     return len(ids) - len(existing)
 
 
 def _set_relation(
-    through: type[models.Model], column: str, scene_ids: list[str], wanted: set[tuple[str, str]]
+    through: type[models.Model], column: str, known_ids: list[str], wanted: set[tuple[str, str]]
 ) -> None:
-    """Make the through rows of ``scene_ids`` exactly ``wanted`` ((scene id, entity id))."""
+    """Make the page's through rows exactly ``wanted`` ((scene id, entity id)); only the
+    ``known_ids`` scenes (stored before this page) can have rows already."""
     current = {
         (scene_id, entity_id): pk
         for pk, scene_id, entity_id in bulk.select_where_in(
-            through, ["id", "scene_id", column], "scene_id", scene_ids
+            through, ["id", "scene_id", column], "scene_id", known_ids
         )
     }
     bulk.delete_where_in(through, "id", [pk for pair, pk in current.items() if pair not in wanted])
