@@ -36,14 +36,14 @@ class Studio(Entity):
 
 class Scene(models.Model):
     id = models.CharField(primary_key=True, max_length=32)
-    title = models.TextField(blank=True, db_index=True)
+    title = models.TextField(blank=True)
     details = models.TextField(blank=True)
     organized = models.BooleanField(default=False, db_index=True)
     code = models.CharField(max_length=255, blank=True)
     urls = models.JSONField(default=list, blank=True)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)  # Stash rating100
-    created_date = models.DateTimeField(db_index=True)  # Stash created_at
-    scene_date = models.DateField(null=True, blank=True, db_index=True)  # Stash date
+    created_date = models.DateTimeField()  # Stash created_at
+    scene_date = models.DateField(null=True, blank=True)  # Stash date
     stash_updated_at = models.DateTimeField()  # not queried: sync keeps the watermark
     studio = models.ForeignKey(
         Studio, null=True, blank=True, on_delete=models.SET_NULL, related_name="scenes"
@@ -52,13 +52,19 @@ class Scene(models.Model):
     tags = models.ManyToManyField(Tag, blank=True, related_name="scenes")
     # Lower-cased title, details and file paths: what ``search`` looks in, kept by sync.
     search_text = models.TextField(blank=True, editable=False)
-    last_synced = models.DateTimeField(db_index=True)
+    last_synced = models.DateTimeField()
 
     class Meta:
         ordering = ["id"]
         indexes = [
             # The API sorts ids as numbers (Stash ids are integers kept as text).
             models.Index(Cast("id", models.BigIntegerField()), name="scene_id_number"),
+            # Every other API sort breaks ties by id: one index serves the whole ORDER BY
+            # (titles, dates and sync stamps repeat a lot), and the date filters too.
+            models.Index(fields=["title", "id"], name="scene_title_id"),
+            models.Index(fields=["scene_date", "id"], name="scene_date_id"),
+            models.Index(fields=["created_date", "id"], name="scene_created_id"),
+            models.Index(fields=["last_synced", "id"], name="scene_last_synced_id"),
         ]
 
     def __str__(self):

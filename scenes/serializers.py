@@ -37,6 +37,38 @@ class SceneSerializer(serializers.ModelSerializer):
         """File paths, primary first (the prefetch keeps the model's file ordering)."""
         return [file.path for file in scene.files.all()]
 
+    def to_representation(self, scene: Scene) -> dict:
+        """The declared fields, built directly: DRF's field-by-field walk over nested
+        serializers costs more than the whole query work of a 100-scene page."""
+        fields = self.fields
+        files = list(scene.files.all())
+        return {
+            "id": scene.id,
+            "title": scene.title,
+            "paths": [file.path for file in files],
+            "organized": scene.organized,
+            "details": scene.details,
+            "created_date": fields["created_date"].to_representation(scene.created_date),
+            "scene_date": scene.scene_date.isoformat() if scene.scene_date else None,
+            "studio": _ref(scene.studio) if scene.studio_id else None,
+            "performers": [_ref(performer) for performer in scene.performers.all()],
+            "tags": [_ref(tag) for tag in scene.tags.all()],
+            "last_synced": fields["last_synced"].to_representation(scene.last_synced),
+            "files": [
+                {
+                    "id": file.id, "path": file.path, "size": file.size,
+                    "duration": file.duration, "width": file.width, "height": file.height,
+                    "frame_rate": file.frame_rate, "video_codec": file.video_codec,
+                    "primary": file.primary,
+                }
+                for file in files
+            ],
+        }
+
+
+def _ref(entity) -> dict:
+    return {"id": entity.id, "name": entity.name}
+
 
 class EntitySerializer(serializers.Serializer):
     """A performer, tag or studio with how many local scenes use it."""

@@ -36,6 +36,7 @@ TAGS = EntityKind("tags", Tag, "aliases")
 PERFORMERS = EntityKind("performers", Performer, "alias_list", ("disambiguation",))
 STUDIOS = EntityKind("studios", Studio, "aliases")
 ENTITY_KINDS = (TAGS, PERFORMERS, STUDIOS)
+ENTITY_MODELS = tuple(kind.model for kind in ENTITY_KINDS)
 SCENE_RELATIONS = ((PERFORMERS, "performers", "performer_id"), (TAGS, "tags", "tag_id"))
 
 

@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from scenes import store
-from scenes.models import Scene, SyncState
+from scenes.models import Scene, SceneFile, SyncState
 from scenes.prefetch import Prefetcher
 from scenes.stash import StashClient
 from settings_app import get_setting
@@ -215,9 +215,23 @@ def run_sync(connect: Callable[[], StashClient], progress, *, incremental: bool 
         run.sync_scenes(get_setting("sync_page_size"))
         progress.update(run.processed, None, "Removing deleted scenes", force=True)
         run.remove_deleted_scenes(id_scan, scan_started)
+    if not run.incremental:
+        _refresh_planner_statistics()
     result = run.finish(state.watermark)
     logger.info("sync finished: %s", result)
     return result
+
+
+def _refresh_planner_statistics() -> None:
+    """After a full sync, give PostgreSQL's planner fresh statistics and visibility maps at
+    once (a first sync fills empty tables faster than autovacuum notices), so API queries
+    get index plans and index-only counts from the first request."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    tables = [model._meta.db_table for model in (Scene, SceneFile, *store.ENTITY_MODELS)]
+    tables += [getattr(Scene, name).through._meta.db_table for name in ("performers", "tags")]
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {', '.join(map(connection.ops.quote_name, tables))}")
 
 
 def _scene_ids(connect: Callable[[], StashClient]) -> set[str]:

@@ -64,9 +64,11 @@ def scene_queryset():
     """Scenes with everything SceneResponse shows, in a fixed number of queries."""
     return (
         Scene.objects.annotate(id_number=Cast("id", BigIntegerField()))
+        .defer("search_text", "urls", "code", "rating", "stash_updated_at")
         .select_related("studio")
         .prefetch_related(
             Prefetch("files", queryset=SceneFile.objects.order_by("-primary", "id")),
+            # Only what SceneResponse shows of each entity.
             Prefetch("performers", queryset=Performer.objects.only("id", "name")),
             Prefetch("tags", queryset=Tag.objects.only("id", "name")),
         )
