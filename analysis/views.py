@@ -30,7 +30,7 @@ from analysis.serializers import (
     PlanDetailSerializer,
     PlanSerializer,
 )
-from jobs.models import Job, JobStatus
+from jobs.models import Job
 from jobs.schema import (
     JOB_ACCEPTED_RESPONSE,
     JOB_ALREADY_ACTIVE_RESPONSE,
@@ -38,7 +38,7 @@ from jobs.schema import (
     error_response,
 )
 from jobs.serializers import JobAcceptedSerializer
-from stashhog.api.exceptions import Conflict, InvalidInput, StashHogException
+from stashhog.api.exceptions import InvalidInput
 
 BACKGROUND_PARAMETER = OpenApiParameter(
     "background", bool, default=True,
@@ -65,14 +65,6 @@ def _background(request) -> bool:
 def _accepted(job: Job) -> Response:
     return Response(JobAcceptedSerializer({"job_id": job.id, "status": job.status}).data,
                     status=status.HTTP_202_ACCEPTED)
-
-
-def _raise_unfinished(job: Job, what: str) -> None:
-    """A job run inline that did not complete: its outcome as an API error."""
-    if job.status == JobStatus.CANCELLED:
-        raise Conflict(f"The {what} was cancelled", detail={"job_id": str(job.id)})
-    message = (job.error or f"The {what} failed").split("\n\n", 1)[0]
-    raise StashHogException(message, detail={"job_id": str(job.id), "result": job.result})
 
 
 def _plan_detail(plan_id) -> dict:
@@ -109,8 +101,6 @@ class AnalysisViewSet(viewsets.ViewSet):
         )
         if background:
             return _accepted(job)
-        if job.status != JobStatus.COMPLETED:
-            _raise_unfinished(job, "analysis")
         return Response(_plan_detail(job.result["plan_id"]))
 
 
@@ -200,8 +190,6 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
         job = request_apply(int(plan_id), body.get("scene_ids"), background=background)
         if background:
             return _accepted(job)
-        if job.status != JobStatus.COMPLETED:
-            _raise_unfinished(job, "apply")
         return Response(job.result)
 
 

@@ -26,7 +26,7 @@ from jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from jobs.notify import publish_job
 from settings_app import get_setting
 from settings_app.secrets import current_secrets, redact
-from stashhog.api.exceptions import Conflict, InvalidInput, NotFound
+from stashhog.api.exceptions import Conflict, InvalidInput, NotFound, StashHogException
 
 logger = logging.getLogger("stashhog.jobs")
 
@@ -79,16 +79,34 @@ class JobAlreadyActive(Conflict):
         self.job = job
 
 
+class JobNotCompleted(StashHogException):
+    """An inline job failed or was cancelled. The status code follows the cause: a failure
+    of Stash or the AI server stays a 502, a cancel is a 409, anything else a 500."""
+
+    def __init__(self, job: Job, failure: BaseException | None):
+        if job.status == JobStatus.CANCELLED:
+            self.status_code, message = Conflict.status_code, f"The {job.type} job was cancelled"
+        else:
+            self.status_code = (failure.status_code if isinstance(failure, StashHogException)
+                                else StashHogException.status_code)
+            message = (job.error or f"The {job.type} job failed").split("\n\n", 1)[0]
+        super().__init__(message, detail={"job_id": str(job.id), "result": job.result})
+        self.job = job
+
+
 def start_job(type_name: str, parameters: dict | None = None, *, inline: bool = False) -> Job:
     """Create the Job row and queue it; raises JobAlreadyActive on an exclusive clash.
 
     ``inline=True`` runs the job in this process instead (for ``background=false`` API
-    calls), through the same states, and returns the finished row.
+    calls), through the same states, and returns the completed row; a job that fails or is
+    cancelled raises JobNotCompleted.
     """
     if inline:
         job = _create_job(type_name, parameters, dispatch=False)
-        run_job(str(job.id))
+        failure = run_job(str(job.id))
         job.refresh_from_db()
+        if job.status != JobStatus.COMPLETED:
+            raise JobNotCompleted(job, failure)
         return job
     return _create_job(type_name, parameters, dispatch=True)
 
@@ -141,11 +159,15 @@ def _claim(job_id: str, worker: str, *, restart_running: bool) -> bool:
     return False
 
 
-def run_job(job_id: str, worker: str = "", *, restart_running: bool = False) -> None:
-    """Run one job to a terminal state. A job that is no longer pending is left alone."""
+def run_job(job_id: str, worker: str = "", *,
+            restart_running: bool = False) -> BaseException | None:
+    """Run one job to a terminal state; returns the exception that failed the body, if any.
+
+    A job that is no longer pending is left alone.
+    """
     if not _claim(job_id, worker, restart_running=restart_running):
         logger.info("job %s is not pending any more; not running it", job_id)
-        return
+        return None
     job = Job.objects.get(id=job_id)
     publish_job(job, "job_status")
     spec = JOB_TYPES.get(job.type)
@@ -162,8 +184,10 @@ def run_job(job_id: str, worker: str = "", *, restart_running: bool = False) -> 
         logger.exception("job %s (%s) failed", job.id, job.type)
         _finish(job.id, JobStatus.FAILED, error=describe_failure(exc),
                 result=progress.partial_result, counters=progress.counters())
+        return exc
     else:
         _finish(job.id, JobStatus.COMPLETED, result=result, counters=progress.counters())
+    return None
 
 
 def describe_failure(exc: BaseException) -> str:

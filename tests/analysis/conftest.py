@@ -6,6 +6,7 @@ import pytest
 
 from analysis.generate import request_analysis
 from analysis.models import AnalysisPlan
+from jobs.runner import JobNotCompleted
 from scenes.models import Performer, Scene, SceneFile, Studio, Tag
 from settings_app.registry import save_settings
 
@@ -57,7 +58,10 @@ def analyse(db):
     """``analyse(**request)``: run an analysis inline; returns (job, plan)."""
 
     def run(**request):
-        job = request_analysis(background=False, **request)
+        try:
+            job = request_analysis(background=False, **request)
+        except JobNotCompleted as stopped:  # a failed or cancelled run: still look at it
+            job = stopped.job
         plan = AnalysisPlan.objects.get(pk=job.result["plan_id"]) if job.result else None
         return job, plan
 

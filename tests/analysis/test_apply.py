@@ -8,7 +8,7 @@ from analysis import apply
 from analysis.apply import CHANGED_IN_STASH, SCENE_GONE, apply_job, request_apply
 from analysis.models import AnalysisPlan, ChangeStatus, PlanChange, PlanStatus
 from jobs.models import Job, JobStatus
-from jobs.runner import JobAlreadyActive, JobCancelled, start_job
+from jobs.runner import JobAlreadyActive, JobCancelled, JobNotCompleted, start_job
 from scenes.models import Scene, Tag
 from settings_app.registry import save_settings
 from stashhog.api.exceptions import Conflict, NotFound
@@ -82,7 +82,11 @@ def mutations(server, name=None) -> list[dict]:
 
 
 def run(plan, scene_ids=None) -> Job:
-    return request_apply(plan.pk, scene_ids, background=False)
+    """Apply in this process; an apply that fails or is cancelled comes back as its row."""
+    try:
+        return request_apply(plan.pk, scene_ids, background=False)
+    except JobNotCompleted as stopped:
+        return stopped.job
 
 
 # -- what lands ----------------------------------------------------------------------------

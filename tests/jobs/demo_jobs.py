@@ -7,6 +7,7 @@ STASHHOG_E2E_IMPORTS=tests.jobs.demo_jobs); production code never registers thes
 import time
 
 from jobs.runner import job_type
+from stashhog.api.exceptions import UpstreamUnavailable
 
 SECRET_IN_ERROR = "sk-demo-secret-key-123456"
 
@@ -30,6 +31,11 @@ def count(progress, params):
 def fail(progress, params):
     progress.update(1, 2, "about to fail", force=True)
     raise RuntimeError(f"upstream refused apikey={SECRET_IN_ERROR} at step 1")
+
+
+@job_type("demo.upstream_down")
+def upstream_down(progress, params):
+    raise UpstreamUnavailable("Could not reach Stash")
 
 
 @job_type("demo.exclusive", exclusive_key=lambda params: f"demo:{params.get('target', 0)}")

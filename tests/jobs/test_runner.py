@@ -280,6 +280,20 @@ def test_inline_start_runs_through_the_same_states():
     assert job.status == JobStatus.COMPLETED and job.result == {"counted": 3}
 
 
+@pytest.mark.parametrize("job_type, status_code, message", [
+    ("demo.upstream_down", 502, "Could not reach Stash"),
+    ("demo.fail", 500, "upstream refused apikey=********"),
+])
+def test_an_inline_job_that_fails_raises_with_the_status_of_its_cause(job_type, status_code,
+                                                                       message):
+    with pytest.raises(runner.JobNotCompleted) as stopped:
+        runner.start_job(job_type, inline=True)
+    assert stopped.value.status_code == status_code
+    assert stopped.value.message.startswith(message)
+    assert stopped.value.job.status == JobStatus.FAILED
+    assert stopped.value.detail["job_id"] == str(stopped.value.job.id)
+
+
 def test_heartbeat_thread_refreshes_the_row(transactional_db):
     job = Job.objects.create(type="demo.count", status=JobStatus.RUNNING)
     with mock.patch("jobs.runner.get_setting", return_value=5):  # interval floor: 1 s
