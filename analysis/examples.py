@@ -2,7 +2,8 @@
 
 from drf_spectacular.utils import OpenApiExample
 
-from jobs.schema import JOB_ID, error_example
+from jobs.schema import JOB_ID
+from stashhog.api.schema import error_example
 
 _METADATA = {
     "job_id": JOB_ID,

@@ -31,14 +31,10 @@ from analysis.serializers import (
     PlanSerializer,
 )
 from jobs.models import Job
-from jobs.schema import (
-    JOB_ACCEPTED_RESPONSE,
-    JOB_ALREADY_ACTIVE_RESPONSE,
-    JOB_ID,
-    error_response,
-)
+from jobs.schema import JOB_ACCEPTED_RESPONSE, JOB_ALREADY_ACTIVE_RESPONSE, JOB_ID
 from jobs.serializers import JobAcceptedSerializer
 from stashhog.api.exceptions import InvalidInput
+from stashhog.api.schema import error_response
 
 BACKGROUND_PARAMETER = OpenApiParameter(
     "background", bool, default=True,

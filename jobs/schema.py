@@ -3,7 +3,8 @@
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
-from jobs.serializers import JobAcceptedSerializer, JobErrorSerializer
+from jobs.serializers import JobAcceptedSerializer
+from stashhog.api.schema import error_example, error_response
 
 JOB_ID = "3f1c2a9e-7b4d-4c8e-9a51-2d6f0b8e4c17"
 
@@ -20,17 +21,6 @@ JOB_FINISHED_EXAMPLE = {
     "completed_at": "2026-01-05T10:00:31Z", "result": {"created": 12, "updated": 1188},
     "duration_seconds": 30.0,
 }
-
-
-def error_example(name: str, status: int, error: str, detail=None) -> OpenApiExample:
-    return OpenApiExample(name, response_only=True, status_codes=[str(status)], value={
-        "success": False, "error": error, "detail": detail,
-        "request_id": "0f8b1c2d3e4f45a6b7c8d9e0f1a2b3c4",
-    })
-
-
-def error_response(description: str, *examples: OpenApiExample) -> OpenApiResponse:
-    return OpenApiResponse(JobErrorSerializer, description=description, examples=list(examples))
 
 
 JOB_NOT_FOUND_RESPONSE = error_response(

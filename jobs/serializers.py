@@ -33,13 +33,3 @@ class JobAcceptedSerializer(serializers.Serializer):
 class JobListQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=50,
                                      help_text="How many jobs, newest first (1..100).")
-
-
-class JobErrorSerializer(serializers.Serializer):
-    """The error envelope as the jobs endpoints answer it; ``detail.job_id`` names the
-    job a conflict is about (the active job, or the finished one)."""
-
-    success = serializers.BooleanField()
-    error = serializers.CharField()
-    detail = serializers.JSONField(allow_null=True)
-    request_id = serializers.CharField()

@@ -125,12 +125,3 @@ class OpenAIConnectionResult(_ConnectionResult):
     )
     model = serializers.CharField(required=False)
     owned_by = serializers.CharField(required=False)
-
-
-class ErrorEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    error = serializers.CharField()
-    detail = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), allow_null=True
-    )
-    request_id = serializers.CharField()

@@ -15,7 +15,6 @@ from settings_app.registry import (
     save_settings,
 )
 from settings_app.serializers import (
-    ErrorEnvelope,
     OpenAIConnectionResult,
     OpenAIConnectionTest,
     Settings,
@@ -23,6 +22,7 @@ from settings_app.serializers import (
     StashConnectionResult,
     StashConnectionTest,
 )
+from stashhog.api.schema import error_response
 
 EXAMPLE_SETTINGS = {
     key: SECRET_MASK if spec.secret else spec.default for key, spec in REGISTRY.items()
@@ -30,11 +30,9 @@ EXAMPLE_SETTINGS = {
 
 
 def _invalid_input_response(example: dict) -> OpenApiResponse:
-    return OpenApiResponse(
-        ErrorEnvelope,
-        description="Invalid input: ``detail`` lists every problem by key.",
-        examples=[OpenApiExample("Invalid input", value=example, response_only=True,
-                                 status_codes=["400"])],
+    return error_response(
+        "Invalid input: ``detail`` lists every problem by key.",
+        OpenApiExample("Invalid input", value=example, response_only=True, status_codes=["400"]),
     )
 
 
