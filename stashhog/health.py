@@ -63,7 +63,11 @@ class HealthView(APIView):
         responses={200: HealthResponse, 503: HealthResponse},
         examples=[
             OpenApiExample("All up", value={"status": "ok", "components": {
-                "database": "ok", "redis": "ok", "workers": "ok"}}, response_only=True),
+                "database": "ok", "redis": "ok", "workers": "ok"}}, response_only=True,
+                status_codes=["200"]),
+            OpenApiExample("No worker", value={"status": "unavailable", "components": {
+                "database": "ok", "redis": "ok", "workers": "no worker answered"}},
+                response_only=True, status_codes=["503"]),
         ],
     )
     def get(self, request):

@@ -53,6 +53,14 @@ def eager_celery():
     celery_app.conf.task_always_eager = False
 
 
+@pytest.fixture(scope="session")
+def openapi_schema():
+    """The whole OpenAPI document, generated once."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
 @pytest.fixture
 def user(db, django_user_model):
     return django_user_model.objects.create_user("tester", password="secret-password")

@@ -5,7 +5,6 @@ import shlex
 from pathlib import Path
 
 import yaml
-from django.core.management import call_command
 
 from stashhog import launcher
 
@@ -62,10 +61,3 @@ def test_dockerfile_runs_as_a_non_root_user():
     lines = (ROOT / "Dockerfile").read_text().splitlines()
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
-
-
-def test_openapi_schema_validates_without_warnings(tmp_path):
-    out = tmp_path / "schema.yml"
-    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
-    schema = yaml.safe_load(out.read_text())
-    assert "/api/health" in schema["paths"]
