@@ -1,7 +1,6 @@
 """The job types scenes registers with the runner."""
 
 from jobs.runner import job_type
-from scenes.stash import StashError
 from scenes.sync import client_from_settings, run_sync
 
 SYNC_JOB = "sync"
@@ -14,11 +13,6 @@ def _sync_key(_parameters: dict) -> str:
 @job_type(SYNC_JOB, exclusive_key=_sync_key)
 def sync_job(progress, parameters: dict) -> dict:
     """Parameters: ``incremental`` (default true). Result: see ``scenes.sync.run_sync``."""
-    try:
-        return run_sync(
-            client_from_settings, progress, incremental=parameters.get("incremental", True)
-        )
-    except StashError:
-        # Lets a caller waiting on the job tell "Stash failed" (502) from a bug (500).
-        progress.partial_result = {**(progress.partial_result or {}), "stash_failed": True}
-        raise
+    return run_sync(
+        client_from_settings, progress, incremental=parameters.get("incremental", True)
+    )

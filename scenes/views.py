@@ -14,14 +14,8 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from jobs.models import JobStatus
 from jobs.runner import start_job
-from jobs.schema import (
-    JOB_ACCEPTED_RESPONSE,
-    JOB_ALREADY_ACTIVE_RESPONSE,
-    error_example,
-    error_response,
-)
+from jobs.schema import JOB_ACCEPTED_RESPONSE, JOB_ALREADY_ACTIVE_RESPONSE
 from jobs.serializers import JobAcceptedSerializer
 from scenes import examples
 from scenes.filters import PerformerFilterSet, SceneFilterSet, StudioFilterSet, TagFilterSet
@@ -34,13 +28,8 @@ from scenes.serializers import (
     SyncResultSerializer,
 )
 from scenes.sync import client_from_settings, refresh_scene
-from stashhog.api.exceptions import (
-    Conflict,
-    InvalidInput,
-    NotFound,
-    StashHogException,
-    UpstreamUnavailable,
-)
+from stashhog.api.exceptions import InvalidInput, NotFound
+from stashhog.api.schema import error_example, error_response
 
 ERROR_RESPONSES = {
     400: error_response(
@@ -73,10 +62,6 @@ def scene_queryset():
             Prefetch("tags", queryset=Tag.objects.only("id", "name")),
         )
     )
-
-
-def _first_paragraph(text: str) -> str:
-    return text.split("\n\n", 1)[0]
 
 
 @extend_schema_view(
@@ -144,15 +129,8 @@ class SceneViewSet(viewsets.ReadOnlyModelViewSet):
                 JobAcceptedSerializer({"job_id": job.id, "status": job.status}).data,
                 status=status.HTTP_202_ACCEPTED,
             )
-        job = start_job(SYNC_JOB, parameters, inline=True)
-        if job.status == JobStatus.COMPLETED:
-            return Response(job.result)
-        if job.status == JobStatus.CANCELLED:
-            raise Conflict("The sync was cancelled", detail={"job_id": str(job.id)})
-        error = UpstreamUnavailable if (job.result or {}).get("stash_failed") else (
-            StashHogException
-        )
-        raise error(_first_paragraph(job.error), detail={"job_id": str(job.id)})
+        # A failed or cancelled inline job raises JobNotCompleted (502 when Stash failed).
+        return Response(start_job(SYNC_JOB, parameters, inline=True).result)
 
     @extend_schema(
         summary="Re-read one scene from Stash now",

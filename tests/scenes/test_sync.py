@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from jobs.models import Job, JobStatus
-from jobs.runner import cancel_job, start_job
+from jobs.runner import JobNotCompleted, cancel_job, start_job
 from scenes import store
 from scenes.models import Performer, Scene, SceneFile, SyncState, Tag
 from scenes.signals import scenes_removed
@@ -23,7 +23,11 @@ DAY = 24 * 3600
 
 
 def sync(incremental: bool = True) -> Job:
-    return start_job("sync", {"incremental": incremental}, inline=True)
+    """Run a sync job inline; returns its row whether it completed or not."""
+    try:
+        return start_job("sync", {"incremental": incremental}, inline=True)
+    except JobNotCompleted as stopped:
+        return stopped.job
 
 
 def delete_performer(library, performer_id: int) -> None:
@@ -296,11 +300,13 @@ def test_an_unreachable_stash_fails_the_job_with_a_clear_error(db, use_stash, fa
     use_stash(fake_stash)
     fake_stash.stop()
 
-    job = sync()
+    with pytest.raises(JobNotCompleted) as stopped:
+        start_job("sync", {"incremental": True}, inline=True)
 
+    job = stopped.value.job
     assert job.status == JobStatus.FAILED
     assert job.error.startswith("Could not reach Stash at http://127.0.0.1:")
-    assert job.result["stash_failed"] is True
+    assert stopped.value.status_code == 502
 
 
 def test_the_next_job_uses_a_changed_stash_url(fake_stash_factory, use_stash):
