@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from stashhog import embedded_redis
 from stashhog.celery import app as celery_app
 
-pytest_plugins = ["tests.fakes.openai", "tests.fakes.stash"]
+pytest_plugins = ["tests.fakes.openai", "tests.fakes.stash", "tests.e2e_support"]
 
 _redis_process = None
 
