@@ -18,7 +18,8 @@ class SceneFileSerializer(serializers.ModelSerializer):
 
 
 class SceneSerializer(serializers.ModelSerializer):
-    """SceneResponse. Expects files, performers and tags prefetched and studio selected."""
+    """SceneResponse, for scenes passed through ``scenes.responses.attach_related`` (and
+    with ``studio`` selected)."""
 
     paths = serializers.SerializerMethodField()
     studio = EntityRefSerializer(allow_null=True, read_only=True)
@@ -34,40 +35,28 @@ class SceneSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "array", "items": {"type": "string"}})
     def get_paths(self, scene: Scene) -> list[str]:
-        """File paths, primary first (the prefetch keeps the model's file ordering)."""
-        return [file.path for file in scene.files.all()]
+        """File paths, primary first."""
+        return [file["path"] for file in scene.file_rows]
 
     def to_representation(self, scene: Scene) -> dict:
         """The declared fields, built directly: DRF's field-by-field walk over nested
         serializers costs more than the whole query work of a 100-scene page."""
         fields = self.fields
-        files = list(scene.files.all())
         return {
             "id": scene.id,
             "title": scene.title,
-            "paths": [file.path for file in files],
+            "paths": self.get_paths(scene),
             "organized": scene.organized,
             "details": scene.details,
             "created_date": fields["created_date"].to_representation(scene.created_date),
             "scene_date": scene.scene_date.isoformat() if scene.scene_date else None,
-            "studio": _ref(scene.studio) if scene.studio_id else None,
-            "performers": [_ref(performer) for performer in scene.performers.all()],
-            "tags": [_ref(tag) for tag in scene.tags.all()],
+            "studio": {"id": scene.studio.id, "name": scene.studio.name} if scene.studio_id
+            else None,
+            "performers": scene.performer_refs,
+            "tags": scene.tag_refs,
             "last_synced": fields["last_synced"].to_representation(scene.last_synced),
-            "files": [
-                {
-                    "id": file.id, "path": file.path, "size": file.size,
-                    "duration": file.duration, "width": file.width, "height": file.height,
-                    "frame_rate": file.frame_rate, "video_codec": file.video_codec,
-                    "primary": file.primary,
-                }
-                for file in files
-            ],
+            "files": scene.file_rows,
         }
-
-
-def _ref(entity) -> dict:
-    return {"id": entity.id, "name": entity.name}
 
 
 class EntitySerializer(serializers.Serializer):

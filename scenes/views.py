@@ -1,6 +1,6 @@
 """Scene and entity endpoints: thin views over the querysets and services of this app."""
 
-from django.db.models import BigIntegerField, IntegerField, OuterRef, Prefetch, Subquery
+from django.db.models import BigIntegerField, IntegerField, OuterRef, Subquery
 from django.db.models.aggregates import Count
 from django.db.models.functions import Cast, Coalesce
 from drf_spectacular.utils import (
@@ -20,7 +20,8 @@ from jobs.serializers import JobAcceptedSerializer
 from scenes import examples
 from scenes.filters import PerformerFilterSet, SceneFilterSet, StudioFilterSet, TagFilterSet
 from scenes.jobs import SYNC_JOB
-from scenes.models import Performer, Scene, SceneFile, Studio, Tag
+from scenes.models import Performer, Scene, Studio, Tag
+from scenes.responses import attach_related
 from scenes.serializers import (
     EntitySerializer,
     SceneSerializer,
@@ -50,17 +51,11 @@ STASH_FAILED_RESPONSE = error_response(
 
 
 def scene_queryset():
-    """Scenes with everything SceneResponse shows, in a fixed number of queries."""
+    """Scenes with their studio; ``attach_related`` adds the rest for a page or one scene."""
     return (
         Scene.objects.annotate(id_number=Cast("id", BigIntegerField()))
         .defer("search_text", "urls", "code", "rating", "stash_updated_at")
         .select_related("studio")
-        .prefetch_related(
-            Prefetch("files", queryset=SceneFile.objects.order_by("-primary", "id")),
-            # Only what SceneResponse shows of each entity.
-            Prefetch("performers", queryset=Performer.objects.only("id", "name")),
-            Prefetch("tags", queryset=Tag.objects.only("id", "name")),
-        )
     )
 
 
@@ -97,6 +92,12 @@ class SceneViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return scene_queryset()
+
+    def paginate_queryset(self, queryset):
+        return attach_related(super().paginate_queryset(queryset))
+
+    def get_object(self):
+        return attach_related([super().get_object()])[0]
 
     @extend_schema(
         summary="Sync the library from Stash",
@@ -152,7 +153,8 @@ class SceneViewSet(viewsets.ReadOnlyModelViewSet):
             scene = refresh_scene(client, scene_id)
         if scene is None:
             raise NotFound("Stash does not have this scene")
-        return Response(self.get_serializer(self.get_queryset().get(pk=scene.pk)).data)
+        stored = attach_related([self.get_queryset().get(pk=scene.pk)])[0]
+        return Response(self.get_serializer(stored).data)
 
 
 def _scene_count(relation_model, column: str):
