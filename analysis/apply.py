@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone
 
 from analysis.models import (
@@ -37,6 +38,7 @@ from analysis.models import (
 from analysis.plan_status import refresh_plan_status
 from jobs.models import ACTIVE_STATUSES, Job
 from jobs.runner import JobAlreadyActive, job_type, start_job
+from jobs.signals import job_finished
 from scenes import store
 from scenes.stash import StashClient, StashQueryError
 from scenes.sync import client_from_settings, refresh_scenes
@@ -134,6 +136,17 @@ def apply_job(progress, parameters: dict) -> dict:
         plan.refresh_from_db(fields=["status", "applied_at"])
         refresh_plan_status(plan)
     return {**run.result(), "plan_status": plan.status}
+
+
+@receiver(job_finished, sender=Job)
+def _restore_plan_status(job: Job, **kwargs) -> None:
+    """An apply job failed from outside its body (its worker was lost) never reached the
+    ``finally`` above: do not leave its plan ``applying``."""
+    if job.type != APPLY_JOB:
+        return
+    plan = AnalysisPlan.objects.filter(pk=job.parameters.get("plan_id")).first()
+    if plan is not None and plan.status == PlanStatus.APPLYING:
+        refresh_plan_status(plan)
 
 
 def _entity_items(change: PlanChange) -> list[dict]:

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from jobs.notify import publish_job
+from jobs.signals import job_finished
 from settings_app import get_setting
 from settings_app.secrets import current_secrets, redact
 from stashhog.api.exceptions import Conflict, InvalidInput, NotFound, StashHogException
@@ -210,7 +211,9 @@ def _finish(job_id, status: str, *, result=None, error: str = "", counters: dict
         fields["progress"] = 100
     finished = Job.objects.filter(id=job_id, status__in=from_statuses).update(**fields)
     if finished:
-        publish_job(Job.objects.get(id=job_id), "job_status")
+        job = Job.objects.get(id=job_id)
+        publish_job(job, "job_status")
+        job_finished.send(sender=Job, job=job)
     return bool(finished)
 
 

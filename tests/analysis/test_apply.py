@@ -8,7 +8,7 @@ from analysis import apply
 from analysis.apply import CHANGED_IN_STASH, SCENE_GONE, apply_job, request_apply
 from analysis.models import AnalysisPlan, ChangeStatus, PlanChange, PlanStatus
 from jobs.models import Job, JobStatus
-from jobs.runner import JobAlreadyActive, JobCancelled, JobNotCompleted, start_job
+from jobs.runner import JobAlreadyActive, JobCancelled, JobNotCompleted, fail_job, start_job
 from scenes.models import Scene, Tag
 from settings_app.registry import save_settings
 from stashhog.api.exceptions import Conflict, NotFound
@@ -561,3 +561,18 @@ def test_api_apply_404_and_409(stash, api_client):
     response = api_client.post(apply_url(plan.pk, False), {"scene_ids": [str(scene_id)]},
                                format="json")
     assert response.status_code == 409
+
+
+def test_an_apply_job_lost_with_its_worker_does_not_leave_the_plan_applying(stash):
+    library = stash.library
+    tag = named(library.tags, "Office")
+    scene_id = next(s.id for s in library.scenes.values() if tag.id not in s.tag_ids)
+    plan = make_plan(status=PlanStatus.APPLYING)  # as the job left it when its worker died
+    add_change(plan, scene_id, "tags", "add", [entity(tag)])
+    job = Job.objects.create(type=apply.APPLY_JOB, status=JobStatus.RUNNING,
+                             parameters={"plan_id": plan.pk, "scene_ids": None})
+
+    assert fail_job(job, "worker lost")
+
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.REVIEWING
