@@ -226,7 +226,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-LOGIN_URL = "/admin/login/"
+# Any active user may sign in here (the admin login admits staff only).
+LOGIN_URL = "/api-auth/login/"
+LOGIN_REDIRECT_URL = "/jobs/"
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

@@ -54,7 +54,7 @@ def test_admin_cancel_action_goes_through_the_runner(staff_client):
 def test_monitor_requires_login(client, path):
     response = client.get(path)
     assert response.status_code == 302
-    assert response["Location"] == f"/admin/login/?next={path}"
+    assert response["Location"] == f"/api-auth/login/?next={path}"
 
 
 def test_monitor_page_renders_with_its_script_and_csrf_cookie(client, user):

@@ -43,13 +43,10 @@ def browser():
 def test_monitor_shows_a_job_progress_live_until_completed(browser, celery_worker,
                                                            daphne_server, live_celery,
                                                            api_token):
-    # /admin/login/ (the project's LOGIN_URL) admits staff accounts only
-    api_token.user.is_staff = True
-    api_token.user.save(update_fields=["is_staff"])
     page = browser.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(f"{daphne_server.base_url}/jobs/")
-    assert "/admin/login/" in page.url  # login required, back to /jobs/ after
+    assert "/api-auth/login/" in page.url  # login required, back to /jobs/ after
     page.fill("#id_username", "tester")
     page.fill("#id_password", "secret-password")
     page.click("input[type=submit]")
