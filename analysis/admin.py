@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 
 from analysis.apply import request_apply
-from analysis.models import AnalysisPlan, ChangeStatus, PlanChange
+from analysis.models import AIAnswerCache, AnalysisPlan, ChangeStatus, PlanChange
 from analysis.plan_queries import plans_with_counts
 from analysis.review import bulk_review
 from stashhog.api.exceptions import StashHogException
@@ -89,3 +89,19 @@ class PlanChangeAdmin(admin.ModelAdmin):
     @admin.action(description="Reject the selected changes")
     def reject_changes(self, request, queryset):
         self._review(request, queryset, ChangeStatus.REJECTED)
+
+
+@admin.register(AIAnswerCache)
+class AIAnswerCacheAdmin(admin.ModelAdmin):
+    """Read-only; deleting a row makes the next analysis of that scene ask the AI again."""
+
+    list_display = ["scene_id", "model", "created_at"]
+    list_filter = ["model"]
+    search_fields = ["=scene_id"]
+    readonly_fields = ["scene_id", "request_key", "model", "answer", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -48,3 +48,13 @@ class StudioAdmin(EntityAdmin):
 @admin.register(SyncState)
 class SyncStateAdmin(admin.ModelAdmin):
     list_display = ["watermark", "last_sync_at", "last_full_sync_at"]
+
+
+@admin.register(SceneFile)
+class SceneFileAdmin(admin.ModelAdmin):
+    list_display = ["path", "scene", "primary", "size", "duration", "width", "height"]
+    list_filter = ["primary", "video_codec"]
+    list_select_related = ["scene"]
+    search_fields = ["=id", "path"]
+    raw_id_fields = ["scene"]
+    show_full_result_count = False

@@ -61,3 +61,4 @@ def test_dockerfile_runs_as_a_non_root_user():
     lines = (ROOT / "Dockerfile").read_text().splitlines()
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
+
