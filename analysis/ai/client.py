@@ -23,6 +23,7 @@ from analysis.ai.errors import (
     AIOutputInvalid,
     AIUnreachable,
 )
+from settings_app.secrets import redact
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Local servers need no key, but the openai package refuses to start without one.
@@ -179,10 +180,7 @@ class AIClient:
     def _upstream_message(self, err: openai.APIStatusError) -> str:
         body = err.body
         message = body.get("message") if isinstance(body, dict) else body
-        text = _shorten(str(message or f"HTTP {err.status_code}"))
-        if self.config.api_key:
-            text = text.replace(self.config.api_key, "***")
-        return text
+        return redact(_shorten(str(message or f"HTTP {err.status_code}")), (self.config.api_key,))
 
 
 def _shorten(text: str) -> str:

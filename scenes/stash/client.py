@@ -21,13 +21,14 @@ from gql.transport.exceptions import (
 )
 from gql.transport.httpx import HTTPXTransport
 
+from settings_app.secrets import redact
+
 from .documents import operations
 from .errors import (
     StashAuthError,
     StashNotStash,
     StashQueryError,
     StashUnreachable,
-    redact,
     safe_url,
 )
 
@@ -300,7 +301,8 @@ class StashClient:
             str(error.get("message", error)) if isinstance(error, dict) else str(error)
             for error in exc.errors or [str(exc)]
         )
-        return StashQueryError(f"Stash rejected {operation}: {redact(messages, self._api_key)}")
+        messages = redact(messages, (self._api_key,))
+        return StashQueryError(f"Stash rejected {operation}: {messages}")
 
     def _auth_error(self) -> StashAuthError:
         if self._api_key:

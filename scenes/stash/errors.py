@@ -5,12 +5,9 @@ to users, so they name the Stash base URL only after ``safe_url`` has stripped c
 and query strings, and they never carry the API key.
 """
 
-import re
 from urllib.parse import urlsplit, urlunsplit
 
 from stashhog.api.exceptions import UpstreamUnavailable
-
-_APIKEY_PARAM = re.compile(r"(apikey=)[^&\s\"']+", re.IGNORECASE)
 
 
 class StashError(UpstreamUnavailable):
@@ -53,10 +50,3 @@ def safe_url(url: str) -> str:
         port = None
     netloc = f"{host}:{port}" if port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def redact(text: str, secret: str | None) -> str:
-    """Remove ``secret`` and any ``apikey=`` value from text that came from Stash."""
-    if secret:
-        text = text.replace(secret, "***")
-    return _APIKEY_PARAM.sub(r"\1***", text)
