@@ -13,8 +13,9 @@
 """
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -28,6 +29,7 @@ from scenes.stash import StashClient
 from settings_app import get_setting
 
 logger = logging.getLogger("stashhog.sync")
+SCAN_WAL_CHECKPOINT_PAGES = 10_000  # SQLite pages of 4 KiB: about 40 MB of WAL
 
 
 def client_from_settings() -> StashClient:
@@ -119,7 +121,7 @@ class _Run:
     def sync_scenes(self, page_size: int) -> None:
         pages = self.client.iter_scene_pages(updated_since=self.since, per_page=page_size)
         total = None
-        with Prefetcher(pages) as prefetched:
+        with Prefetcher(pages) as prefetched, _fewer_checkpoints():
             for page in prefetched:
                 if page.total is not None:
                     total = page.total
@@ -174,6 +176,25 @@ def _relax_commit_durability() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+@contextmanager
+def _fewer_checkpoints() -> Iterator[None]:
+    """On SQLite, checkpoint the WAL about every 40 MB instead of every 4 MB while scene
+    pages are written: each checkpoint waits for both files to sync, and one every few
+    pages cost about 40% of the commit time. The connection's setting is restored after."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        previous = int(cursor.fetchone()[0])
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {SCAN_WAL_CHECKPOINT_PAGES}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {previous}")
 
 
 def _scenes_using(kind: store.EntityKind, entity_ids: set[str]) -> list[str]:
