@@ -237,13 +237,13 @@ def run_sync(connect: Callable[[], StashClient], progress, *, incremental: bool 
         progress.update(run.processed, None, "Removing deleted scenes", force=True)
         run.remove_deleted_scenes(id_scan, scan_started)
     if not run.incremental:
-        _refresh_planner_statistics()
+        refresh_planner_statistics()
     result = run.finish(state.watermark)
     logger.info("sync finished: %s", result)
     return result
 
 
-def _refresh_planner_statistics() -> None:
+def refresh_planner_statistics() -> None:
     """After a full sync, give PostgreSQL's planner fresh statistics and visibility maps at
     once (a first sync fills empty tables faster than autovacuum notices), so API queries
     get index plans and index-only counts from the first request."""
