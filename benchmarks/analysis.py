@@ -78,8 +78,8 @@ def reset_database() -> None:
 
 def sync(library) -> float:
     started = time.perf_counter()
-    with FakeStashServer(library) as server, StashClient(server.url, None) as client:
-        run_sync(client, QuietProgress(), incremental=False)
+    with FakeStashServer(library) as server:
+        run_sync(lambda: StashClient(server.url, None), QuietProgress(), incremental=False)
     return time.perf_counter() - started
 
 
