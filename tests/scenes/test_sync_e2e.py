@@ -6,7 +6,6 @@ import pytest
 
 from jobs.models import JobStatus
 from settings_app.registry import save_settings
-from tests.e2e_support import *  # noqa: F403 - the e2e fixtures
 from tests.e2e_support import wait_for_job
 from tests.fakes.stash_library import generate_library
 from tests.scenes.library_match import assert_matches
