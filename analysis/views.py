@@ -33,8 +33,8 @@ from analysis.serializers import (
 from jobs.models import Job
 from jobs.schema import JOB_ACCEPTED_RESPONSE, JOB_ALREADY_ACTIVE_RESPONSE, JOB_ID
 from jobs.serializers import JobAcceptedSerializer
-from stashhog.api.exceptions import InvalidInput
 from stashhog.api.schema import error_response
+from stashhog.api.validation import validated
 
 BACKGROUND_PARAMETER = OpenApiParameter(
     "background", bool, default=True,
@@ -47,15 +47,8 @@ COMMON_ERRORS = {
 PLAN_NOT_FOUND = error_response("No plan has this id.", examples.PLAN_NOT_FOUND)
 
 
-def _valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        raise InvalidInput("Invalid input", detail=serializer.errors)
-    return serializer.validated_data
-
-
 def _background(request) -> bool:
-    return _valid(BackgroundQuerySerializer, request.query_params.dict())["background"]
+    return validated(BackgroundQuerySerializer, request.query_params.dict())["background"]
 
 
 def _accepted(job: Job) -> Response:
@@ -89,7 +82,7 @@ class AnalysisViewSet(viewsets.ViewSet):
     @action(detail=False, methods=["post"])
     def generate(self, request):
         background = _background(request)
-        body = _valid(GenerateRequestSerializer, request.data)
+        body = validated(GenerateRequestSerializer, request.data)
         job = request_analysis(
             scene_ids=body.get("scene_ids"), filters=body.get("filters"),
             options=dict(body.get("options") or {}), plan_name=body.get("plan_name"),
@@ -160,7 +153,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     @action(detail=True, methods=["post"], url_path="bulk-review", filter_backends=[],
             pagination_class=None)
     def bulk_review(self, request, plan_id=None):
-        body = _valid(BulkReviewSerializer, request.data)
+        body = validated(BulkReviewSerializer, request.data)
         return Response(bulk_review(plan_id, **body))
 
     @extend_schema(
@@ -182,7 +175,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def apply(self, request, plan_id=None):
         background = _background(request)
-        body = _valid(ApplyRequestSerializer, request.data)
+        body = validated(ApplyRequestSerializer, request.data)
         job = request_apply(int(plan_id), body.get("scene_ids"), background=background)
         if background:
             return _accepted(job)
@@ -209,7 +202,7 @@ class ChangeViewSet(viewsets.GenericViewSet):
                   examples.CHANGE_NEW_STUDIO, examples.CHANGE_RESPONSE],
     )
     def partial_update(self, request, change_id=None):
-        body = _valid(ChangeUpdateSerializer, request.data)
+        body = validated(ChangeUpdateSerializer, request.data)
         change = update_change(
             change_id, proposed_value=body.get("proposed_value", UNSET), status=body.get("status")
         )

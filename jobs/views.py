@@ -19,6 +19,7 @@ from jobs.schema import (
     error_response,
 )
 from jobs.serializers import JobDetailSerializer, JobListQuerySerializer, JobSerializer
+from stashhog.api.validation import validated
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
@@ -48,9 +49,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
         examples=[OpenApiExample("Jobs", value=[JOB_EXAMPLE], response_only=True)],
     )
     def list(self, request, *args, **kwargs):
-        query = JobListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        jobs = self.filter_queryset(self.get_queryset())[:query.validated_data["limit"]]
+        limit = validated(JobListQuerySerializer, request.query_params)["limit"]
+        jobs = self.filter_queryset(self.get_queryset())[:limit]
         return Response(JobSerializer(jobs, many=True).data)
 
     @extend_schema(

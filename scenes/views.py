@@ -29,8 +29,9 @@ from scenes.serializers import (
     SyncResultSerializer,
 )
 from scenes.sync import client_from_settings, refresh_scene
-from stashhog.api.exceptions import InvalidInput, NotFound
+from stashhog.api.exceptions import NotFound
 from stashhog.api.schema import error_example, error_response
+from stashhog.api.validation import validated
 
 ERROR_RESPONSES = {
     400: error_response(
@@ -120,11 +121,9 @@ class SceneViewSet(viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
     def sync(self, request):
-        query = SyncQuerySerializer(data=request.query_params.dict())
-        if not query.is_valid():
-            raise InvalidInput("Invalid parameters", detail=query.errors)
-        parameters = {"incremental": query.validated_data["incremental"]}
-        if query.validated_data["background"]:
+        query = validated(SyncQuerySerializer, request.query_params.dict())
+        parameters = {"incremental": query["incremental"]}
+        if query["background"]:
             job = start_job(SYNC_JOB, parameters)
             return Response(
                 JobAcceptedSerializer({"job_id": job.id, "status": job.status}).data,

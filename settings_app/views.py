@@ -23,6 +23,7 @@ from settings_app.serializers import (
     StashConnectionTest,
 )
 from stashhog.api.schema import error_response
+from stashhog.api.validation import validated
 
 EXAMPLE_SETTINGS = {
     key: SECRET_MASK if spec.secret else spec.default for key, spec in REGISTRY.items()
@@ -34,12 +35,6 @@ def _invalid_input_response(example: dict) -> OpenApiResponse:
         "Invalid input: ``detail`` lists every problem by key.",
         OpenApiExample("Invalid input", value=example, response_only=True, status_codes=["400"]),
     )
-
-
-def _valid(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class SettingsViewSet(viewsets.ViewSet):
@@ -110,7 +105,7 @@ class SettingsViewSet(viewsets.ViewSet):
     def test_stash(self, request):
         """Asks Stash for its version and system status, with a short timeout. A failure
         answers 200 with ``success: false`` and the classified cause."""
-        return Response(connections.check_stash(**_valid(StashConnectionTest, request)))
+        return Response(connections.check_stash(**validated(StashConnectionTest, request.data)))
 
     @extend_schema(
         summary="Test an OpenAI-compatible server, key and model (default: the saved ones)",
@@ -139,4 +134,4 @@ class SettingsViewSet(viewsets.ViewSet):
     def test_openai(self, request):
         """Retrieves the model and sends it a one-token request, with a short timeout. A
         failure answers 200 with ``success: false`` and the classified cause."""
-        return Response(connections.check_openai(**_valid(OpenAIConnectionTest, request)))
+        return Response(connections.check_openai(**validated(OpenAIConnectionTest, request.data)))

@@ -9,6 +9,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
 from stashhog.api.exceptions import InvalidInput
+from stashhog.api.validation import validated
 
 
 class PageQuery(serializers.Serializer):
@@ -20,14 +21,11 @@ class PageQuery(serializers.Serializer):
 
 def read_page_query(request, sortable: dict[str, str] | None = None) -> dict:
     """Validated paging parameters; ``sort_by`` must be a key of ``sortable``."""
-    query = PageQuery(data=request.query_params)
-    if not query.is_valid():
-        raise InvalidInput("Invalid paging parameters", detail=query.errors)
-    params = query.validated_data
+    params = validated(PageQuery, request.query_params)
     sort_by = params.get("sort_by")
     if sort_by is not None and sort_by not in (sortable or {}):
         raise InvalidInput(
-            "Invalid paging parameters",
+            "Invalid input",
             detail={"sort_by": [f"Must be one of: {', '.join(sorted(sortable or {})) or 'none'}."]},
         )
     return params
