@@ -98,9 +98,11 @@ class _Run:
         that referenced a deleted entity (Stash rewrites those without bumping them)."""
         affected: set[str] = set()
         for kind in store.ENTITY_KINDS:
-            fetch = getattr(self.client, f"all_{kind.name}")
-            changed = fetch(updated_since=self.since)
-            everything = fetch() if self.incremental else changed
+            everything = getattr(self.client, f"all_{kind.name}")()
+            # The whole list is needed anyway to find deletions; what changed is picked from
+            # it with Stash's own comparison (its updated_at text, compared as text).
+            changed = [item for item in everything
+                       if self.since is None or item["updated_at"] > self.since]
             self.see(changed)
             local = set(kind.model.objects.values_list("id", flat=True))
             gone = local - {item["id"] for item in everything}
