@@ -35,6 +35,7 @@ from analysis.models import (
     PlanChange,
     PlanStatus,
 )
+from analysis.plan_queries import get_plan
 from analysis.plan_status import refresh_plan_status
 from jobs.models import ACTIVE_STATUSES, Job
 from jobs.runner import JobAlreadyActive, job_type, start_job
@@ -42,7 +43,7 @@ from jobs.signals import job_finished
 from scenes import store
 from scenes.stash import StashClient, StashQueryError
 from scenes.sync import client_from_settings, refresh_scenes
-from stashhog.api.exceptions import Conflict, NotFound
+from stashhog.api.exceptions import Conflict
 
 logger = logging.getLogger("stashhog.apply")
 
@@ -81,13 +82,6 @@ def _accepted(plan_id: int, scene_ids: list[str] | None):
     return changes
 
 
-def _get_plan(plan_id) -> AnalysisPlan:
-    try:
-        return AnalysisPlan.objects.get(pk=int(plan_id))
-    except (AnalysisPlan.DoesNotExist, TypeError, ValueError):
-        raise NotFound("Plan not found") from None
-
-
 def request_apply(plan_id: int, scene_ids: list[str] | None, *, background: bool) -> Job:
     """Start applying the plan's accepted changes (only those of ``scene_ids`` if given).
 
@@ -95,7 +89,7 @@ def request_apply(plan_id: int, scene_ids: list[str] | None, *, background: bool
     has nothing accepted. ``background=False`` runs the job in this process and returns it
     finished (its ``result`` is ``apply_job``'s).
     """
-    plan = _get_plan(plan_id)
+    plan = get_plan(plan_id)
     if plan.status == PlanStatus.CANCELLED:
         raise Conflict("The plan is cancelled")
     parameters = {
@@ -124,7 +118,7 @@ def apply_job(progress, parameters: dict) -> dict:
     The plan is ``applying`` while the job runs; its derived status is restored at the end,
     whatever the outcome.
     """
-    plan = _get_plan(parameters["plan_id"])
+    plan = get_plan(parameters["plan_id"])
     marked = AnalysisPlan.objects.filter(pk=plan.pk).exclude(status=PlanStatus.CANCELLED)
     if not marked.update(status=PlanStatus.APPLYING):
         raise Conflict("The plan is cancelled")

@@ -6,9 +6,19 @@ from django.db.models import BigIntegerField, Count, QuerySet
 from django.db.models.functions import Cast
 
 from analysis.models import AnalysisPlan
+from stashhog.api.exceptions import NotFound
 
 CHANGE_FIELDS = ("id", "scene_id", "scene_title", "field", "action", "current_value",
                  "proposed_value", "confidence", "source", "reason", "status", "error")
+
+
+def get_plan(plan_id, *, for_update: bool = False) -> AnalysisPlan:
+    """The plan, or NotFound (for an unknown or malformed id)."""
+    plans = AnalysisPlan.objects.select_for_update() if for_update else AnalysisPlan.objects
+    try:
+        return plans.get(pk=int(plan_id))
+    except (AnalysisPlan.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Plan not found") from None
 
 
 def plans_with_counts() -> QuerySet:

@@ -16,6 +16,7 @@ from analysis.models import (
     PlanChange,
     PlanStatus,
 )
+from analysis.plan_queries import get_plan
 from analysis.plan_status import refresh_plan_status
 from scenes.models import Performer, Scene, Studio, Tag
 from stashhog.api.exceptions import Conflict, InvalidInput, NotFound
@@ -30,14 +31,6 @@ _ENTITY_MODELS = {ChangeField.STUDIO: Studio, ChangeField.PERFORMERS: Performer,
 
 def _invalid(message: str) -> InvalidInput:
     return InvalidInput("Invalid proposed value", detail={"proposed_value": [message]})
-
-
-def get_plan(plan_id, *, for_update: bool = False) -> AnalysisPlan:
-    plans = AnalysisPlan.objects.select_for_update() if for_update else AnalysisPlan.objects
-    try:
-        return plans.get(pk=int(plan_id))
-    except (AnalysisPlan.DoesNotExist, ValueError, TypeError):
-        raise NotFound("Plan not found") from None
 
 
 def _check_reviewable(plan: AnalysisPlan) -> None:

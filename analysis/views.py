@@ -17,8 +17,8 @@ from analysis import examples
 from analysis.apply import request_apply
 from analysis.generate import request_analysis
 from analysis.models import AnalysisPlan, PlanStatus
-from analysis.plan_queries import plan_scenes, plans_with_counts
-from analysis.review import UNSET, bulk_review, cancel_plan, get_plan, update_change
+from analysis.plan_queries import get_plan, plan_scenes, plans_with_counts
+from analysis.review import UNSET, bulk_review, cancel_plan, update_change
 from analysis.serializers import (
     ApplyRequestSerializer,
     BackgroundQuerySerializer,
