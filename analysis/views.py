@@ -31,7 +31,12 @@ from analysis.serializers import (
     PlanSerializer,
 )
 from jobs.models import Job
-from jobs.schema import JOB_ACCEPTED_RESPONSE, JOB_ALREADY_ACTIVE_RESPONSE, JOB_ID
+from jobs.schema import (
+    JOB_ACCEPTED_RESPONSE,
+    JOB_ALREADY_ACTIVE_RESPONSE,
+    JOB_ID,
+    JOB_QUEUE_UNAVAILABLE_RESPONSE,
+)
 from jobs.serializers import JobAcceptedSerializer
 from stashhog.api.schema import error_response
 from stashhog.api.validation import validated
@@ -75,6 +80,7 @@ class AnalysisViewSet(viewsets.ViewSet):
             200: OpenApiResponse(PlanDetailSerializer,
                                  description="background=false: the finished plan."),
             202: JOB_ACCEPTED_RESPONSE,
+            503: JOB_QUEUE_UNAVAILABLE_RESPONSE,
             **COMMON_ERRORS,
         },
         examples=[examples.GENERATE_REQUEST, examples.GENERATE_BY_FILTER, examples.PLAN_DETAIL],
@@ -166,6 +172,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
             202: JOB_ACCEPTED_RESPONSE,
             404: PLAN_NOT_FOUND,
             409: JOB_ALREADY_ACTIVE_RESPONSE,
+            503: JOB_QUEUE_UNAVAILABLE_RESPONSE,
             **COMMON_ERRORS,
         },
         examples=[examples.APPLY_REQUEST, examples.APPLY_RESULT,

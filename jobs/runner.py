@@ -27,7 +27,13 @@ from jobs.notify import publish_job
 from jobs.signals import job_finished
 from settings_app import get_setting
 from settings_app.secrets import current_secrets, redact
-from stashhog.api.exceptions import Conflict, InvalidInput, NotFound, StashHogException
+from stashhog.api.exceptions import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+    StashHogException,
+)
 
 logger = logging.getLogger("stashhog.jobs")
 
@@ -80,6 +86,15 @@ class JobAlreadyActive(Conflict):
         self.job = job
 
 
+class JobQueueUnavailable(ServiceUnavailable):
+    """The job could not be handed to the job queue (Redis); its row is already failed."""
+
+    def __init__(self, job: Job):
+        super().__init__("Could not queue the job: the job queue is unavailable",
+                         detail={"job_id": str(job.id)}, retry_after=30)
+        self.job = job
+
+
 class JobNotCompleted(StashHogException):
     """An inline job failed or was cancelled. The status code follows the cause: a failure
     of Stash or the AI server stays a 502, a cancel is a 409, anything else a 500."""
@@ -96,7 +111,8 @@ class JobNotCompleted(StashHogException):
 
 
 def start_job(type_name: str, parameters: dict | None = None, *, inline: bool = False) -> Job:
-    """Create the Job row and queue it; raises JobAlreadyActive on an exclusive clash.
+    """Create the Job row and queue it; raises JobAlreadyActive on an exclusive clash, and
+    JobQueueUnavailable when the queue refused it (the row is then failed).
 
     ``inline=True`` runs the job in this process instead (for ``background=false`` API
     calls), through the same states, and returns the completed row; a job that fails or is
@@ -118,20 +134,25 @@ def _create_job(type_name: str, parameters: dict | None, *, dispatch: bool) -> J
         raise InvalidInput(f"Unknown job type {type_name!r}")
     parameters = parameters or {}
     key = spec.exclusive_key(parameters) if spec.exclusive_key else None
+    queued = {}  # filled on commit (later, when the caller's own transaction commits)
     try:
         with transaction.atomic():
             job = Job.objects.create(type=type_name, parameters=parameters, exclusive_key=key)
             if dispatch:
-                transaction.on_commit(lambda: _dispatch(job, spec))
+                transaction.on_commit(lambda: queued.update(ok=_dispatch(job, spec)))
     except IntegrityError:
         active = Job.objects.filter(exclusive_key=key).first()
         if active is None:  # it finished in between: try once more
             return _create_job(type_name, parameters, dispatch=dispatch)
         raise JobAlreadyActive(active) from None
+    if queued.get("ok") is False:
+        job.refresh_from_db()
+        raise JobQueueUnavailable(job)
     return job
 
 
-def _dispatch(job: Job, spec: JobType) -> None:
+def _dispatch(job: Job, spec: JobType) -> bool:
+    """Send the job's message; False (and the job failed) when the broker refused it."""
     from jobs.tasks import run_idempotent_job_task, run_job_task
 
     task = run_idempotent_job_task if spec.idempotent else run_job_task
@@ -142,6 +163,8 @@ def _dispatch(job: Job, spec: JobType) -> None:
     except Exception as exc:  # the broker is down: the job must not stay pending forever
         logger.error("could not queue job %s: %s", job.id, redact(str(exc)))
         _finish(job.id, JobStatus.FAILED, error=f"Could not queue the job: {type(exc).__name__}")
+        return False
+    return True
 
 
 def _claim(job_id: str, worker: str, *, restart_running: bool) -> bool:
@@ -309,12 +332,15 @@ class Progress:
 
 class _Heartbeat:
     """Refreshes the job's heartbeat from a side thread, so a body busy in one long step
-    (a slow Stash request, a big page) never looks dead, while a dead worker soon does."""
+    (a slow Stash request, a big page) never looks dead, while a dead worker soon does.
 
-    def __init__(self, job_id):
+    A failed beat ("database is locked", a dropped connection) is logged and the next one
+    tried on a fresh connection: the thread only ends with the job."""
+
+    def __init__(self, job_id, interval: float | None = None):
         self.job_id = job_id
         self.stop = threading.Event()
-        self.interval = max(1.0, get_setting("job_heartbeat_timeout_seconds") / 5)
+        self.interval = interval or max(1.0, get_setting("job_heartbeat_timeout_seconds") / 5)
 
     def __enter__(self):
         self.thread = threading.Thread(target=self._beat, daemon=True, name="job-heartbeat")
@@ -328,10 +354,13 @@ class _Heartbeat:
     def _beat(self):
         try:
             while not self.stop.wait(self.interval):
-                Job.objects.filter(id=self.job_id, status__in=ACTIVE_STATUSES).update(
-                    heartbeat_at=timezone.now()
-                )
-        except Exception as exc:  # the reaper will judge the job; never crash the worker
-            logger.warning("heartbeat of job %s stopped: %s", self.job_id, type(exc).__name__)
+                try:
+                    Job.objects.filter(id=self.job_id, status__in=ACTIVE_STATUSES).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception as exc:  # never crash the worker; beat again next time
+                    logger.warning("heartbeat of job %s failed (%s); retrying",
+                                   self.job_id, type(exc).__name__)
+                    connections.close_all()
         finally:
             connections.close_all()  # this thread's own connections

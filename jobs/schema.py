@@ -1,5 +1,6 @@
 """OpenAPI pieces of the jobs API, also for the apps that start jobs: a 409 response for
-``JobAlreadyActive`` and a 202 response for a queued job, each with its example."""
+``JobAlreadyActive``, a 503 for ``JobQueueUnavailable`` and a 202 response for a queued
+job, each with its example."""
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
@@ -33,6 +34,13 @@ JOB_ALREADY_ACTIVE_RESPONSE = error_response(
     "plan). Nothing was started: ``detail.job_id`` is the id of the active job, to follow "
     "it instead with ``GET /api/jobs/{job_id}`` or its WebSocket.",
     error_example("Sync already running", 409, "A sync job is already running",
+                  {"job_id": JOB_ID}),
+)
+
+JOB_QUEUE_UNAVAILABLE_RESPONSE = error_response(
+    "The job queue (Redis) refused the job: it was recorded as ``failed`` (``detail.job_id``) "
+    "and will not run. Retry after the ``Retry-After`` header's seconds.",
+    error_example("Queue down", 503, "Could not queue the job: the job queue is unavailable",
                   {"job_id": JOB_ID}),
 )
 

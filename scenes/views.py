@@ -15,7 +15,11 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from jobs.runner import start_job
-from jobs.schema import JOB_ACCEPTED_RESPONSE, JOB_ALREADY_ACTIVE_RESPONSE
+from jobs.schema import (
+    JOB_ACCEPTED_RESPONSE,
+    JOB_ALREADY_ACTIVE_RESPONSE,
+    JOB_QUEUE_UNAVAILABLE_RESPONSE,
+)
 from jobs.serializers import JobAcceptedSerializer
 from scenes import examples
 from scenes.filters import PerformerFilterSet, SceneFilterSet, StudioFilterSet, TagFilterSet
@@ -116,6 +120,7 @@ class SceneViewSet(viewsets.ReadOnlyModelViewSet):
             202: JOB_ACCEPTED_RESPONSE,
             409: JOB_ALREADY_ACTIVE_RESPONSE,
             502: STASH_FAILED_RESPONSE,
+            503: JOB_QUEUE_UNAVAILABLE_RESPONSE,
             **ERROR_RESPONSES,
         },
     )

@@ -5,6 +5,9 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stashhog.settings")
+# A request waits this long for SQLite's write lock, then answers 503 with Retry-After;
+# workers keep the longer default: a job step may wait, a browser should not.
+os.environ.setdefault("STASHHOG_SQLITE_BUSY_TIMEOUT", "5")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -118,11 +118,12 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a worker writes; IMMEDIATE avoids lock upgrades
-    # failing mid-transaction; the busy timeout waits instead of raising "database is locked".
+    # failing mid-transaction; the busy timeout waits instead of raising "database is locked"
+    # (web processes wait less, see asgi.py: a request answers 503 rather than hang).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
+        "timeout": env_int("STASHHOG_SQLITE_BUSY_TIMEOUT", 30),
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # Tests run real worker and server processes, so the test database must be a file; one

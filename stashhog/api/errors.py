@@ -7,11 +7,12 @@ error status answers in the same shape.
 import logging
 
 from django.core.exceptions import PermissionDenied
+from django.db import OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
-from stashhog.api.exceptions import StashHogException
+from stashhog.api.exceptions import ServiceUnavailable, StashHogException
 from stashhog.api.request_id import request_id_of
 
 logger = logging.getLogger("stashhog.api")
@@ -21,6 +22,11 @@ def envelope(request, error: str, detail=None) -> dict:
     return {
         "success": False, "error": error, "detail": detail, "request_id": request_id_of(request)
     }
+
+
+def _database_locked(exc) -> bool:
+    """SQLite's answer when another process holds the write lock past the busy timeout."""
+    return isinstance(exc, OperationalError) and "locked" in str(exc)
 
 
 def _describe(exc) -> tuple[int, str, object]:
@@ -43,11 +49,16 @@ def _describe(exc) -> tuple[int, str, object]:
 def exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER."""
     request = context["request"]
+    if _database_locked(exc):
+        exc = ServiceUnavailable("The database is busy; retry shortly")
     status, error, detail = _describe(exc)
-    if status >= 500:
+    headers = {}
+    if isinstance(exc, ServiceUnavailable):
+        headers["Retry-After"] = str(exc.retry_after)
+        logger.warning("request %s: %s", request_id_of(request), error)
+    elif status >= 500:
         # The traceback goes to the log (with the request id), never to the client.
         logger.error("request %s failed: %s", request_id_of(request), error, exc_info=exc)
-    headers = {}
     if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
         # Token auth is what API clients use; say so, as RFC 7235 asks for a 401.
         headers["WWW-Authenticate"] = "Token"

@@ -36,3 +36,16 @@ class UpstreamUnavailable(StashHogException):
 
     status_code = 502
     default_message = "Upstream service unavailable"
+
+
+class ServiceUnavailable(StashHogException):
+    """StashHog itself cannot serve the request right now (its database is locked by a
+    writer, its job queue is unreachable); the same request may succeed after
+    ``retry_after`` seconds, which the answer's ``Retry-After`` header carries."""
+
+    status_code = 503
+    default_message = "Service temporarily unavailable"
+
+    def __init__(self, message: str | None = None, detail=None, retry_after: int = 5):
+        super().__init__(message, detail)
+        self.retry_after = retry_after

@@ -3,11 +3,15 @@ Celery is eager and the channel layer in memory)."""
 
 import asyncio
 import time
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import OperationalError
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from jobs import runner
 from jobs.models import Job, JobStatus
@@ -61,6 +65,15 @@ def test_dispatch_failure_marks_the_job_failed(django_capture_on_commit_callback
     assert job.status == JobStatus.FAILED
     assert "Could not queue the job" in job.error
     assert job.completed_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_start_job_raises_queue_unavailable_when_the_broker_refuses():
+    with mock.patch("jobs.tasks.run_job_task.apply_async",
+                    side_effect=ConnectionRefusedError("broker down")):
+        with pytest.raises(runner.JobQueueUnavailable) as refused:
+            runner.start_job("demo.count")
+    assert refused.value.status_code == 503 and refused.value.job.status == JobStatus.FAILED
 
 
 def test_idempotent_job_types_go_through_the_late_ack_task(django_capture_on_commit_callbacks):
@@ -304,3 +317,24 @@ def test_heartbeat_thread_refreshes_the_row(transactional_db):
         while Job.objects.get(id=job.id).heartbeat_at is None:
             assert time.monotonic() < deadline, "no heartbeat written"
     assert not beat.thread.is_alive()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_survives_a_locked_database_and_keeps_beating():
+    long_ago = timezone.now() - timedelta(hours=1)
+    job = Job.objects.create(type="demo.count", status=JobStatus.RUNNING, heartbeat_at=long_ago)
+    real_update, beats = QuerySet.update, []
+
+    def locked_once(queryset, **fields):
+        beats.append(fields)
+        if len(beats) == 1:
+            raise OperationalError("database is locked")
+        return real_update(queryset, **fields)
+
+    with mock.patch.object(QuerySet, "update", locked_once):
+        with runner._Heartbeat(job.id, interval=0.05):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and len(beats) < 3:
+                time.sleep(0.02)
+    assert len(beats) >= 3  # it went on beating after the error
+    assert Job.objects.get(id=job.id).heartbeat_at > long_ago

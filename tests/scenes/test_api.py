@@ -1,5 +1,7 @@
 """The scene and entity endpoints: shapes, filters, validation, query counts, actions."""
 
+from unittest import mock
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -284,6 +286,20 @@ def test_a_second_sync_request_is_409_with_the_running_job(api_client, db):
 
     body = assert_envelope(response, 409)
     assert body["detail"] == {"job_id": str(running.id)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_the_job_queue_refuses_is_503_not_a_pending_202(api_client):
+    with mock.patch("jobs.tasks.run_job_task.apply_async",
+                    side_effect=ConnectionRefusedError("broker down")):
+        response = api_client.post("/api/scenes/sync")
+    body = assert_envelope(response, 503)
+    assert int(response["Retry-After"]) > 0
+    job = Job.objects.get(id=body["detail"]["job_id"])
+    assert job.status == JobStatus.FAILED and job.exclusive_key is None
+    # the failed job does not block the next sync
+    with mock.patch("jobs.tasks.run_job_task.apply_async"):
+        assert api_client.post("/api/scenes/sync").status_code == 202
 
 
 def test_bad_sync_parameters_are_400(api_client, db):

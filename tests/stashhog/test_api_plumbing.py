@@ -1,6 +1,10 @@
 """The pagination envelope, the error envelope for every status, request ids."""
 
+import sqlite3
+import time
+
 import pytest
+from django.db import connection
 
 from settings_app.models import Setting
 
@@ -123,3 +127,25 @@ def test_success_responses_carry_a_request_id(api_client):
 def test_paths_work_with_and_without_trailing_slash(anon_client):
     assert anon_client.get("/api/schema").status_code == 200
     assert anon_client.get("/api/schema/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_sqlite_database_answers_503_with_retry_after_at_once(api_client):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's database-wide write lock")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 200")  # as a web process's short wait would
+    locker = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        started = time.monotonic()
+        response = api_client.post("/api/scenes/sync")
+        waited = time.monotonic() - started
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+        connection.close()
+    body = assert_envelope(response, 503)
+    assert body["error"] == "The database is busy; retry shortly"
+    assert int(response["Retry-After"]) > 0
+    assert waited < 10
