@@ -30,8 +30,9 @@ from analysis.ai.prompts import (
     system_prompt,
     user_prompt,
 )
-from analysis.detectors.catalogue import Entity, EntityIndex
+from analysis.detectors.catalogue import Entity
 from analysis.detectors.normalize import normalize, tokenize
+from analysis.fields import SceneField
 from analysis.library import LibraryIndexes, SceneSnapshot
 from analysis.models import AIAnswerCache, ChangeSource
 from analysis.options import AnalysisOptions
@@ -74,6 +75,12 @@ class AIUsage:
         }
 
 
+def _names(scene_field: SceneField, value) -> str | list[str] | None:
+    """A current entity value as the prompt shows it: names only."""
+    names = [item["name"] for item in scene_field.entity_items(value)]
+    return names if scene_field.kind.many else next(iter(names), None)
+
+
 @dataclass(frozen=True)
 class _Request:
     scene: SceneSnapshot
@@ -99,13 +106,7 @@ class AIAnalyser:
         self.prices = prices
         self.concurrency = concurrency
         self.usage = AIUsage()
-        self.fields = tuple(
-            name for name, enabled in zip(
-                AI_FIELDS,
-                (options.detect_studios, options.detect_performers, options.detect_tags),
-                strict=True,
-            ) if enabled
-        )
+        self.fields = tuple(f for f in AI_FIELDS if options.detects(f))
         self.system = system_prompt(options.create_missing)
         self.schema = answer_schema(self.fields)
         self._tokens_per_char: float | None = None
@@ -120,22 +121,16 @@ class AIAnalyser:
     def enabled(self) -> bool:
         return bool(self.fields)
 
-    def _index(self, field_name: str) -> EntityIndex:
-        return getattr(self.indexes, "studios" if field_name == "studio" else field_name)
-
     def prepare(self, scene: SceneSnapshot) -> _Request:
         text = " ".join(part for part in (scene.path, scene.title) if part)
         candidates = {
-            name: self._index(name).candidates(text, CANDIDATES_PER_KIND) for name in self.fields
+            f.name: self.indexes[f.kind].candidates(text, CANDIDATES_PER_KIND)
+            for f in self.fields
         }
         scene_data = {
             "path": scene.path,
             "title": scene.title or None,
-            "current": {
-                "studio": scene.studio["name"] if scene.studio else None,
-                "performers": [p["name"] for p in scene.performers],
-                "tags": [t["name"] for t in scene.tags],
-            },
+            "current": {f.name: _names(f, scene.values[f.name]) for f in AI_FIELDS},
         }
         listed = {
             name: [{"name": e.name, "aliases": list(e.aliases)} for e in entities]
@@ -143,7 +138,8 @@ class AIAnalyser:
         }
         user = user_prompt(scene_data, listed)
         key = hashlib.sha256(json.dumps(
-            [PROMPT_VERSION, self.model, scene.id, scene.updated_at, self.fields,
+            [PROMPT_VERSION, self.model, scene.id, scene.updated_at,
+             [f.name for f in self.fields],
              self.options.create_missing, self.system, user, self.schema],
             sort_keys=True,
         ).encode()).hexdigest()
@@ -266,38 +262,36 @@ class AIAnalyser:
 
     def findings(self, request: _Request, answer: dict) -> list[Finding]:
         found = []
-        for name in self.fields:
-            proposals = answer.get(name)
-            if name == "studio":
-                proposals = [proposals] if proposals else []
-            for proposal in proposals:
-                finding = self._finding(request, name, proposal)
+        for scene_field in self.fields:
+            for proposal in scene_field.entity_items(answer.get(scene_field.name)):
+                finding = self._finding(request, scene_field, proposal)
                 if finding is not None:
                     found.append(finding)
         return found
 
-    def _finding(self, request: _Request, field_name: str, proposal: dict) -> Finding | None:
+    def _finding(self, request: _Request, scene_field: SceneField, proposal: dict
+                 ) -> Finding | None:
         name = " ".join(proposal["name"].split())
         wanted = normalize(name)
         if not wanted:
             return None
         matches = {
-            entity.id: entity for entity in request.candidates[field_name]
+            entity.id: entity for entity in request.candidates[scene_field.name]
             if wanted in {normalize(text) for text in (entity.name, *entity.aliases)}
         }
-        field_value = "studios" if field_name == "studio" else field_name
         confidence = round(float(proposal["confidence"]), 3)
         reason = proposal["reason"].strip() or "named by the AI"
         if len(matches) == 1:
             entity = next(iter(matches.values()))
-            return Finding(field_name, entity.id, entity.name, confidence, reason,
+            return Finding(scene_field.name, entity.id, entity.name, confidence, reason,
                            ChangeSource.AI)
-        if matches or not self.options.create_missing or self._exists(field_value, wanted):
+        if matches or not self.options.create_missing or self._exists(scene_field, wanted):
             return None  # ambiguous, not allowed, or an existing entity we did not offer
-        return Finding(field_name, None, name, confidence, f"new: {reason}", ChangeSource.AI)
+        return Finding(scene_field.name, None, name, confidence, f"new: {reason}",
+                       ChangeSource.AI)
 
-    def _exists(self, field_name: str, normalized: str) -> bool:
+    def _exists(self, scene_field: SceneField, normalized: str) -> bool:
         """Whether the whole name is a known name or alias (creating it would duplicate)."""
         tokens = tokenize(normalized)
-        index = getattr(self.indexes, field_name)
+        index = self.indexes[scene_field.kind]
         return any(m.start == 0 and m.end == len(tokens) for m in index.find(tokens))

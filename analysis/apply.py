@@ -27,10 +27,10 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
+from analysis.fields import ENTITY_FIELDS, SCENE_FIELDS
 from analysis.models import (
     AnalysisPlan,
     ChangeAction,
-    ChangeField,
     ChangeStatus,
     PlanChange,
     PlanStatus,
@@ -41,6 +41,7 @@ from jobs.models import ACTIVE_STATUSES, Job
 from jobs.runner import JobAlreadyActive, job_type, start_job
 from jobs.signals import job_finished
 from scenes import store
+from scenes.entities import EntityKind
 from scenes.stash import StashClient, StashQueryError
 from scenes.sync import client_from_settings, refresh_scenes
 from stashhog.api.exceptions import Conflict
@@ -53,13 +54,6 @@ CHANGED_IN_STASH = "changed in Stash since analysis"
 SCENE_GONE = "scene no longer exists in Stash"
 SAME_FIELD_TWICE = "another accepted change sets the same field of this scene"
 
-ENTITY_KINDS = {
-    ChangeField.STUDIO: store.STUDIOS,
-    ChangeField.PERFORMERS: store.PERFORMERS,
-    ChangeField.TAGS: store.TAGS,
-}
-# How a set change's value is sent to Stash.
-SET_PARAMETERS = {ChangeField.STUDIO: "studio_id", ChangeField.DETAILS: "details"}
 
 
 class Write(NamedTuple):
@@ -145,11 +139,7 @@ def _restore_plan_status(job: Job, **kwargs) -> None:
 
 def _entity_items(change: PlanChange) -> list[dict]:
     """The ``{"id", "name"}`` items a change names (its proposed value holds them)."""
-    if change.field == ChangeField.DETAILS:
-        return []
-    if change.field == ChangeField.STUDIO:
-        return [change.proposed_value] if change.proposed_value else []
-    return list(change.proposed_value or ())
+    return SCENE_FIELDS[change.field].entity_items(change.proposed_value)
 
 
 def _best_match(found: list[dict], name: str) -> dict | None:
@@ -162,32 +152,20 @@ def _best_match(found: list[dict], name: str) -> dict | None:
     )
 
 
-def _set_value(field: str, value) -> str | None:
-    """A set change's value as Stash compares it: a studio id, or details text."""
-    if field == ChangeField.STUDIO:
-        return str(value["id"]) if value and value.get("id") is not None else None
-    return value or ""
-
-
-def _held_value(field: str, scene: dict) -> str | None:
-    if field == ChangeField.STUDIO:
-        return scene["studio"]["id"] if scene.get("studio") else None
-    return scene.get("details") or ""
-
-
 def writes_needed(change: PlanChange, scene: dict) -> list[Write] | str:
     """The writes ``change`` still needs, given the scene as Stash has it now; an empty
     list when Stash already holds the change, or the reason it must not be applied."""
+    field = SCENE_FIELDS[change.field]
     if change.action == ChangeAction.SET:
-        held = _held_value(change.field, scene)
-        proposed = _set_value(change.field, change.proposed_value)
+        held = field.held(scene)
+        proposed = field.set_value(change.proposed_value)
         if held == proposed:
             return []
-        if held != _set_value(change.field, change.current_value):
+        if held != field.set_value(change.current_value):
             return CHANGED_IN_STASH
         return [Write(change.field, "SET", proposed)]
     adding = change.action == ChangeAction.ADD
-    present = {item["id"] for item in scene.get(change.field) or ()}
+    present = field.held_ids(scene)
     # An unresolved id only remains on a removal whose entity Stash does not have.
     ids = [str(item["id"]) for item in _entity_items(change) if item.get("id") is not None]
     mode = "ADD" if adding else "REMOVE"
@@ -206,7 +184,9 @@ class ApplyRun:
         for change in self.changes:
             self.by_scene.setdefault(change.scene_id, []).append(change)
         self.counts = Counter(applied=0, skipped=0, failed=0)
-        self.created: dict[str, list[dict]] = {kind.name: [] for kind in ENTITY_KINDS.values()}
+        self.created: dict[str, list[dict]] = {
+            field.kind.plural: [] for field in ENTITY_FIELDS
+        }
         self.waiting: dict[int, set[Write]] = {}  # change id -> writes not yet confirmed
         self.requests_before = client.requests_sent
         self.started = time.monotonic()
@@ -246,13 +226,13 @@ class ApplyRun:
     def resolve_entities(self) -> None:
         """Give every named item without an id the id of the Stash entity of that name,
         creating the entity only when Stash has none (removals never create)."""
-        wanted: dict[tuple[store.EntityKind, str], dict[int, PlanChange]] = {}
-        names: dict[tuple[store.EntityKind, str], str] = {}
-        creatable: set[tuple[store.EntityKind, str]] = set()
+        wanted: dict[tuple[EntityKind, str], dict[int, PlanChange]] = {}
+        names: dict[tuple[EntityKind, str], str] = {}
+        creatable: set[tuple[EntityKind, str]] = set()
         for change in self.changes:
             for item in _entity_items(change):
                 if item.get("id") is None and item.get("name"):
-                    key = (ENTITY_KINDS[change.field], item["name"].casefold())
+                    key = (SCENE_FIELDS[change.field].kind, item["name"].casefold())
                     wanted.setdefault(key, {})[change.pk] = change
                     names.setdefault(key, item["name"])
                     if change.action != ChangeAction.REMOVE:
@@ -267,25 +247,24 @@ class ApplyRun:
             if entity is not None:
                 self.record_entity(kind, entity, folded, list(changes.values()))
 
-    def find_or_create(self, kind: store.EntityKind, name: str, *, create: bool) -> dict | None:
-        find = getattr(self.client, f"find_{kind.name}_by_name")
-        found = _best_match(find(name), name)
+    def find_or_create(self, kind: EntityKind, name: str, *, create: bool) -> dict | None:
+        found = _best_match(kind.find_by_name(self.client, name), name)
         if found is not None or not create:
             return found
         try:
-            entity = getattr(self.client, f"create_{kind.name.removesuffix('s')}")(name)
+            entity = kind.create(self.client, name)
         except StashQueryError:
             # Someone created it meanwhile (another apply, a person in Stash): use theirs.
-            found = _best_match(find(name), name)
+            found = _best_match(kind.find_by_name(self.client, name), name)
             if found is None:
                 raise
             return found
-        self.created[kind.name].append({"id": entity["id"], "name": entity["name"]})
-        logger.info("created %s %s in Stash", kind.name.removesuffix("s"), entity["id"])
+        self.created[kind.plural].append({"id": entity["id"], "name": entity["name"]})
+        logger.info("created %s %s in Stash", kind.singular, entity["id"])
         return entity
 
     @staticmethod
-    def record_entity(kind: store.EntityKind, entity: dict, folded: str,
+    def record_entity(kind: EntityKind, entity: dict, folded: str,
                       changes: list[PlanChange]) -> None:
         """Keep the entity locally and its id in the changes, committed before any use."""
         for change in changes:
@@ -346,17 +325,7 @@ class ApplyRun:
         """
         scene_ids = [scene_id for scene_id, _change in members]
         try:
-            if write.field in SET_PARAMETERS:
-                values = {SET_PARAMETERS[write.field]: write.value}
-                if len(scene_ids) == 1:
-                    self.client.update_scene(scene_ids[0], **values)
-                else:
-                    self.client.bulk_set_fields(scene_ids, **values)
-            else:
-                self.client.bulk_update_scenes(scene_ids, **{
-                    f"{write.field.removesuffix('s')}_ids": [write.value],
-                    f"{write.field.removesuffix('s')}_mode": write.mode,
-                })
+            SCENE_FIELDS[write.field].write(self.client, scene_ids, write.mode, write.value)
         except StashQueryError as exc:
             if len(members) == 1:
                 self.settle_failed([members[0][1]], exc.message)

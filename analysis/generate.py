@@ -28,7 +28,7 @@ from analysis.library import (
 from analysis.models import AnalysisPlan, ChangeStatus, PlanChange
 from analysis.options import AnalysisOptions, resolve_options
 from analysis.plan_status import refresh_plan_status
-from analysis.proposals import ChangeBuilder, path_findings
+from analysis.proposals import ChangeBuilder, local_findings
 from jobs.models import Job
 from jobs.runner import JobCancelled, start_job
 from scenes.filters import SceneFilterSet
@@ -262,7 +262,7 @@ class _Run:
                ai_findings: dict) -> None:
         changes = []
         for scene in scenes:
-            findings = path_findings(scene, indexes, self.options) + ai_findings.get(scene.id, [])
+            findings = local_findings(scene, indexes, self.options) + ai_findings.get(scene.id, [])
             scene_changes = self.builder.changes_for(scene, findings)
             for change in scene_changes:
                 change.plan_id = self.plan.id

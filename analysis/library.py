@@ -1,108 +1,118 @@
 """What analysis reads from the local library: entity indexes and scenes, streamed in chunks.
 
-Scenes are read as plain snapshots (a fixed four queries per chunk: scenes with their
-studio, primary file paths, performers, tags), never as model instances, and never more
+Scenes are read as plain snapshots (a fixed number of queries per chunk: the scenes,
+primary file paths, and each entity field's links), never as model instances, and never more
 than one chunk at a time, so a 100k-scene library analyses in constant memory.
 """
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import QuerySet
 
 from analysis.detectors.catalogue import Entity, EntityIndex
 from analysis.detectors.path import SceneText
+from analysis.fields import (
+    ENTITY_FIELDS,
+    PERFORMERS_FIELD,
+    SCENE_FIELDS,
+    STUDIO,
+    TAGS_FIELD,
+    SceneField,
+    Shape,
+)
 from analysis.options import AnalysisOptions
-from scenes.models import Performer, Scene, SceneFile, Studio, Tag
+from scenes.entities import EntityKind
+from scenes.models import Scene, SceneFile
 
 SCENE_CHUNK = 500
 
 
-@dataclass(frozen=True)
-class LibraryIndexes:
-    studios: EntityIndex
-    performers: EntityIndex
-    tags: EntityIndex
+# The library's entities by kind, indexed for matching names.
+LibraryIndexes = dict[EntityKind, EntityIndex]
 
 
-def _index(model, *, person_names: bool = False, wanted: bool = True) -> EntityIndex:
+def _index(field: SceneField, wanted: bool) -> EntityIndex:
     if not wanted:
         return EntityIndex([])
-    rows = model.objects.order_by().values_list("id", "name", "aliases").iterator(chunk_size=5000)
+    rows = (field.kind.model.objects.order_by().values_list("id", "name", "aliases")
+            .iterator(chunk_size=5000))
     entities = (Entity(id_, name, tuple(aliases or ())) for id_, name, aliases in rows)
-    return EntityIndex(entities, person_names=person_names)
+    return EntityIndex(entities, person_names=field.person_names)
 
 
 def load_indexes(options: AnalysisOptions) -> LibraryIndexes:
     """Indexes of the entity kinds the options detect (built once per job)."""
-    return LibraryIndexes(
-        studios=_index(Studio, wanted=options.detect_studios),
-        performers=_index(Performer, person_names=True, wanted=options.detect_performers),
-        tags=_index(Tag, wanted=options.detect_tags),
-    )
+    return {field.kind: _index(field, options.detects(field)) for field in ENTITY_FIELDS}
 
 
 @dataclass(frozen=True, slots=True)
 class SceneSnapshot:
-    """One scene as analysis sees it; entities are ``{"id", "name"}`` dicts."""
+    """One scene as analysis sees it: ``values`` holds the current value of each of
+    ``SCENE_FIELDS`` (entities as ``{"id", "name"}`` dicts, None for no studio)."""
 
     id: str
     title: str
-    details: str
     path: str | None
     updated_at: str
-    studio: dict | None
-    performers: list[dict] = field(default_factory=list)
-    tags: list[dict] = field(default_factory=list)
+    values: dict[str, Any]
 
     def text(self) -> SceneText:
+        studio = self.values[STUDIO.name]
         return SceneText(
             path=self.path,
             title=self.title or None,
-            current_studio_id=self.studio["id"] if self.studio else None,
-            current_performer_ids=frozenset(p["id"] for p in self.performers),
-            current_tag_ids=frozenset(t["id"] for t in self.tags),
+            current_studio_id=studio["id"] if studio else None,
+            current_performer_ids=frozenset(
+                p["id"] for p in self.values[PERFORMERS_FIELD.name]),
+            current_tag_ids=frozenset(t["id"] for t in self.values[TAGS_FIELD.name]),
         )
 
 
-def _related(through, column: str, ids: list[str]) -> dict[str, list[dict]]:
+def _linked(kind: EntityKind, ids: list[str]) -> dict[str, list[dict]]:
     named = defaultdict(list)
-    rows = (
-        through.objects.filter(scene_id__in=ids)
-        .order_by(f"{column}__name", column)
-        .values_list("scene_id", column, f"{column}__name")
-    )
-    for scene_id, entity_id, name in rows:
+    for scene_id, entity_id, name in kind.named_links(ids):
         named[scene_id].append({"id": entity_id, "name": name})
     return named
 
 
+def _value(field: SceneField, row: dict, linked: dict[str, dict[str, list[dict]]]) -> Any:
+    if field.shape == Shape.VALUE:
+        return row[field.column]
+    if field.shape == Shape.ENTITY_LIST:
+        return linked[field.name].get(row["id"], [])
+    entity_id = row[field.kind.column]  # a single entity: read with the scene row
+    return {"id": entity_id, "name": row[field.kind.name_lookup]} if entity_id else None
+
+
 def load_snapshots(ids: list[str]) -> list[SceneSnapshot]:
     """Snapshots of ``ids`` in that order (ids that no longer exist are skipped)."""
+    columns = [column for field in SCENE_FIELDS.values() for column in (
+        [field.column] if field.shape == Shape.VALUE
+        else [field.kind.column, field.kind.name_lookup] if field.shape == Shape.ENTITY
+        else []
+    )]
     rows = {
         row["id"]: row
         for row in Scene.objects.filter(id__in=ids).values(
-            "id", "title", "details", "stash_updated_at", "studio_id", "studio__name"
+            "id", "title", "stash_updated_at", *columns
         )
     }
     paths: dict[str, str] = {}
     files = SceneFile.objects.filter(scene_id__in=ids).order_by("scene_id", "-primary", "id")
     for scene_id, path in files.values_list("scene_id", "path"):
         paths.setdefault(scene_id, path)
-    performers = _related(Scene.performers.through, "performer", ids)
-    tags = _related(Scene.tags.through, "tag", ids)
+    linked = {field.name: _linked(field.kind, ids)
+              for field in SCENE_FIELDS.values() if field.shape == Shape.ENTITY_LIST}
     return [
         SceneSnapshot(
             id=scene_id,
             title=row["title"],
-            details=row["details"],
             path=paths.get(scene_id),
             updated_at=row["stash_updated_at"].isoformat(),
-            studio={"id": row["studio_id"], "name": row["studio__name"]}
-            if row["studio_id"] else None,
-            performers=performers.get(scene_id, []),
-            tags=tags.get(scene_id, []),
+            values={name: _value(field, row, linked) for name, field in SCENE_FIELDS.items()},
         )
         for scene_id in ids
         if (row := rows.get(scene_id)) is not None

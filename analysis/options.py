@@ -6,11 +6,12 @@ so a settings change while a job waits does not alter what it was asked to do.
 
 from dataclasses import asdict, dataclass, fields
 
+from analysis.fields import SCENE_FIELDS, SceneField
 from settings_app import get_setting
 from settings_app.registry import problem_message, unit_interval
 from stashhog.api.exceptions import InvalidInput
 
-DETECTORS = ("detect_studios", "detect_performers", "detect_tags", "detect_details")
+DETECTORS = tuple(field.option for field in SCENE_FIELDS.values())
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,10 @@ class AnalysisOptions:
     confidence_threshold: float = 0.5
     auto_accept_threshold: float | None = None
     max_cost_usd: float = 5.0
+
+    def detects(self, field: SceneField) -> bool:
+        """Whether analysis proposes changes of this field."""
+        return getattr(self, field.option)
 
     def as_dict(self) -> dict:
         return asdict(self)

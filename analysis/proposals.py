@@ -14,13 +14,23 @@ higher confidence; a list change's confidence is that of its least certain entit
 auto-accept only takes a change all of whose entities clear the bar.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from analysis.detectors.catalogue import EntityIndex
 from analysis.detectors.details import clean_details
 from analysis.detectors.normalize import normalize
-from analysis.detectors.path import detect_performers, detect_studio, detect_tags
+from analysis.detectors.path import (
+    Proposal,
+    SceneText,
+    detect_performers,
+    detect_studio,
+    detect_tags,
+)
+from analysis.fields import DETAILS, PERFORMERS_FIELD, SCENE_FIELDS, STUDIO, TAGS_FIELD, Shape
 from analysis.library import LibraryIndexes, SceneSnapshot
-from analysis.models import ChangeAction, ChangeField, ChangeSource, ChangeStatus, PlanChange
+from analysis.models import ChangeAction, ChangeSource, ChangeStatus, PlanChange
 from analysis.options import AnalysisOptions
 
 # Cleaning markup changes the form of the details, never their words.
@@ -30,40 +40,77 @@ DETAILS_CLEANING_REASON = "Details contain HTML markup; proposed as plain text"
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One entity a detector found for a scene; ``entity_id`` None proposes a new one."""
+    """One value a source found for a scene's field.
 
-    field: str  # ChangeField.STUDIO, PERFORMERS or TAGS
+    Entity fields name an entity (``entity_id`` None proposes a new one, by ``name``);
+    plain-value fields carry ``value``.
+    """
+
+    field: str  # a SCENE_FIELDS key
     entity_id: str | None
     name: str
     confidence: float
     reason: str
-    source: str  # ChangeSource.PATH or AI
+    source: str  # a ChangeSource
+    value: Any = None
 
     @property
-    def key(self) -> str:
-        return self.entity_id if self.entity_id is not None else f"new:{normalize(self.name)}"
+    def key(self) -> tuple[str, Any]:
+        """What two findings of the same proposal share (the same entity or value)."""
+        if SCENE_FIELDS[self.field].shape == Shape.VALUE:
+            return (self.field, repr(self.value))
+        entity = self.entity_id if self.entity_id is not None else f"new:{normalize(self.name)}"
+        return (self.field, entity)
+
+
+# -- per-scene proposal sources ----------------------------------------------------------------
+
+# The path detector of each entity field (the single-studio one proposes at most one).
+PATH_DETECTORS: dict[str, Callable[[SceneText, EntityIndex], list[Proposal]]] = {
+    STUDIO.name: lambda text, index: [p for p in [detect_studio(text, index)] if p],
+    PERFORMERS_FIELD.name: detect_performers,
+    TAGS_FIELD.name: detect_tags,
+}
 
 
 def path_findings(scene: SceneSnapshot, indexes: LibraryIndexes, options: AnalysisOptions
                   ) -> list[Finding]:
+    """Entities named by the scene's file path and title."""
     text = scene.text()
-    proposals = []
-    if options.detect_studios:
-        studio = detect_studio(text, indexes.studios)
-        proposals += [studio] if studio else []
-    if options.detect_performers:
-        proposals += detect_performers(text, indexes.performers)
-    if options.detect_tags:
-        proposals += detect_tags(text, indexes.tags)
     return [
         Finding(p.field, p.entity_id, p.name, p.confidence, p.reason, ChangeSource.PATH)
-        for p in proposals
+        for name, detect in PATH_DETECTORS.items()
+        if options.detects(field := SCENE_FIELDS[name])
+        for p in detect(text, indexes[field.kind])
     ]
 
 
+def details_findings(scene: SceneSnapshot, _indexes: LibraryIndexes, options: AnalysisOptions
+                     ) -> list[Finding]:
+    """Plain-text details for details carrying HTML markup."""
+    cleaned = clean_details(scene.values[DETAILS.name]) if options.detects(DETAILS) else None
+    if cleaned is None:
+        return []
+    return [Finding(DETAILS.name, None, "", DETAILS_CLEANING_CONFIDENCE,
+                    DETAILS_CLEANING_REASON, ChangeSource.PATH, value=cleaned)]
+
+
+# What every scene is run through locally (the AI source works on chunks: ai_analysis).
+# A new source is one more function here.
+SCENE_SOURCES = (path_findings, details_findings)
+
+
+def local_findings(scene: SceneSnapshot, indexes: LibraryIndexes, options: AnalysisOptions
+                   ) -> list[Finding]:
+    return [finding for source in SCENE_SOURCES for finding in source(scene, indexes, options)]
+
+
+# -- from findings to changes ------------------------------------------------------------------
+
+
 def _merge(findings: list[Finding]) -> list[Finding]:
-    """One finding per entity: the most confident, path winning ties (cheaper evidence)."""
-    best: dict[str, Finding] = {}
+    """One finding per proposal: the most confident, path winning ties (cheaper evidence)."""
+    best: dict[tuple, Finding] = {}
     for finding in sorted(findings, key=lambda f: (-f.confidence, f.source != ChangeSource.PATH)):
         best.setdefault(finding.key, finding)
     return list(best.values())
@@ -90,6 +137,10 @@ def _reason(finding: Finding) -> str:
     return f"{finding.name} ({finding.source}): {finding.reason}"
 
 
+def _best(found: list[Finding]) -> Finding:
+    return max(found, key=lambda f: (f.confidence, f.source == ChangeSource.PATH))
+
+
 class ChangeBuilder:
     """Builds a scene's unsaved PlanChanges (plan not set), and counts what it dropped."""
 
@@ -105,16 +156,14 @@ class ChangeBuilder:
             else:
                 kept.append(finding)
         changes = []
-        studio = self._studio_change(scene, [f for f in kept if f.field == ChangeField.STUDIO])
-        changes += [studio] if studio else []
-        for field, current in ((ChangeField.PERFORMERS, scene.performers),
-                               (ChangeField.TAGS, scene.tags)):
-            added = [f for f in kept if f.field == field and not _is_current(f, current)]
-            if added:
-                changes.append(self._list_change(scene, field, added, current))
-        if self.options.detect_details:
-            details = self._details_change(scene)
-            changes += [details] if details else []
+        for field in SCENE_FIELDS.values():
+            found = [f for f in kept if f.field == field.name]
+            if not found:
+                continue
+            build = {Shape.VALUE: self._value_change, Shape.ENTITY: self._entity_change,
+                     Shape.ENTITY_LIST: self._list_change}[field.shape]
+            change = build(scene, field.name, found)
+            changes += [change] if change else []
         return changes
 
     def _change(self, scene: SceneSnapshot, **fields) -> PlanChange:
@@ -123,20 +172,38 @@ class ChangeBuilder:
             status=_status(fields["confidence"], self.options), **fields,
         )
 
-    def _studio_change(self, scene: SceneSnapshot, found: list[Finding]) -> PlanChange | None:
-        current = [scene.studio] if scene.studio else []
-        candidates = [f for f in found if not _is_current(f, current)]
+    def _value_change(self, scene: SceneSnapshot, field: str, found: list[Finding]
+                      ) -> PlanChange | None:
+        current = scene.values[field]
+        candidates = [f for f in found if f.value != current]
         if not candidates:
             return None
-        best = max(candidates, key=lambda f: (f.confidence, f.source == ChangeSource.PATH))
+        best = _best(candidates)
         return self._change(
-            scene, field=ChangeField.STUDIO, action=ChangeAction.SET,
-            current_value=scene.studio, proposed_value=_value(best),
+            scene, field=field, action=ChangeAction.SET, current_value=current,
+            proposed_value=best.value, confidence=best.confidence, source=best.source,
+            reason=best.reason,
+        )
+
+    def _entity_change(self, scene: SceneSnapshot, field: str, found: list[Finding]
+                       ) -> PlanChange | None:
+        current = scene.values[field]
+        candidates = [f for f in found if not _is_current(f, [current] if current else [])]
+        if not candidates:
+            return None
+        best = _best(candidates)
+        return self._change(
+            scene, field=field, action=ChangeAction.SET,
+            current_value=current, proposed_value=_value(best),
             confidence=best.confidence, source=best.source, reason=_reason(best),
         )
 
-    def _list_change(self, scene: SceneSnapshot, field: str, added: list[Finding],
-                     current: list[dict]) -> PlanChange:
+    def _list_change(self, scene: SceneSnapshot, field: str, found: list[Finding]
+                     ) -> PlanChange | None:
+        current = scene.values[field]
+        added = [f for f in found if not _is_current(f, current)]
+        if not added:
+            return None
         added.sort(key=lambda f: (-f.confidence, f.name))
         any_ai = any(f.source == ChangeSource.AI for f in added)
         return self._change(
@@ -145,18 +212,4 @@ class ChangeBuilder:
             confidence=min(f.confidence for f in added),
             source=ChangeSource.AI if any_ai else ChangeSource.PATH,
             reason="; ".join(_reason(f) for f in added),
-        )
-
-    def _details_change(self, scene: SceneSnapshot) -> PlanChange | None:
-        cleaned = clean_details(scene.details)
-        if cleaned is None:
-            return None
-        if DETAILS_CLEANING_CONFIDENCE < self.options.confidence_threshold:
-            self.dropped_below_threshold += 1
-            return None
-        return self._change(
-            scene, field=ChangeField.DETAILS, action=ChangeAction.SET,
-            current_value=scene.details, proposed_value=cleaned,
-            confidence=DETAILS_CLEANING_CONFIDENCE, source=ChangeSource.PATH,
-            reason=DETAILS_CLEANING_REASON,
         )

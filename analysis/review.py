@@ -6,11 +6,10 @@ a plan being applied or cancelled takes no review (409).
 
 from django.db import transaction
 
+from analysis.fields import SCENE_FIELDS
 from analysis.models import (
     AIAnswerCache,
     AnalysisPlan,
-    ChangeAction,
-    ChangeField,
     ChangeSource,
     ChangeStatus,
     PlanChange,
@@ -18,19 +17,11 @@ from analysis.models import (
 )
 from analysis.plan_queries import get_plan
 from analysis.plan_status import refresh_plan_status
-from scenes.models import Performer, Scene, Studio, Tag
 from stashhog.api.exceptions import Conflict, InvalidInput, NotFound
 
 REVIEW_STATUSES = (ChangeStatus.PENDING, ChangeStatus.ACCEPTED, ChangeStatus.REJECTED)
 BULK_STATUSES = (ChangeStatus.ACCEPTED, ChangeStatus.REJECTED)
 UNSET = object()
-NAME_LIMIT = 255
-_ENTITY_MODELS = {ChangeField.STUDIO: Studio, ChangeField.PERFORMERS: Performer,
-                  ChangeField.TAGS: Tag}
-
-
-def _invalid(message: str) -> InvalidInput:
-    return InvalidInput("Invalid proposed value", detail={"proposed_value": [message]})
 
 
 def _check_reviewable(plan: AnalysisPlan) -> None:
@@ -39,79 +30,6 @@ def _check_reviewable(plan: AnalysisPlan) -> None:
     if plan.status == PlanStatus.APPLYING:
         raise Conflict("The plan is being applied; review it when the apply job ends",
                        detail={"plan_id": plan.id})
-
-
-# -- value validation ------------------------------------------------------------------------
-
-
-def _new_name(item: dict, model) -> str:
-    name = item.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise _invalid("A new entity needs a non-empty name.")
-    name = " ".join(name.split())
-    if len(name) > NAME_LIMIT:
-        raise _invalid(f"Names are at most {NAME_LIMIT} characters.")
-    existing = model.objects.filter(name__iexact=name).values_list("id", flat=True).first()
-    if existing is not None:
-        raise _invalid(f"'{name}' already exists (id {existing}): propose it by its id.")
-    return name
-
-
-def _entities(items, model, *, allow_new: bool) -> list[dict]:
-    """Each item as {"id", "name"}: an existing id (name read from the library) or a new name."""
-    for item in items:
-        if not isinstance(item, dict) or "id" not in item:
-            raise _invalid('Each entity is {"id": "12"} or {"id": null, "name": "New name"}.')
-    ids = [str(item["id"]) for item in items if item["id"] is not None]
-    names = dict(model.objects.filter(id__in=ids).values_list("id", "name"))
-    unknown = [entity_id for entity_id in ids if entity_id not in names]
-    if unknown:
-        raise _invalid(f"Unknown {model._meta.verbose_name} id(s): {', '.join(unknown)}.")
-    values = []
-    for item in items:
-        if item["id"] is not None:
-            values.append({"id": str(item["id"]), "name": names[str(item["id"])]})
-        elif allow_new:
-            values.append({"id": None, "name": _new_name(item, model)})
-        else:
-            raise _invalid("Only existing entities can be removed.")
-    keys = [value["id"] or f"new:{value['name'].casefold()}" for value in values]
-    if len(set(keys)) != len(keys):
-        raise _invalid("An entity is listed twice.")
-    return values
-
-
-def _scene_entity_ids(scene_id: str, field: str) -> set[str]:
-    through = getattr(Scene, field).through
-    column = "performer_id" if field == ChangeField.PERFORMERS else "tag_id"
-    return set(through.objects.filter(scene_id=scene_id).values_list(column, flat=True))
-
-
-def validate_value(change: PlanChange, value):
-    """``value`` cleaned for the change's field and action, or InvalidInput."""
-    if change.field == ChangeField.DETAILS:
-        if not isinstance(value, str):
-            raise _invalid("Details are a string.")
-        return value
-    model = _ENTITY_MODELS[change.field]
-    if change.field == ChangeField.STUDIO:
-        if not isinstance(value, dict):
-            raise _invalid('A studio is {"id": "12"} or {"id": null, "name": "New studio"}.')
-        studio = _entities([value], model, allow_new=True)[0]
-        current = Scene.objects.filter(pk=change.scene_id).values_list("studio_id", flat=True)
-        if studio["id"] is not None and studio["id"] == current.first():
-            raise _invalid("The scene already has this studio.")
-        return studio
-    if not isinstance(value, list) or not value:
-        raise _invalid(f"{change.field.capitalize()} are a non-empty list of entities.")
-    adding = change.action == ChangeAction.ADD
-    values = _entities(value, model, allow_new=adding)
-    current = _scene_entity_ids(change.scene_id, change.field)
-    clash = [v["name"] for v in values if v["id"] is not None and (v["id"] in current) == adding]
-    if clash:
-        state = "already has" if adding else "does not have"
-        raise _invalid(f"The scene {state}: {', '.join(clash)}.")
-    return values
 
 
 # -- review actions --------------------------------------------------------------------------
@@ -138,7 +56,7 @@ def update_change(change_id, *, proposed_value=UNSET, status: str | None = None)
         _check_reviewable(plan)
         updated = []
         if proposed_value is not UNSET:
-            value = validate_value(change, proposed_value)
+            value = SCENE_FIELDS[change.field].validate(change, proposed_value)
             if value != change.proposed_value:
                 change.proposed_value, change.source = value, ChangeSource.USER
                 updated += ["proposed_value", "source"]

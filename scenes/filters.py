@@ -8,6 +8,7 @@ from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from scenes.entities import PERFORMERS, TAGS, EntityKind
 from scenes.models import Performer, Scene, Studio, Tag
 
 _ID = re.compile(r"^\d+$")
@@ -60,18 +61,18 @@ class AllIdsFilter(django_filters.Filter):
 
     field_class = IdListField
 
-    def __init__(self, *args, relation: str, column: str, **kwargs):
+    def __init__(self, *args, kind: EntityKind, **kwargs):
         super().__init__(*args, **kwargs)
-        self.relation, self.column = relation, column
+        self.kind = kind
 
     def filter(self, queryset, value):
         if not value:
             return queryset
-        through = getattr(Scene, self.relation).through
+        column = self.kind.column
         matching = (
-            through.objects.filter(**{f"{self.column}__in": value})
+            self.kind.link.objects.filter(**{f"{column}__in": value})
             .values("scene_id")
-            .annotate(matched=Count(self.column))
+            .annotate(matched=Count(column))
             .filter(matched=len(value))
             .values("scene_id")
         )
@@ -95,11 +96,11 @@ class SceneFilterSet(django_filters.FilterSet):
     )
     studio_id = django_filters.CharFilter(field_name="studio_id", lookup_expr="exact")
     performer_ids = AllIdsFilter(
-        relation="performers", column="performer_id",
+        kind=PERFORMERS,
         help_text="Repeat or comma-separate; scenes with ALL of them.",
     )
     tag_ids = AllIdsFilter(
-        relation="tags", column="tag_id",
+        kind=TAGS,
         help_text="Repeat or comma-separate; scenes with ALL of them.",
     )
     organized = StrictBooleanFilter(field_name="organized", lookup_expr="exact")

@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from scenes.entities import PERFORMERS, TAGS
 from scenes.models import Scene, SceneFile
 
 
@@ -52,8 +53,8 @@ class SceneSerializer(serializers.ModelSerializer):
             "scene_date": scene.scene_date.isoformat() if scene.scene_date else None,
             "studio": {"id": scene.studio.id, "name": scene.studio.name} if scene.studio_id
             else None,
-            "performers": scene.performer_refs,
-            "tags": scene.tag_refs,
+            "performers": scene.entity_refs[PERFORMERS.field],
+            "tags": scene.entity_refs[TAGS.field],
             "last_synced": fields["last_synced"].to_representation(scene.last_synced),
             "files": scene.file_rows,
         }

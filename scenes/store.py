@@ -6,38 +6,16 @@ fixed number of statements per call, whatever the number of rows: bulk upserts (
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import models, transaction
 
 from scenes import bulk
-from scenes.models import Performer, Scene, SceneFile, Studio, Tag
+from scenes.entities import ENTITY_KINDS, SCENE_LISTS, EntityKind
+from scenes.models import Scene, SceneFile
 from scenes.signals import scenes_removed
 
 CHUNK_SIZE = 500  # scenes per transaction when saving or removing outside page scans
-
-
-@dataclass(frozen=True)
-class EntityKind:
-    """How one of Stash's entity types maps onto a local model."""
-
-    name: str  # "tags", "performers", "studios": also the key in sync results
-    model: type[models.Model]
-    alias_key: str  # where Stash keeps the aliases
-    extra_fields: tuple[str, ...] = ()  # copied as-is, None -> ""
-
-    @property
-    def update_fields(self) -> list[str]:
-        return ["name", "aliases", "search_text", "last_synced", *self.extra_fields]
-
-
-TAGS = EntityKind("tags", Tag, "aliases")
-PERFORMERS = EntityKind("performers", Performer, "alias_list", ("disambiguation",))
-STUDIOS = EntityKind("studios", Studio, "aliases")
-ENTITY_KINDS = (TAGS, PERFORMERS, STUDIOS)
-ENTITY_MODELS = tuple(kind.model for kind in ENTITY_KINDS)
-SCENE_RELATIONS = ((PERFORMERS, "performers", "performer_id"), (TAGS, "tags", "tag_id"))
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -140,10 +118,8 @@ def save_scenes(scenes: list[dict], now: datetime) -> int:
     # Only scenes stored before can have files or relation rows to drop.
     known = [scene_id for scene_id in ids if scene_id in existing]
 
-    studios = {s["studio"]["id"]: s["studio"]["name"] for s in scenes if s.get("studio")}
-    add_missing_entities(STUDIOS, studios, now)
-    for kind, key, _column in SCENE_RELATIONS:
-        named = {item["id"]: item["name"] for scene in scenes for item in scene.get(key) or ()}
+    for kind in ENTITY_KINDS:
+        named = {item["id"]: item["name"] for scene in scenes for item in kind.items_of(scene)}
         add_missing_entities(kind, named, now)
 
     rows = [_scene_row(scene, now) for scene in scenes]
@@ -156,11 +132,9 @@ def save_scenes(scenes: list[dict], now: datetime) -> int:
              if row[0] not in kept]
     bulk.delete_where_in(SceneFile, "id", stale)
     bulk.upsert(SceneFile, FILE_FIELDS, files)
-    for _kind, key, column in SCENE_RELATIONS:
-        wanted = {
-            (scene["id"], item["id"]) for scene in scenes for item in scene.get(key) or ()
-        }
-        _set_relation(getattr(Scene, key).through, column, known, wanted)
+    for kind in SCENE_LISTS:
+        wanted = {(scene["id"], item["id"]) for scene in scenes for item in kind.items_of(scene)}
+        _set_relation(kind.link, kind.column, known, wanted)
     return len(ids) - len(existing)
 
 

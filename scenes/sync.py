@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from scenes import store
+from scenes.entities import ENTITY_KINDS, SCENE_LISTS
 from scenes.models import Scene, SceneFile, SyncState
 from scenes.prefetch import Prefetcher
 from scenes.stash import StashClient
@@ -73,7 +74,7 @@ class _Run:
         self.started = timezone.now()
         self.newest_seen = ""
         self.processed = 0
-        self.counts = {name: Counts() for name in ("scenes", "tags", "performers", "studios")}
+        self.counts = {name: Counts() for name in ("scenes", *(k.plural for k in ENTITY_KINDS))}
         progress.partial_result = self.result()
 
     def result(self) -> dict:
@@ -97,8 +98,8 @@ class _Run:
         """Upsert changed entities, delete vanished ones; returns the ids of local scenes
         that referenced a deleted entity (Stash rewrites those without bumping them)."""
         affected: set[str] = set()
-        for kind in store.ENTITY_KINDS:
-            everything = getattr(self.client, f"all_{kind.name}")()
+        for kind in ENTITY_KINDS:
+            everything = kind.list_all(self.client)
             # The whole list is needed anyway to find deletions; what changed is picked from
             # it with Stash's own comparison (its updated_at text, compared as text).
             changed = [item for item in everything
@@ -109,9 +110,9 @@ class _Run:
             with transaction.atomic():
                 store.upsert_entities(kind, changed, self.started)
                 if gone:
-                    affected |= set(_scenes_using(kind, gone))
+                    affected |= set(kind.scenes_using(gone))
                     kind.model.objects.filter(id__in=gone).delete()
-            counts = self.counts[kind.name]
+            counts = self.counts[kind.plural]
             counts.created += sum(1 for item in changed if item["id"] not in local)
             counts.updated += sum(1 for item in changed if item["id"] in local)
             counts.removed += len(gone)
@@ -199,17 +200,6 @@ def _fewer_checkpoints() -> Iterator[None]:
             cursor.execute(f"PRAGMA wal_autocheckpoint = {previous}")
 
 
-def _scenes_using(kind: store.EntityKind, entity_ids: set[str]) -> list[str]:
-    if kind is store.STUDIOS:
-        return list(Scene.objects.filter(studio_id__in=entity_ids).values_list("id", flat=True))
-    relation = getattr(Scene, kind.name).through
-    column = f"{kind.model._meta.model_name}_id"
-    return list(
-        relation.objects.filter(**{f"{column}__in": entity_ids})
-        .values_list("scene_id", flat=True).distinct()
-    )
-
-
 def run_sync(connect: Callable[[], StashClient], progress, *, incremental: bool = True) -> dict:
     """Bring the local library up to date with Stash; returns the counts.
 
@@ -251,8 +241,9 @@ def refresh_planner_statistics() -> None:
     get index plans and index-only counts from the first request."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return
-    tables = [model._meta.db_table for model in (Scene, SceneFile, *store.ENTITY_MODELS)]
-    tables += [getattr(Scene, name).through._meta.db_table for name in ("performers", "tags")]
+    models = (Scene, SceneFile, *(kind.model for kind in ENTITY_KINDS),
+              *(kind.link for kind in SCENE_LISTS))
+    tables = [model._meta.db_table for model in models]
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM (ANALYZE) {', '.join(map(connection.ops.quote_name, tables))}")
 

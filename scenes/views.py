@@ -22,9 +22,10 @@ from jobs.schema import (
 )
 from jobs.serializers import JobAcceptedSerializer
 from scenes import examples
+from scenes.entities import PERFORMERS, STUDIOS, TAGS, EntityKind
 from scenes.filters import PerformerFilterSet, SceneFilterSet, StudioFilterSet, TagFilterSet
 from scenes.jobs import SYNC_JOB
-from scenes.models import Performer, Scene, Studio, Tag
+from scenes.models import Scene
 from scenes.responses import attach_related
 from scenes.serializers import (
     EntitySerializer,
@@ -161,11 +162,11 @@ class SceneViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(stored).data)
 
 
-def _scene_count(relation_model, column: str):
+def _scene_count(kind: EntityKind):
     """Scenes per entity as a correlated subquery, which a count of the page can drop."""
     per_entity = (
-        relation_model.objects.filter(**{column: OuterRef("pk")})
-        .values(column)
+        kind.link.objects.filter(**{kind.column: OuterRef("pk")})
+        .values(kind.column)
         .annotate(count=Count("*"))
         .values("count")
     )
@@ -176,13 +177,11 @@ class EntityViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = EntitySerializer
     sortable = {"name": "name", "scene_count": "scene_count"}
     default_sort = "name"
-    model: type[Performer | Tag | Studio]
-    scene_relation: tuple  # (the model linking scenes to this entity, its entity column)
+    kind: EntityKind
 
     def get_queryset(self):
-        relation, column = self.scene_relation
-        return self.model.objects.only("id", "name", "aliases").annotate(
-            scene_count=_scene_count(relation, column)
+        return self.kind.model.objects.only("id", "name", "aliases").annotate(
+            scene_count=_scene_count(self.kind)
         )
 
 
@@ -197,20 +196,17 @@ def _entity_list_schema(noun: str, example: OpenApiExample):
 
 @_entity_list_schema("performers", examples.PERFORMER_PAGE)
 class PerformerViewSet(EntityViewSet):
-    model = Performer
+    kind = PERFORMERS
     filterset_class = PerformerFilterSet
-    scene_relation = (Scene.performers.through, "performer_id")
 
 
 @_entity_list_schema("tags", examples.TAG_PAGE)
 class TagViewSet(EntityViewSet):
-    model = Tag
+    kind = TAGS
     filterset_class = TagFilterSet
-    scene_relation = (Scene.tags.through, "tag_id")
 
 
 @_entity_list_schema("studios", examples.STUDIO_PAGE)
 class StudioViewSet(EntityViewSet):
-    model = Studio
+    kind = STUDIOS
     filterset_class = StudioFilterSet
-    scene_relation = (Scene, "studio_id")

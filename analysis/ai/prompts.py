@@ -11,9 +11,11 @@ Bump ``PROMPT_VERSION`` whenever the prompt or schema changes, so cached answers
 
 import json
 
+from analysis.fields import ENTITY_FIELDS, SceneField
+
 PROMPT_VERSION = "1"
 SCHEMA_NAME = "scene_proposals"
-AI_FIELDS = ("studio", "performers", "tags")
+AI_FIELDS = ENTITY_FIELDS  # the entities it may name (details need no model)
 
 SYSTEM_PROMPT = """You identify the studio, performers and tags of a video scene in a \
 personal media library, from its file path and title.
@@ -53,14 +55,15 @@ _PROPOSAL = {
 }
 
 
-def answer_schema(fields: tuple[str, ...]) -> dict:
-    """A strict schema (every property required, no extras) for the enabled fields."""
-    properties = {}
-    if "studio" in fields:
-        properties["studio"] = {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/proposal"}]}
-    for field in ("performers", "tags"):
-        if field in fields:
-            properties[field] = {"type": "array", "items": {"$ref": "#/$defs/proposal"}}
+def answer_schema(fields: tuple[SceneField, ...]) -> dict:
+    """A strict schema (every property required, no extras) for the enabled fields: a list
+    of proposals for an entity list, one proposal or null for a single entity."""
+    proposal = {"$ref": "#/$defs/proposal"}
+    properties = {
+        field.name: {"type": "array", "items": proposal} if field.kind.many
+        else {"anyOf": [{"type": "null"}, proposal]}
+        for field in fields
+    }
     return {
         "type": "object",
         "properties": properties,

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from jobs.models import Job, JobStatus
 from scenes import store
+from scenes.entities import TAGS
 from scenes.models import Scene
 from scenes.signals import scenes_removed
 
@@ -55,7 +56,7 @@ def library(db):
         stash_scene(10, title="ZOË'S DAY", details=None, tags=[OUTDOOR]),
     )
     # Aliases come from the entity sync.
-    store.upsert_entities(store.TAGS, [{**POV, "aliases": ["Point of View"]},
+    store.upsert_entities(TAGS, [{**POV, "aliases": ["Point of View"]},
                                        {**OUTDOOR, "aliases": ["Outdoors"]}], timezone.now())
 
 
