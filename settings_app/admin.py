@@ -90,6 +90,14 @@ class SettingAdmin(admin.ModelAdmin):
     # Keys only: searching values would let anyone probe a secret.
     search_fields = ["key"]
 
+    def _superuser_only(self, request, obj=None):
+        """Settings are for superusers, here as in the API (stashhog.api.permissions),
+        whatever model permissions a staff user was given."""
+        return request.user.is_superuser
+
+    has_module_permission = has_view_permission = _superuser_only
+    has_add_permission = has_change_permission = has_delete_permission = _superuser_only
+
     def get_fields(self, request, obj=None):
         spec = REGISTRY.get(obj.key) if obj else None
         return ["key", "value", "clear_secret"] if spec and spec.secret else ["key", "value"]

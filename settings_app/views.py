@@ -22,6 +22,7 @@ from settings_app.serializers import (
     StashConnectionResult,
     StashConnectionTest,
 )
+from stashhog.api.permissions import IsSuperuser
 from stashhog.api.schema import error_response
 from stashhog.api.validation import validated
 
@@ -38,6 +39,8 @@ def _invalid_input_response(example: dict) -> OpenApiResponse:
 
 
 class SettingsViewSet(viewsets.ViewSet):
+    # Superusers only: these hold the service keys and point StashHog's requests anywhere.
+    permission_classes = [IsSuperuser]
     # JSON only: form encoding would turn every value into a string.
     parser_classes = [JSONParser]
 

@@ -184,7 +184,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The API is for staff; stashhog.api.permissions documents the whole access policy.
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_PAGINATION_CLASS": "stashhog.api.pagination.StashHogPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "stashhog.api.errors.exception_handler",
@@ -198,6 +199,8 @@ SPECTACULAR_SETTINGS = {
     "jobs and settings.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its viewers are for signed-in users only (they map the whole API).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SCHEMA_PATH_PREFIX": "/api",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several resources have a "status" field, each with its own choice set: name each set.
@@ -227,7 +230,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-# Any active user may sign in here (the admin login admits staff only).
+# Any active user may sign in here (the admin login admits staff only); what a signed-in
+# user may then do is decided per route (stashhog.api.permissions).
 LOGIN_URL = "/api-auth/login/"
 LOGIN_REDIRECT_URL = "/jobs/"
 

@@ -63,7 +63,28 @@ def openapi_schema():
 
 @pytest.fixture
 def user(db, django_user_model):
-    return django_user_model.objects.create_user("tester", password="secret-password")
+    """StashHog's operator: a staff user (what the API, WebSockets and monitor require)."""
+    return django_user_model.objects.create_user(
+        "tester", password="secret-password", is_staff=True
+    )
+
+
+@pytest.fixture
+def plain_user(db, django_user_model):
+    """An active user who is not staff: signed in, but refused by the API."""
+    return django_user_model.objects.create_user("plain", password="secret-password")
+
+
+@pytest.fixture
+def superuser(db, django_user_model):
+    """What settings and the connection tests require."""
+    return django_user_model.objects.create_superuser("root", password="secret-password")
+
+
+def token_client(token: Token) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
 
 
 @pytest.fixture
@@ -73,9 +94,18 @@ def token(user):
 
 @pytest.fixture
 def api_client(token):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
+    """The staff user's token client."""
+    return token_client(token)
+
+
+@pytest.fixture
+def plain_client(plain_user):
+    return token_client(Token.objects.create(user=plain_user))
+
+
+@pytest.fixture
+def superuser_client(superuser):
+    return token_client(Token.objects.create(user=superuser))
 
 
 @pytest.fixture

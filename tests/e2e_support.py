@@ -300,9 +300,9 @@ def live_channel_layer(settings) -> Iterator[None]:
 
 @pytest.fixture
 def api_token(transactional_db, django_user_model):
-    """A committed user (``tester`` / ``secret-password``) and its API token, usable by
-    the e2e processes."""
+    """A committed superuser (``tester`` / ``secret-password``, so settings too) and its
+    API token, usable by the e2e processes."""
     from rest_framework.authtoken.models import Token
 
-    user = django_user_model.objects.create_user("tester", password="secret-password")
+    user = django_user_model.objects.create_superuser("tester", password="secret-password")
     return Token.objects.create(user=user)

@@ -4,7 +4,8 @@
   hijacking with the session cookie). Clients that send no ``Origin`` are not browsers
   and carry no ambient cookie risk; they pass, and must authenticate like everyone else.
 - The user comes from the Django session cookie or an ``Authorization: Token <key>``
-  header (the same tokens as the REST API). Anonymous handshakes are refused (HTTP 403).
+  header (the same tokens as the REST API). Handshakes by anyone but a staff user (the
+  API's own rule, stashhog.api.permissions) are refused (HTTP 403).
 """
 
 from channels.auth import AuthMiddlewareStack
@@ -60,18 +61,18 @@ class TokenAuthMiddleware:
         return await self.application(scope, receive, send)
 
 
-class RequireAuthenticatedUser:
+class RequireStaffUser:
     def __init__(self, application):
         self.application = application
 
     async def __call__(self, scope, receive, send):
-        if scope["user"].is_authenticated:
+        if scope["user"].is_staff:  # the anonymous user is never staff
             return await self.application(scope, receive, send)
         return await WebsocketDenier()(scope, receive, send)
 
 
 def authenticated_websocket(application):
-    """Wrap the WebSocket router: origin check, session or token user, refusal if none."""
+    """Wrap the WebSocket router: origin check, session or token user, refusal unless staff."""
     return BrowserOriginValidator(
-        AuthMiddlewareStack(TokenAuthMiddleware(RequireAuthenticatedUser(application)))
+        AuthMiddlewareStack(TokenAuthMiddleware(RequireStaffUser(application)))
     )

@@ -7,6 +7,14 @@ from settings_app.registry import REGISTRY
 STASH_KEY = "stash-key-0123456789-abcdef"
 
 
+@pytest.fixture
+def user(superuser):
+    """Settings and the connection tests are for superusers: here the operator is one, so
+    ``api_client`` is a superuser's (tests/stashhog/test_access.py checks that staff who
+    are not superusers are refused)."""
+    return superuser
+
+
 @pytest.fixture(autouse=True)
 def no_settings_environment(monkeypatch):
     """The host's STASH_URL, OPENAI_API_KEY... must not leak into the precedence tests."""

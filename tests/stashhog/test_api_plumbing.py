@@ -124,9 +124,9 @@ def test_success_responses_carry_a_request_id(api_client):
     assert api_client.get("/test/paged")["X-Request-ID"]
 
 
-def test_paths_work_with_and_without_trailing_slash(anon_client):
-    assert anon_client.get("/api/schema").status_code == 200
-    assert anon_client.get("/api/schema/").status_code == 200
+def test_paths_work_with_and_without_trailing_slash(api_client):
+    assert api_client.get("/api/schema").status_code == 200
+    assert api_client.get("/api/schema/").status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)
