@@ -123,18 +123,47 @@ def test_the_session_cookie_authenticates(user):
     assert run(scenario)["job"]["status"] == "completed"
 
 
-@pytest.mark.parametrize("origin, allowed", [
-    (b"http://127.0.0.1:8000", True), (b"http://localhost", True),
-    (b"https://evil.example", False), (b"null", False),
-])
-def test_a_browser_origin_must_match_allowed_hosts(token, origin, allowed):
+def origin_accepted(token, origin: bytes, host: bytes = b"127.0.0.1:8000",
+                    extra_headers=()) -> bool:
     async def scenario():
-        socket = communicator("/api/jobs/ws", token, headers=[(b"origin", origin)])
+        headers = [(b"host", host), (b"origin", origin), *extra_headers]
+        socket = communicator("/api/jobs/ws", token, headers=headers)
         connected, _ = await socket.connect(timeout=TIMEOUT)
         await socket.disconnect()
         return connected
 
-    assert run(scenario) is allowed
+    return run(scenario)
+
+
+@pytest.mark.parametrize("origin, host, allowed", [
+    (b"http://127.0.0.1:8000", b"127.0.0.1:8000", True),
+    (b"http://localhost", b"localhost", True),
+    (b"http://localhost:80", b"localhost", True),  # the default port, spelled out
+    (b"http://127.0.0.1:8001", b"127.0.0.1:8000", False),  # another port of this host
+    (b"https://127.0.0.1:8000", b"127.0.0.1:8000", False),  # another scheme
+    (b"http://evil.example", b"evil.example", False),  # a host outside ALLOWED_HOSTS
+    (b"https://evil.example", b"127.0.0.1:8000", False),
+    (b"null", b"127.0.0.1:8000", False),
+])
+def test_a_browser_origin_must_be_the_sockets_own_scheme_host_and_port(token, origin, host,
+                                                                       allowed):
+    assert origin_accepted(token, origin, host) is allowed
+
+
+def test_behind_a_tls_proxy_the_origin_is_https(token, settings):
+    settings.ALLOWED_HOSTS = ["stashhog.example.org"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    proxied = [(b"x-forwarded-proto", b"https")]
+    host = b"stashhog.example.org"
+    assert origin_accepted(token, b"https://stashhog.example.org", host, proxied)
+    assert not origin_accepted(token, b"http://stashhog.example.org", host, proxied)
+    assert not origin_accepted(token, b"https://stashhog.example.org", host)
+
+
+def test_csrf_trusted_origins_are_accepted_exactly(token, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://hog.example.org:8443"]
+    assert origin_accepted(token, b"https://hog.example.org:8443")
+    assert not origin_accepted(token, b"https://hog.example.org")
 
 
 def test_monitor_socket_streams_every_job(token):
