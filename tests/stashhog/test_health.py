@@ -1,11 +1,34 @@
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
+from jobs.models import Job, JobStatus
 from stashhog import embedded_redis, health
+from stashhog.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_worker_seen(settings):
+    """Each test starts without a remembered worker reply."""
+    health.redis_client(settings.REDIS_URL).delete(health.WORKER_SEEN_KEY)
+
+
+@pytest.fixture
+def worker_answers(monkeypatch):
+    """A Celery worker that answers pings; the list records each ping's arguments."""
+    pings = []
+
+    def ping(**kwargs):
+        pings.append(kwargs)
+        return [{"celery@host": {"ok": "pong"}}]
+
+    monkeypatch.setattr(celery_app.control, "ping", ping)
+    return pings
 
 
 @pytest.fixture
@@ -16,13 +39,37 @@ def stopped_redis(settings):
     settings.REDIS_URL = f"unix://{socket_path}"
 
 
-def test_health_needs_no_authentication_and_reports_each_part(anon_client, monkeypatch):
-    monkeypatch.setattr(health, "check_workers", lambda: None)
+def test_health_needs_no_authentication_and_reports_each_part(anon_client, worker_answers):
     response = anon_client.get("/api/health")
     assert response.status_code == 200
-    assert response.json() == {
-        "status": "ok", "components": {"database": "ok", "redis": "ok", "workers": "ok"},
-    }
+    assert response.json() == {"status": "ok", "components": {
+        "database": "ok", "redis": "ok", "workers": "ok", "jobs": "ok"}}
+
+
+def test_the_worker_ping_stops_at_the_first_reply_and_is_shared_for_a_while(
+        anon_client, worker_answers, settings):
+    anon_client.get("/api/health")
+    assert len(worker_answers) == 1
+    assert worker_answers[0]["limit"] == 1
+    assert worker_answers[0]["timeout"] <= 0.05
+    # Another web process (its own Redis pool) relies on the reply this one saw.
+    health.redis_client.cache_clear()
+    assert anon_client.get("/api/health").json()["components"]["workers"] == "ok"
+    assert len(worker_answers) == 1
+    ttl = health.redis_client(settings.REDIS_URL).ttl(health.WORKER_SEEN_KEY)
+    assert 0 < ttl <= health.WORKER_SEEN_SECONDS
+
+
+def test_jobs_no_worker_picked_up_make_health_degraded(anon_client, worker_answers):
+    stuck = Job.objects.create(type="sync")
+    Job.objects.filter(id=stuck.id).update(created_at=timezone.now() - timedelta(minutes=3))
+    Job.objects.create(type="sync")  # just queued: not stuck
+    Job.objects.create(type="sync", status=JobStatus.RUNNING)
+    response = anon_client.get("/api/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "components": {
+        "database": "ok", "redis": "ok", "workers": "ok",
+        "jobs": "1 pending for over 2 minutes"}}
 
 
 def test_health_is_503_without_a_worker(anon_client):
@@ -30,7 +77,7 @@ def test_health_is_503_without_a_worker(anon_client):
     response = anon_client.get("/api/health/")
     assert response.status_code == 503
     assert response.json()["components"] == {
-        "database": "ok", "redis": "ok", "workers": "no worker answered",
+        "database": "ok", "redis": "ok", "workers": "no worker answered", "jobs": "ok",
     }
 
 
@@ -43,7 +90,6 @@ def test_health_is_503_with_redis_stopped(anon_client, stopped_redis):
     assert components["workers"] == "unreachable"
 
 
-def test_health_reveals_no_configuration(anon_client, settings, monkeypatch):
-    monkeypatch.setattr(health, "check_workers", lambda: None)
+def test_health_reveals_no_configuration(anon_client, settings, worker_answers):
     text = anon_client.get("/api/health").content.decode()
     assert settings.REDIS_URL not in text and "sqlite" not in text
