@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -56,6 +57,25 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 STASHHOG_HOST = env_str("STASHHOG_HOST", "127.0.0.1")
 STASHHOG_PORT = env_int("STASHHOG_PORT", 8000)
 
+# --- Behind a TLS reverse proxy (README "TLS"): every switch is off by default, because
+# `make run` serves plain HTTP on loopback, where secure-only cookies would never be sent.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# The container healthcheck and load balancers probe plain HTTP on the inside.
+SECURE_REDIRECT_EXEMPT = [r"^api/health/?$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+
+
+def _proxy_ssl_header() -> tuple[str, str] | None:
+    """``X-Forwarded-Proto`` (the header the proxy sets to ``https``) -> Django's form."""
+    name = env_str("SECURE_PROXY_SSL_HEADER")
+    return ("HTTP_" + name.upper().replace("-", "_"), "https") if name else None
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
@@ -68,6 +88,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "channels",
     "django_celery_beat",
     "stashhog",
@@ -80,6 +102,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "stashhog.api.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -201,6 +224,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema and its viewers are for signed-in users only (they map the whole API).
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI and ReDoc from this server's static files: no CDN, no foreign script.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several resources have a "status" field, each with its own choice set: name each set.
@@ -215,6 +242,25 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "stashhog.api.schema.paths_without_trailing_slash",
     ],
+}
+
+# --- Content-Security-Policy on every response (the admin, the job monitor, the API docs):
+# scripts only from this server. Inline styles stay allowed: the admin, Swagger UI and
+# ReDoc set them; ReDoc runs its search in a blob: worker.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
 }
 
 # --- Static files, i18n -----------------------------------------------------------------

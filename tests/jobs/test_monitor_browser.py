@@ -2,6 +2,7 @@
 real worker: log in, watch a demo job's progress bar advance live, see it complete."""
 
 import os
+import re
 import shutil
 
 import pytest
@@ -74,3 +75,30 @@ def test_monitor_shows_a_job_progress_live_until_completed(browser, celery_worke
     assert bar.get_attribute("aria-valuenow") == "100"
     assert row.locator(".cancel").is_hidden()
     page.close()
+
+
+def test_pages_work_under_the_content_security_policy(browser, daphne_server,
+                                                      django_user_model):
+    """Chromium enforces the policy: the admin, the monitor and both API docs render, and
+    nothing of this server's own was refused (a refusal is logged to the console). The one
+    refusal allowed is of another site: ReDoc's bundle shows a logo from its CDN."""
+    django_user_model.objects.create_superuser("boss", password="boss-password")
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    refused = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.goto(f"{daphne_server.base_url}/admin/login/")
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "boss-password")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{daphne_server.base_url}/admin/")
+    for path, rendered in [("/admin/jobs/job/", "#changelist"),
+                           ("/jobs/", "#connection[data-state=live]"),
+                           ("/api/docs", ".swagger-ui .info"),
+                           ("/api/redoc", ".api-content h1")]:
+        page.goto(f"{daphne_server.base_url}{path}")
+        page.wait_for_selector(rendered)
+    page.close()
+    own = [text for text in refused if not re.search(r"'https?://(?!127\.0\.0\.1)", text)]
+    assert own == []

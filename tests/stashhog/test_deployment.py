@@ -1,7 +1,11 @@
 """The deployment files agree with how `make run` starts StashHog (no Docker engine runs
 here, so the files themselves are checked)."""
 
+import os
+import secrets
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -62,3 +66,34 @@ def test_dockerfile_runs_as_a_non_root_user():
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
 
+
+
+def test_compose_publishes_the_web_port_on_loopback_only():
+    """The TLS reverse proxy in front (README) is what faces the network."""
+    for service in compose()["services"].values():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), port
+
+
+def deploy_check(tmp_path, **switches: str) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("SECURE_", "DEBUG", "DJANGO_"))}
+    env.update(STASHHOG_DATA_DIR=str(tmp_path), SECRET_KEY=secrets.token_urlsafe(50),
+               ALLOWED_HOSTS="stashhog.example.org", **switches)
+    return subprocess.run([sys.executable, "manage.py", "check", "--deploy",
+                           "--fail-level", "WARNING"], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+
+
+def test_check_deploy_is_clean_with_the_tls_switches_set(tmp_path):
+    bare = deploy_check(tmp_path)
+    assert bare.returncode != 0
+    for warning in ("W004", "W008", "W012", "W016"):  # HSTS, redirect, both cookies
+        assert f"security.{warning}" in bare.stderr
+    behind_proxy = deploy_check(
+        tmp_path, SECURE_COOKIES="true", SECURE_SSL_REDIRECT="true",
+        SECURE_HSTS_SECONDS="31536000", SECURE_HSTS_INCLUDE_SUBDOMAINS="true",
+        SECURE_HSTS_PRELOAD="true", SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
+    )
+    assert behind_proxy.returncode == 0, behind_proxy.stderr
+    assert "no issues" in behind_proxy.stdout
