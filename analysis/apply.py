@@ -24,7 +24,6 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from django.db import transaction
-from django.dispatch import receiver
 from django.utils import timezone
 
 from analysis.fields import ENTITY_FIELDS, SCENE_FIELDS
@@ -37,9 +36,8 @@ from analysis.models import (
 )
 from analysis.plan_queries import get_plan
 from analysis.plan_status import refresh_plan_status
-from jobs.models import ACTIVE_STATUSES, Job
-from jobs.runner import JobAlreadyActive, job_type, start_job
-from jobs.signals import job_finished
+from jobs.models import Job
+from jobs.runner import ensure_not_active, start_job
 from scenes import store
 from scenes.entities import EntityKind
 from scenes.stash import StashClient, StashQueryError
@@ -65,7 +63,7 @@ class Write(NamedTuple):
     value: Any
 
 
-def _apply_key(parameters: dict) -> str:
+def apply_key(parameters: dict) -> str:
     return f"apply:plan:{parameters['plan_id']}"
 
 
@@ -90,18 +88,13 @@ def request_apply(plan_id: int, scene_ids: list[str] | None, *, background: bool
         "plan_id": plan.pk,
         "scene_ids": None if scene_ids is None else [str(i) for i in scene_ids],
     }
-    active = Job.objects.filter(
-        exclusive_key=_apply_key(parameters), status__in=ACTIVE_STATUSES
-    ).first()
-    if active is not None:
-        raise JobAlreadyActive(active)
+    ensure_not_active(APPLY_JOB, parameters)
     if not _accepted(plan.pk, parameters["scene_ids"]).exists():
         scope = " for these scenes" if scene_ids is not None else ""
         raise Conflict(f"The plan has no accepted changes to apply{scope}")
     return start_job(APPLY_JOB, parameters, inline=not background)
 
 
-@job_type(APPLY_JOB, exclusive_key=_apply_key)
 def apply_job(progress, parameters: dict) -> dict:
     """Parameters: ``plan_id``, ``scene_ids`` (None: every scene).
 
@@ -126,8 +119,7 @@ def apply_job(progress, parameters: dict) -> dict:
     return {**run.result(), "plan_status": plan.status}
 
 
-@receiver(job_finished, sender=Job)
-def _restore_plan_status(job: Job, **kwargs) -> None:
+def restore_plan_status(job: Job, **kwargs) -> None:
     """An apply job failed from outside its body (its worker was lost) never reached the
     ``finally`` above: do not leave its plan ``applying``."""
     if job.type != APPLY_JOB:

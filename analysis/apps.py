@@ -6,8 +6,19 @@ class AnalysisConfig(AppConfig):
     verbose_name = "Analysis"
 
     def ready(self):
-        from analysis import apply, jobs  # noqa: F401 - register the analysis and apply jobs
+        from analysis.ai.connection_check import check_openai
+        from analysis.apply import APPLY_JOB, apply_job, apply_key, restore_plan_status
+        from analysis.generate import ANALYSIS_JOB, run_analysis
         from analysis.review import forget_removed_scenes
+        from jobs.models import Job
+        from jobs.runner import register_job_type
+        from jobs.signals import job_finished
         from scenes.signals import scenes_removed
+        from settings_app.connections import AI, register_connection_check
 
+        # AI work runs on its own queue; analyses may overlap (each writes its own plan).
+        register_job_type(ANALYSIS_JOB, run_analysis, queue="ai")
+        register_job_type(APPLY_JOB, apply_job, exclusive_key=apply_key)
+        job_finished.connect(restore_plan_status, sender=Job, dispatch_uid="analysis.apply")
         scenes_removed.connect(forget_removed_scenes, dispatch_uid="analysis.forget_scenes")
+        register_connection_check(AI, check_openai)

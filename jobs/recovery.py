@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
+from celery import current_app
 from django.utils import timezone
 
 from jobs import runner
@@ -27,9 +28,7 @@ PING_TIMEOUT = 2.0  # seconds
 
 def ping_nodes(nodes: Iterable[str]) -> set[str]:
     """The names of the Celery nodes among ``nodes`` that answer a ping."""
-    from stashhog.celery import app
-
-    replies = app.control.ping(destination=sorted(nodes), timeout=PING_TIMEOUT) or []
+    replies = current_app.control.ping(destination=sorted(nodes), timeout=PING_TIMEOUT) or []
     return {name for reply in replies for name in reply}
 
 

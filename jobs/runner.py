@@ -1,6 +1,7 @@
 """The one job runner. Every background job goes through here.
 
-- ``job_type`` registers a job body under a name (apps register theirs; jobs knows none).
+- ``register_job_type`` registers a job body under a name (apps register theirs in
+  ``AppConfig.ready``; jobs knows none).
 - ``start_job`` writes the Job row and dispatches the Celery task on commit.
 - ``run_job`` (called by the Celery task) moves the row through its states, calls the body
   with a ``Progress`` reporter, and records the result or a redacted error.
@@ -18,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from celery import current_app
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
@@ -58,22 +60,21 @@ class JobType:
 JOB_TYPES: dict[str, JobType] = {}
 
 
-def job_type(name: str, *, queue: str = "default",
-             exclusive_key: Callable[[dict], str | None] | None = None,
-             idempotent: bool = False):
-    """Register ``body(progress, parameters) -> result`` as the job type ``name``.
+def register_job_type(name: str, body: Callable[["Progress", dict], Any], *,
+                      queue: str = "default",
+                      exclusive_key: Callable[[dict], str | None] | None = None,
+                      idempotent: bool = False) -> None:
+    """Register ``body(progress, parameters) -> result`` as the job type ``name``; apps call
+    this from their ``AppConfig.ready``. A name registered twice is a configuration error.
 
     ``exclusive_key(parameters)`` names what the job must not share with another active
     job (at most one active job per key). ``idempotent=True`` promises that running the
     body again from the start is harmless: its message is then acknowledged only after
     the run, so a worker lost mid-run hands the job to another worker instead of failing it.
     """
-
-    def register(body):
-        JOB_TYPES[name] = JobType(name, body, queue, exclusive_key, idempotent)
-        return body
-
-    return register
+    if name in JOB_TYPES:
+        raise ImproperlyConfigured(f"The job type {name!r} is already registered")
+    JOB_TYPES[name] = JobType(name, body, queue, exclusive_key, idempotent)
 
 
 class JobAlreadyActive(Conflict):
@@ -96,18 +97,20 @@ class JobQueueUnavailable(ServiceUnavailable):
 
 
 class JobNotCompleted(StashHogException):
-    """An inline job failed or was cancelled. The status code follows the cause: a failure
-    of Stash or the AI server stays a 502, a cancel is a 409, anything else a 500."""
+    """An inline job failed; raised from the exception that failed its body, so the error
+    handler answers as for that cause (a failure of Stash or the AI server stays one)."""
 
-    def __init__(self, job: Job, failure: BaseException | None):
-        if job.status == JobStatus.CANCELLED:
-            self.status_code, message = Conflict.status_code, f"The {job.type} job was cancelled"
-        else:
-            self.status_code = (failure.status_code if isinstance(failure, StashHogException)
-                                else StashHogException.status_code)
-            message = (job.error or f"The {job.type} job failed").split("\n\n", 1)[0]
+    def __init__(self, job: Job, message: str | None = None):
+        message = message or (job.error or f"The {job.type} job failed").split("\n\n", 1)[0]
         super().__init__(message, detail={"job_id": str(job.id), "result": job.result})
         self.job = job
+
+
+class InlineJobCancelled(JobNotCompleted, Conflict):
+    """An inline job was cancelled before it completed."""
+
+    def __init__(self, job: Job):
+        super().__init__(job, f"The {job.type} job was cancelled")
 
 
 def start_job(type_name: str, parameters: dict | None = None, *, inline: bool = False) -> Job:
@@ -115,25 +118,45 @@ def start_job(type_name: str, parameters: dict | None = None, *, inline: bool = 
     JobQueueUnavailable when the queue refused it (the row is then failed).
 
     ``inline=True`` runs the job in this process instead (for ``background=false`` API
-    calls), through the same states, and returns the completed row; a job that fails or is
-    cancelled raises JobNotCompleted.
+    calls), through the same states, and returns the completed row; a job that fails raises
+    JobNotCompleted, one that is cancelled InlineJobCancelled (a JobNotCompleted too).
     """
     if inline:
         job = _create_job(type_name, parameters, dispatch=False)
         failure = run_job(str(job.id))
         job.refresh_from_db()
+        if job.status == JobStatus.CANCELLED:
+            raise InlineJobCancelled(job)
         if job.status != JobStatus.COMPLETED:
-            raise JobNotCompleted(job, failure)
+            raise JobNotCompleted(job) from failure
         return job
     return _create_job(type_name, parameters, dispatch=True)
 
 
-def _create_job(type_name: str, parameters: dict | None, *, dispatch: bool) -> Job:
+def _spec(type_name: str) -> JobType:
     spec = JOB_TYPES.get(type_name)
     if spec is None:
         raise InvalidInput(f"Unknown job type {type_name!r}")
+    return spec
+
+
+def _exclusive_key(spec: JobType, parameters: dict) -> str | None:
+    return spec.exclusive_key(parameters) if spec.exclusive_key else None
+
+
+def ensure_not_active(type_name: str, parameters: dict) -> None:
+    """Raise JobAlreadyActive when ``start_job`` would clash with an active job now, for
+    callers that must say so before they check anything else."""
+    key = _exclusive_key(_spec(type_name), parameters)
+    active = key and Job.objects.filter(exclusive_key=key, status__in=ACTIVE_STATUSES).first()
+    if active:
+        raise JobAlreadyActive(active)
+
+
+def _create_job(type_name: str, parameters: dict | None, *, dispatch: bool) -> Job:
+    spec = _spec(type_name)
     parameters = parameters or {}
-    key = spec.exclusive_key(parameters) if spec.exclusive_key else None
+    key = _exclusive_key(spec, parameters)
     queued = {}  # filled on commit (later, when the caller's own transaction commits)
     try:
         with transaction.atomic():
@@ -274,10 +297,8 @@ def cancel_job(job_id) -> Job:
 
 def _revoke(job: Job) -> None:
     """Backstop: tell the workers to drop the queued message (the row is already final)."""
-    from stashhog.celery import app
-
     try:
-        app.control.revoke(str(job.id))
+        current_app.control.revoke(str(job.id))
     except Exception as exc:
         logger.warning("could not revoke job %s: %s", job.id, redact(str(exc)))
 

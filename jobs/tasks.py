@@ -1,8 +1,8 @@
-"""Celery tasks of the jobs app, and the worker signals that recover lost jobs."""
+"""Celery tasks of the jobs app, and the worker signal receivers that recover lost jobs
+(``JobsConfig.ready`` connects them)."""
 
 from billiard.exceptions import WorkerLostError
 from celery import shared_task
-from celery.signals import task_failure, worker_ready
 
 from jobs import recovery, runner
 
@@ -33,14 +33,12 @@ def delete_old_jobs_task() -> int:
     return recovery.delete_old_jobs()
 
 
-@worker_ready.connect
 def recover_jobs_on_worker_start(sender, **kwargs):
     """Runs in the worker's main process once it is consuming. (Pool children started
     later drop the inherited database connection: Celery's Django fixup sees to it.)"""
     recovery.fail_jobs_of_lost_workers(sender.hostname)
 
 
-@task_failure.connect
 def recover_job_of_lost_child(sender=None, task_id=None, exception=None, **kwargs):
     """Celery reports a pool child lost mid-task in the main process: fail its job (an
     idempotent job's message is requeued instead, so Celery sends no failure for it)."""

@@ -6,4 +6,10 @@ class ScenesConfig(AppConfig):
     verbose_name = "Library"
 
     def ready(self):
-        from scenes import jobs  # noqa: F401 - registers the sync job type
+        from jobs.runner import register_job_type
+        from scenes.jobs import SYNC_JOB, sync_job, sync_key
+        from scenes.stash.connection_check import check_stash
+        from settings_app.connections import STASH, register_connection_check
+
+        register_job_type(SYNC_JOB, sync_job, exclusive_key=sync_key)
+        register_connection_check(STASH, check_stash)

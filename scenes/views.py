@@ -135,7 +135,7 @@ class SceneViewSet(viewsets.ReadOnlyModelViewSet):
                 JobAcceptedSerializer({"job_id": job.id, "status": job.status}).data,
                 status=status.HTTP_202_ACCEPTED,
             )
-        # A failed or cancelled inline job raises JobNotCompleted (502 when Stash failed).
+        # A failed or cancelled inline job raises JobNotCompleted, answered as its cause.
         return Response(start_job(SYNC_JOB, parameters, inline=True).result)
 
     @extend_schema(

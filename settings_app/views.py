@@ -6,7 +6,7 @@ from rest_framework import viewsets
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from settings_app import connections
+from settings_app.connections import AI, STASH, check_connection
 from settings_app.registry import (
     REGISTRY,
     SECRET_MASK,
@@ -108,7 +108,7 @@ class SettingsViewSet(viewsets.ViewSet):
     def test_stash(self, request):
         """Asks Stash for its version and system status, with a short timeout. A failure
         answers 200 with ``success: false`` and the classified cause."""
-        return Response(connections.check_stash(**validated(StashConnectionTest, request.data)))
+        return Response(check_connection(STASH, **validated(StashConnectionTest, request.data)))
 
     @extend_schema(
         summary="Test an OpenAI-compatible server, key and model (default: the saved ones)",
@@ -137,4 +137,4 @@ class SettingsViewSet(viewsets.ViewSet):
     def test_openai(self, request):
         """Retrieves the model and sends it a one-token request, with a short timeout. A
         failure answers 200 with ``success: false`` and the classified cause."""
-        return Response(connections.check_openai(**validated(OpenAIConnectionTest, request.data)))
+        return Response(check_connection(AI, **validated(OpenAIConnectionTest, request.data)))

@@ -1,4 +1,4 @@
-"""Errors raised by the AI client; all are upstream failures (HTTP 502 through the API).
+"""Errors raised by the AI client; all are upstream failures (``UpstreamUnavailable``).
 
 Messages are shown to users and recorded on plans and jobs, so they never contain the key.
 """

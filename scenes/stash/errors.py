@@ -1,8 +1,8 @@
 """Errors raised by the Stash client.
 
-Every one is an ``UpstreamUnavailable`` (HTTP 502 for StashHog's callers). Messages are shown
-to users, so they name the Stash base URL only after ``safe_url`` has stripped credentials
-and query strings, and they never carry the API key.
+Every one is an ``UpstreamUnavailable``: Stash failed, whatever a caller makes of that.
+Messages are shown to users, so they name the Stash base URL only after ``safe_url`` has
+stripped credentials and query strings, and they never carry the API key.
 """
 
 from urllib.parse import urlsplit, urlunsplit

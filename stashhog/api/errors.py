@@ -12,10 +12,37 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
-from stashhog.api.exceptions import ServiceUnavailable, StashHogException
+from stashhog.api.exceptions import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+    StashHogException,
+    UpstreamUnavailable,
+)
 from stashhog.api.request_id import request_id_of
 
 logger = logging.getLogger("stashhog.api")
+
+# The one place that knows how HTTP spells each kind of StashHog exception.
+STATUS_OF_KIND: dict[type[StashHogException], int] = {
+    InvalidInput: 400,
+    NotFound: 404,
+    Conflict: 409,
+    UpstreamUnavailable: 502,
+    ServiceUnavailable: 503,
+}
+
+
+def http_status(exc: StashHogException) -> int:
+    """The status of ``exc``'s kind; else that of the StashHog exception it was raised from
+    (an inline job that failed because Stash did answers as Stash's failure); else 500."""
+    for kind in type(exc).__mro__:
+        if kind in STATUS_OF_KIND:
+            return STATUS_OF_KIND[kind]
+    if isinstance(exc.__cause__, StashHogException):
+        return http_status(exc.__cause__)
+    return 500
 
 
 def envelope(request, error: str, detail=None) -> dict:
@@ -32,7 +59,7 @@ def _database_locked(exc) -> bool:
 def _describe(exc) -> tuple[int, str, object]:
     """(status, error message, detail) for any exception a view may raise."""
     if isinstance(exc, StashHogException):
-        return exc.status_code, exc.message, exc.detail
+        return http_status(exc), exc.message, exc.detail
     if isinstance(exc, Http404):
         return 404, "Not found", None
     if isinstance(exc, PermissionDenied):

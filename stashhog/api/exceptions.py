@@ -1,13 +1,13 @@
 """The StashHog exception hierarchy.
 
-Services raise these; the one exception handler (``stashhog.api.errors``) turns each into
-the error envelope with its ``status_code``. Messages must be safe to show a user: never
-put a secret (API key, stream URL) into one.
+Services raise these; each class says what went wrong, never how HTTP spells it: the one
+exception handler (``stashhog.api.errors``) maps each kind to its status and the error
+envelope. Messages must be safe to show a user: never put a secret (API key, stream URL)
+into one.
 """
 
 
 class StashHogException(Exception):
-    status_code = 500
     default_message = "Internal server error"
 
     def __init__(self, message: str | None = None, detail=None):
@@ -17,24 +17,20 @@ class StashHogException(Exception):
 
 
 class InvalidInput(StashHogException):
-    status_code = 400
     default_message = "Invalid input"
 
 
 class NotFound(StashHogException):
-    status_code = 404
     default_message = "Not found"
 
 
 class Conflict(StashHogException):
-    status_code = 409
     default_message = "Conflict"
 
 
 class UpstreamUnavailable(StashHogException):
     """A service StashHog depends on (Stash, the AI server) failed or could not be reached."""
 
-    status_code = 502
     default_message = "Upstream service unavailable"
 
 
@@ -43,7 +39,6 @@ class ServiceUnavailable(StashHogException):
     writer, its job queue is unreachable); the same request may succeed after
     ``retry_after`` seconds, which the answer's ``Retry-After`` header carries."""
 
-    status_code = 503
     default_message = "Service temporarily unavailable"
 
     def __init__(self, message: str | None = None, detail=None, retry_after: int = 5):

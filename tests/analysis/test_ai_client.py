@@ -16,6 +16,7 @@ from analysis.ai import (
     AIUnreachable,
     cost_usd,
 )
+from stashhog.api.errors import http_status
 from tests.fakes.openai import estimate_tokens
 
 SCHEMA = {
@@ -138,7 +139,7 @@ def test_rate_limit_without_retries_left_is_an_ai_error(fake_openai):
         complete(make_client(fake_openai))
 
     assert type(exc_info.value) is AIError
-    assert exc_info.value.status_code == 502
+    assert http_status(exc_info.value) == 502
 
 
 def test_wrong_key_raises_auth_error_without_the_key(fake_openai):

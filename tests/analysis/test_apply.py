@@ -11,6 +11,7 @@ from jobs.models import Job, JobStatus
 from jobs.runner import JobAlreadyActive, JobCancelled, JobNotCompleted, fail_job, start_job
 from scenes.models import Scene, Tag
 from settings_app.registry import save_settings
+from stashhog.api.errors import http_status
 from stashhog.api.exceptions import Conflict, NotFound
 from tests.fakes.stash_library import generate_library
 
@@ -500,7 +501,7 @@ def test_request_apply_404_and_409(stash):
     start_job(apply.APPLY_JOB, {"plan_id": plan.pk, "scene_ids": None})  # queued, active
     with pytest.raises(JobAlreadyActive) as raised:
         request_apply(plan.pk, None, background=True)
-    assert raised.value.status_code == 409
+    assert http_status(raised.value) == 409
 
 
 def test_background_apply_queues_a_job(stash, django_capture_on_commit_callbacks):

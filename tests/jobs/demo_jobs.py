@@ -6,13 +6,12 @@ STASHHOG_E2E_IMPORTS=tests.jobs.demo_jobs); production code never registers thes
 
 import time
 
-from jobs.runner import job_type
+from jobs.runner import register_job_type
 from stashhog.api.exceptions import UpstreamUnavailable
 
 SECRET_IN_ERROR = "sk-demo-secret-key-123456"
 
 
-@job_type("demo.count")
 def count(progress, params):
     """Count to ``n``, sleeping ``delay`` s per step. With ``clock`` the message carries the
     wall-clock time of each update (the latency benchmark reads it)."""
@@ -27,23 +26,27 @@ def count(progress, params):
     return {"counted": n}
 
 
-@job_type("demo.fail")
 def fail(progress, params):
     progress.update(1, 2, "about to fail", force=True)
     raise RuntimeError(f"upstream refused apikey={SECRET_IN_ERROR} at step 1")
 
 
-@job_type("demo.upstream_down")
 def upstream_down(progress, params):
     raise UpstreamUnavailable("Could not reach Stash")
 
 
-@job_type("demo.exclusive", exclusive_key=lambda params: f"demo:{params.get('target', 0)}")
 def exclusive(progress, params):
     return {"target": params.get("target", 0)}
 
 
-@job_type("demo.idempotent", idempotent=True)
 def idempotent(progress, params):
     progress.update(1, 1)
     return {"done": True}
+
+
+register_job_type("demo.count", count)
+register_job_type("demo.fail", fail)
+register_job_type("demo.upstream_down", upstream_down)
+register_job_type("demo.exclusive", exclusive,
+                  exclusive_key=lambda params: f"demo:{params.get('target', 0)}")
+register_job_type("demo.idempotent", idempotent, idempotent=True)

@@ -9,6 +9,7 @@ from unittest import mock
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -16,7 +17,9 @@ from django.utils import timezone
 from jobs import runner
 from jobs.models import Job, JobStatus
 from jobs.notify import ALL_JOBS_GROUP, job_group
+from stashhog.api.errors import http_status
 from stashhog.api.exceptions import Conflict, InvalidInput, NotFound
+from tests.jobs import demo_jobs
 from tests.jobs.demo_jobs import SECRET_IN_ERROR
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +76,7 @@ def test_start_job_raises_queue_unavailable_when_the_broker_refuses():
                     side_effect=ConnectionRefusedError("broker down")):
         with pytest.raises(runner.JobQueueUnavailable) as refused:
             runner.start_job("demo.count")
-    assert refused.value.status_code == 503 and refused.value.job.status == JobStatus.FAILED
+    assert http_status(refused.value) == 503 and refused.value.job.status == JobStatus.FAILED
 
 
 def test_idempotent_job_types_go_through_the_late_ack_task(django_capture_on_commit_callbacks):
@@ -100,6 +103,18 @@ def test_eager_dispatch_runs_the_job_to_completion(django_capture_on_commit_call
 def test_unknown_job_type_is_invalid_input():
     with pytest.raises(InvalidInput):
         runner.start_job("no.such.type")
+
+
+def test_a_job_type_name_registered_twice_is_a_configuration_error():
+    with pytest.raises(ImproperlyConfigured, match="'demo.count' is already registered"):
+        runner.register_job_type("demo.count", lambda progress, params: None)
+    assert runner.JOB_TYPES["demo.count"].body is demo_jobs.count  # the first one stays
+
+
+def test_apps_register_their_job_types_in_ready():
+    assert runner.JOB_TYPES["sync"].exclusive_key({}) == "sync"
+    assert runner.JOB_TYPES["analysis"].queue == "ai"
+    assert runner.JOB_TYPES["apply"].exclusive_key({"plan_id": 3}) == "apply:plan:3"
 
 
 def test_run_job_records_timestamps_worker_and_result():
@@ -280,7 +295,7 @@ def test_exclusive_jobs_clash_with_job_already_active():
     with pytest.raises(runner.JobAlreadyActive) as clash:
         runner.start_job("demo.exclusive", {"target": 7})
     assert clash.value.job == first
-    assert clash.value.status_code == 409
+    assert http_status(clash.value) == 409
     assert clash.value.detail == {"job_id": str(first.id)}
     other = runner.start_job("demo.exclusive", {"target": 8})  # another key runs in parallel
     assert other.exclusive_key == "demo:8"
@@ -301,7 +316,7 @@ def test_an_inline_job_that_fails_raises_with_the_status_of_its_cause(job_type, 
                                                                        message):
     with pytest.raises(runner.JobNotCompleted) as stopped:
         runner.start_job(job_type, inline=True)
-    assert stopped.value.status_code == status_code
+    assert http_status(stopped.value) == status_code
     assert stopped.value.message.startswith(message)
     assert stopped.value.job.status == JobStatus.FAILED
     assert stopped.value.detail["job_id"] == str(stopped.value.job.id)

@@ -15,6 +15,7 @@ from scenes.stash import (
 )
 from scenes.stash.documents import operations
 from scenes.stash.errors import safe_url
+from stashhog.api.errors import http_status
 from tests.fakes.stash_library import FakeLibrary
 
 API_KEY = "eyJhbGciOiJIUzI1NiJ9.test-key-0123456789"
@@ -359,7 +360,7 @@ def test_closed_port_is_unreachable():
         with pytest.raises(StashUnreachable) as caught:
             client.server_info()
 
-    assert caught.value.status_code == 502
+    assert http_status(caught.value) == 502
     assert "after 2 attempts" in caught.value.message
 
 
@@ -402,7 +403,7 @@ def test_graphql_error_is_a_query_error(fake_stash, client):
         client.server_info()
 
     assert "database is locked" in caught.value.message
-    assert caught.value.status_code == 502
+    assert http_status(caught.value) == 502
 
 
 def test_not_a_stash_endpoint(fake_stash):

@@ -14,6 +14,7 @@ from scenes.models import Performer, Scene, SceneFile, SyncState, Tag
 from scenes.signals import scenes_removed
 from scenes.sync import shift_stamp
 from settings_app.registry import save_settings
+from stashhog.api.errors import http_status
 from tests.fakes.stash_library import generate_library
 from tests.scenes.library_match import assert_matches
 
@@ -306,7 +307,7 @@ def test_an_unreachable_stash_fails_the_job_with_a_clear_error(db, use_stash, fa
     job = stopped.value.job
     assert job.status == JobStatus.FAILED
     assert job.error.startswith("Could not reach Stash at http://127.0.0.1:")
-    assert stopped.value.status_code == 502
+    assert http_status(stopped.value) == 502
 
 
 def test_the_next_job_uses_a_changed_stash_url(fake_stash_factory, use_stash):

@@ -3,7 +3,10 @@
 import logging
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
+from analysis.ai.connection_check import check_openai
+from scenes.stash.connection_check import check_stash
 from settings_app import connections
 from settings_app.registry import SECRET_MASK, save_settings
 from tests.fakes.openai import DEFAULT_TEST_KEY, error_body
@@ -32,6 +35,15 @@ def assert_logged_without(caplog, *secrets):
     assert any(r.name == "stashhog.settings" for r in caplog.records), "the failure was logged"
     for secret in secrets:
         assert secret not in caplog.text
+
+
+def test_each_service_registers_one_connection_check():
+    assert connections.CONNECTION_CHECKS == {
+        connections.STASH: check_stash, connections.AI: check_openai,
+    }
+    with pytest.raises(ImproperlyConfigured, match="'stash' is already registered"):
+        connections.register_connection_check(connections.STASH, check_openai)
+    assert connections.CONNECTION_CHECKS[connections.STASH] is check_stash
 
 
 # -- Stash ------------------------------------------------------------------------------
