@@ -32,6 +32,7 @@ test: $(BIN)/.installed-dev
 
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 migrations-check: $(BIN)/.installed-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run
