@@ -9,10 +9,8 @@ metadata (``outcome`` and ``message``). A run that finds nothing still leaves it
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 from django.db import transaction
-from django.http import QueryDict
 from django.utils import timezone
 
 from analysis.ai import DEFAULT_PRICES_PER_MILLION, AIClient, AIConfig
@@ -21,97 +19,21 @@ from analysis.library import (
     SCENE_CHUNK,
     LibraryIndexes,
     SceneSnapshot,
-    iter_scene_chunks,
     load_indexes,
-    load_snapshots,
 )
 from analysis.models import AnalysisPlan, ChangeStatus, PlanChange
-from analysis.options import AnalysisOptions, resolve_options
+from analysis.options import AnalysisOptions
 from analysis.plan_status import refresh_plan_status
 from analysis.proposals import ChangeBuilder, local_findings
+from analysis.selection import SceneSelection
 from jobs.models import Job
 from jobs.runner import JobCancelled, start_job
-from scenes.filters import SceneFilterSet
-from scenes.models import Scene
 from settings_app import get_setting
 from stashhog.api.exceptions import InvalidInput, StashHogException
 
 ANALYSIS_JOB = "analysis"
 # With AI, a chunk is also the unit of progress and of the cancel check between requests.
 AI_SCENE_CHUNK = 50
-ID_CHECK_CHUNK = 500
-UNKNOWN_IDS_LISTED = 50
-
-
-class SceneSelection:
-    """The scenes a run analyses: explicit ids, the scene list's filters, both, or all."""
-
-    def __init__(self, scene_ids: list[str] | None = None, filters: dict | None = None):
-        self.scene_ids = sorted(set(map(str, scene_ids))) if scene_ids is not None else None
-        self.filters = filters or None
-
-    def _filtered(self):
-        queryset = Scene.objects.all()
-        if not self.filters:
-            return queryset
-        data = QueryDict(mutable=True)
-        for name, value in self.filters.items():
-            if isinstance(value, list | tuple):
-                data.setlist(name, [str(item) for item in value])
-            elif isinstance(value, bool):
-                data[name] = "true" if value else "false"
-            elif value is not None:
-                data[name] = str(value)
-        filterset = SceneFilterSet(data=data, queryset=queryset)
-        if not filterset.is_valid():
-            raise InvalidInput("Invalid filters", detail={"filters": filterset.errors})
-        return filterset.qs
-
-    def _id_chunks(self) -> Iterator[list[str]]:
-        for start in range(0, len(self.scene_ids), ID_CHECK_CHUNK):
-            yield self.scene_ids[start:start + ID_CHECK_CHUNK]
-
-    def validate(self) -> None:
-        """InvalidInput for bad filters or for scene ids the library does not have."""
-        self._filtered()
-        if self.scene_ids is None:
-            return
-        unknown = []
-        for chunk in self._id_chunks():
-            known = set(Scene.objects.filter(id__in=chunk).values_list("id", flat=True))
-            unknown += [scene_id for scene_id in chunk if scene_id not in known]
-        if unknown:
-            raise InvalidInput(
-                f"{len(unknown)} scene id(s) are not in the library",
-                detail={"scene_ids": unknown[:UNKNOWN_IDS_LISTED]},
-            )
-
-    def count(self) -> int:
-        if self.scene_ids is None:
-            return self._filtered().count()
-        if not self.filters:
-            return len(self.scene_ids)
-        queryset = self._filtered()
-        return sum(queryset.filter(id__in=chunk).count() for chunk in self._id_chunks())
-
-    def chunks(self, size: int) -> Iterator[list[SceneSnapshot]]:
-        if self.scene_ids is None:
-            yield from iter_scene_chunks(self._filtered(), size)
-            return
-        queryset = self._filtered()
-        for start in range(0, len(self.scene_ids), size):
-            ids = self.scene_ids[start:start + size]
-            if self.filters:
-                kept = set(queryset.filter(id__in=ids).values_list("id", flat=True))
-                ids = [scene_id for scene_id in ids if scene_id in kept]
-            if ids:
-                yield load_snapshots(ids)
-
-    def describe(self) -> dict:
-        return {
-            "scene_ids": len(self.scene_ids) if self.scene_ids is not None else None,
-            "filters": self.filters,
-        }
 
 
 def _check_ai_configured(options: AnalysisOptions) -> None:
@@ -122,21 +44,17 @@ def _check_ai_configured(options: AnalysisOptions) -> None:
         )
 
 
-def request_analysis(*, scene_ids: list[str] | None = None, filters: dict | None = None,
-                     options: dict | None = None, plan_name: str | None = None,
-                     background: bool = True) -> Job:
-    """Validate, then start the analysis job (run here and finished when not background).
+def request_analysis(selection: SceneSelection, options: AnalysisOptions, *,
+                     plan_name: str | None = None, background: bool = True) -> Job:
+    """Start the analysis job (run here and finished when not background).
 
-    Raises InvalidInput for unknown scene ids, bad filters or bad options.
+    Raises InvalidInput for scene ids the library lacks, or AI asked for but not set up.
     """
-    selection = SceneSelection(scene_ids, filters)
-    selection.validate()
-    resolved = resolve_options(options)
-    _check_ai_configured(resolved)
+    selection.check_ids()
+    _check_ai_configured(options)
     parameters = {
-        "scene_ids": selection.scene_ids,
-        "filters": selection.filters,
-        "options": resolved.as_dict(),
+        **selection.as_parameters(),
+        "options": options.as_dict(),
         "plan_name": plan_name or f"Analysis {timezone.now():%Y-%m-%d %H:%M}",
     }
     return start_job(ANALYSIS_JOB, parameters, inline=not background)
@@ -166,7 +84,7 @@ class _Run:
     def __init__(self, progress, parameters: dict):
         self.progress = progress
         self.options = AnalysisOptions.from_dict(parameters["options"])
-        self.selection = SceneSelection(parameters.get("scene_ids"), parameters.get("filters"))
+        self.selection = SceneSelection.from_parameters(parameters)
         self.started = time.monotonic()
         self.total = self.selection.count()
         self.analysed = 0

@@ -1,12 +1,16 @@
-"""Request and response shapes of the analysis API (validation of values lives in services)."""
+"""Request and response shapes of the analysis API. Requests validate here into the typed
+values the services take; a proposed value is checked by its field (analysis.fields)."""
 
 import django_filters
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from analysis.models import AnalysisPlan, ChangeField, PlanChange
+from analysis.options import AnalysisOptions
 from analysis.review import BULK_STATUSES, REVIEW_STATUSES
-from scenes.filters import AllIdsFilter, SceneFilterSet, StrictBooleanFilter
+from analysis.selection import SceneSelection
+from scenes.filters import ID_PATTERN, IdListFilter, SceneFilterSet, StrictBooleanFilter
+from scenes.selection import SceneFilters
 
 ENTITY_REF_SCHEMA = {
     "type": "object",
@@ -46,17 +50,28 @@ class NoUnknownKeysMixin:
         return super().to_internal_value(data)
 
 
+class JSONBooleanField(serializers.BooleanField):
+    """A JSON ``true`` or ``false``: in a JSON body, "yes" or 1 is a mistake, not a flag."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
     """Every option is optional; omitted ones take the effective settings."""
 
-    detect_studios = serializers.BooleanField(required=False, help_text="Default true.")
-    detect_performers = serializers.BooleanField(required=False, help_text="Default true.")
-    detect_tags = serializers.BooleanField(required=False, help_text="Default true.")
-    detect_details = serializers.BooleanField(
+    # Validates into AnalysisOptions (see ``validate``).
+
+    detect_studios = JSONBooleanField(required=False, help_text="Default true.")
+    detect_performers = JSONBooleanField(required=False, help_text="Default true.")
+    detect_tags = JSONBooleanField(required=False, help_text="Default true.")
+    detect_details = JSONBooleanField(
         required=False, help_text="Propose plain-text details for details carrying HTML. "
         "Default true.")
-    use_ai = serializers.BooleanField(required=False, help_text="Default: analysis_use_ai.")
-    create_missing = serializers.BooleanField(
+    use_ai = JSONBooleanField(required=False, help_text="Default: analysis_use_ai.")
+    create_missing = JSONBooleanField(
         required=False, help_text="Propose entities Stash lacks ({id: null, name}). Default: "
         "analysis_create_missing.")
     confidence_threshold = serializers.FloatField(
@@ -71,30 +86,38 @@ class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
         help_text="The job stops before its AI cost would exceed this. Default: "
         "analysis_max_cost_usd.")
 
+    def validate(self, attrs) -> AnalysisOptions:
+        options = AnalysisOptions.resolve(**attrs)
+        if not options.detects_anything:
+            raise serializers.ValidationError({"detectors": ["Enable at least one."]})
+        return options
+
 
 def _filter_field(scene_filter) -> serializers.Field:
-    """The body field for one filter of the scene list (the FilterSet validates values)."""
+    """The body field for one filter of the scene list, with the same rules."""
     help_text = scene_filter.extra.get("help_text") or ""
-    if isinstance(scene_filter, AllIdsFilter):
-        return serializers.ListField(child=serializers.CharField(), required=False,
-                                     help_text=help_text or "Scenes with ALL of them.")
+    if isinstance(scene_filter, IdListFilter):
+        return serializers.ListField(
+            child=serializers.RegexField(ID_PATTERN, error_messages={"invalid": "Not an id."}),
+            required=False, help_text=help_text or "Scenes with ALL of them.")
     if isinstance(scene_filter, StrictBooleanFilter):
-        return serializers.BooleanField(required=False, allow_null=True, help_text=help_text)
+        return JSONBooleanField(required=False, allow_null=True, help_text=help_text)
     if isinstance(scene_filter, django_filters.DateFilter):
         return serializers.DateField(required=False, allow_null=True, help_text=help_text)
-    return serializers.CharField(required=False, allow_blank=True, help_text=help_text)
+    return serializers.CharField(required=False, allow_blank=True, allow_null=True,
+                                 help_text=help_text)
 
 
 class SceneFiltersSerializer(NoUnknownKeysMixin, serializers.Serializer):
     """The filters of ``GET /api/scenes``, as an object (fields built from its FilterSet)."""
 
+    # Validates into SceneFilters (see ``to_internal_value``).
+
     def get_fields(self):
         return {name: _filter_field(f) for name, f in SceneFilterSet.base_filters.items()}
 
-    def to_internal_value(self, data):
-        values = super().to_internal_value(data)
-        return {name: value.isoformat() if hasattr(value, "isoformat") else value
-                for name, value in values.items() if value is not None}
+    def to_internal_value(self, data) -> SceneFilters:
+        return SceneFilters.from_values(super().to_internal_value(data))
 
 
 class GenerateRequestSerializer(NoUnknownKeysMixin, serializers.Serializer):
@@ -104,6 +127,14 @@ class GenerateRequestSerializer(NoUnknownKeysMixin, serializers.Serializer):
     filters = SceneFiltersSerializer(required=False, allow_null=True)
     options = AnalysisOptionsSerializer(required=False)
     plan_name = serializers.CharField(required=False, max_length=255)
+
+    def validate(self, attrs) -> dict:
+        """What ``request_analysis`` takes: a SceneSelection and AnalysisOptions."""
+        return {
+            "selection": SceneSelection.of(attrs.get("scene_ids"), attrs.get("filters")),
+            "options": attrs.get("options") or AnalysisOptions.resolve(),
+            "plan_name": attrs.get("plan_name"),
+        }
 
 
 class BackgroundQuerySerializer(serializers.Serializer):

@@ -89,11 +89,7 @@ class AnalysisViewSet(viewsets.ViewSet):
     def generate(self, request):
         background = _background(request)
         body = validated(GenerateRequestSerializer, request.data)
-        job = request_analysis(
-            scene_ids=body.get("scene_ids"), filters=body.get("filters"),
-            options=dict(body.get("options") or {}), plan_name=body.get("plan_name"),
-            background=background,
-        )
+        job = request_analysis(**body, background=background)
         if background:
             return _accepted(job)
         return Response(_plan_detail(job.result["plan_id"]))

@@ -42,11 +42,12 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from analysis.detectors.normalize import normalize  # noqa: E402
-from analysis.generate import SceneSelection, run_analysis  # noqa: E402
+from analysis.generate import run_analysis  # noqa: E402
 from analysis.library import load_indexes  # noqa: E402
 from analysis.models import AIAnswerCache, AnalysisPlan, ChangeField  # noqa: E402
 from analysis.options import AnalysisOptions  # noqa: E402
 from analysis.proposals import path_findings  # noqa: E402
+from analysis.selection import SceneSelection  # noqa: E402
 from jobs.models import Job  # noqa: E402
 from scenes.models import Performer, Scene, Studio, SyncState, Tag  # noqa: E402
 from scenes.stash import StashClient  # noqa: E402
@@ -85,7 +86,7 @@ def sync(library) -> float:
 
 def parameters(**options) -> dict:
     return {"scene_ids": None, "filters": None, "plan_name": "benchmark",
-            "options": AnalysisOptions(**options).as_dict()}
+            "options": AnalysisOptions.resolve(**options).as_dict()}
 
 
 def names_in_path(path: str, names: list[str]) -> bool:
@@ -137,7 +138,7 @@ def bench_path(scene_count: int, seed: int) -> None:
     print(f"library: {len(library.scenes)} scenes, {len(library.performers)} performers, "
           f"{len(library.studios)} studios, {len(library.tags)} tags (synced in {took:.1f} s)")
 
-    options = AnalysisOptions(use_ai=False)
+    options = AnalysisOptions.resolve(use_ai=False)
     started = time.perf_counter()
     indexes = load_indexes(options)
     index_seconds = time.perf_counter() - started

@@ -4,14 +4,14 @@ import re
 
 import django_filters
 from django import forms
-from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from scenes.entities import PERFORMERS, TAGS, EntityKind
 from scenes.models import Performer, Scene, Studio, Tag
+from scenes.selection import SceneFilters, contains_lowered, filter_scenes
 
-_ID = re.compile(r"^\d+$")
+ID_PATTERN = r"^\d+$"  # Stash ids are integers
+_ID = re.compile(ID_PATTERN)
 TRUE_VALUES = ("true", "1")
 FALSE_VALUES = ("false", "0")
 
@@ -55,66 +55,33 @@ class StrictBooleanFilter(django_filters.Filter):
 
 
 @extend_schema_field({"type": "array", "items": {"type": "string"}})
-class AllIdsFilter(django_filters.Filter):
-    """Scenes related to ALL the given ids (one subquery on the through table, no joins,
-    so counting the page stays a count over scene ids)."""
-
+class IdListFilter(django_filters.Filter):
     field_class = IdListField
-
-    def __init__(self, *args, kind: EntityKind, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.kind = kind
-
-    def filter(self, queryset, value):
-        if not value:
-            return queryset
-        column = self.kind.column
-        matching = (
-            self.kind.link.objects.filter(**{f"{column}__in": value})
-            .values("scene_id")
-            .annotate(matched=Count(column))
-            .filter(matched=len(value))
-            .values("scene_id")
-        )
-        return queryset.filter(id__in=matching)
-
-
-def lowered_contains(field: str):
-    """``search`` on a column sync keeps lower-cased: a plain LIKE that a trigram index on
-    PostgreSQL can serve (icontains would wrap the column in UPPER())."""
-
-    def search(queryset, _name, value):
-        value = value.strip().lower()
-        return queryset.filter(**{f"{field}__contains": value}) if value else queryset
-
-    return search
 
 
 class SceneFilterSet(django_filters.FilterSet):
-    search = django_filters.CharFilter(
-        method=lowered_contains("search_text"), help_text="Title, details or file path contain."
-    )
-    studio_id = django_filters.CharFilter(field_name="studio_id", lookup_expr="exact")
-    performer_ids = AllIdsFilter(
-        kind=PERFORMERS,
-        help_text="Repeat or comma-separate; scenes with ALL of them.",
-    )
-    tag_ids = AllIdsFilter(
-        kind=TAGS,
-        help_text="Repeat or comma-separate; scenes with ALL of them.",
-    )
-    organized = StrictBooleanFilter(field_name="organized", lookup_expr="exact")
-    date_from = django_filters.DateFilter(field_name="scene_date", lookup_expr="gte")
-    date_to = django_filters.DateFilter(field_name="scene_date", lookup_expr="lte")
+    """Validates the scene list's query parameters; ``filter_scenes`` applies them."""
+
+    search = django_filters.CharFilter(help_text="Title, details or file path contain.")
+    studio_id = django_filters.CharFilter()
+    performer_ids = IdListFilter(help_text="Repeat or comma-separate; scenes with ALL of them.")
+    tag_ids = IdListFilter(help_text="Repeat or comma-separate; scenes with ALL of them.")
+    organized = StrictBooleanFilter()
+    date_from = django_filters.DateFilter()
+    date_to = django_filters.DateFilter()
 
     class Meta:
         model = Scene
         fields = []
 
+    def filter_queryset(self, queryset):
+        return filter_scenes(SceneFilters.from_values(self.form.cleaned_data), queryset)
+
 
 class EntityFilterSet(django_filters.FilterSet):
     search = django_filters.CharFilter(
-        method=lowered_contains("search_text"), help_text="Name or an alias contains."
+        method=lambda queryset, _name, value: contains_lowered(queryset, "search_text", value),
+        help_text="Name or an alias contains.",
     )
 
 

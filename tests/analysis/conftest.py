@@ -6,9 +6,11 @@ import pytest
 
 from analysis.generate import request_analysis
 from analysis.models import AnalysisPlan
+from analysis.serializers import GenerateRequestSerializer
 from jobs.runner import JobNotCompleted
 from scenes.models import Performer, Scene, SceneFile, Studio, Tag
 from settings_app.registry import save_settings
+from stashhog.api.validation import validated
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
@@ -55,11 +57,12 @@ def library(db) -> Library:
 
 @pytest.fixture
 def analyse(db):
-    """``analyse(**request)``: run an analysis inline; returns (job, plan)."""
+    """``analyse(**request)``: run an analysis of a request body inline; returns (job, plan)."""
 
     def run(**request):
+        body = validated(GenerateRequestSerializer, request)  # as the API validates it
         try:
-            job = request_analysis(background=False, **request)
+            job = request_analysis(**body, background=False)
         except JobNotCompleted as stopped:  # a failed or cancelled run: still look at it
             job = stopped.job
         plan = AnalysisPlan.objects.get(pk=job.result["plan_id"]) if job.result else None

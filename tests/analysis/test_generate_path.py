@@ -1,9 +1,11 @@
 """Plan generation with the path detectors (no AI) over a small, tricky local library."""
 
 import pytest
+from rest_framework.exceptions import ValidationError
 
-from analysis.generate import SceneSelection, request_analysis, run_analysis
+from analysis.generate import run_analysis
 from analysis.models import AnalysisPlan, ChangeSource, ChangeStatus, PlanStatus
+from analysis.selection import SceneSelection
 from jobs.models import Job, JobStatus
 from jobs.runner import JobCancelled, Progress
 from settings_app.registry import save_settings
@@ -190,9 +192,9 @@ def test_options_default_from_the_settings(library, catalogue, analyse):
     ({"detect_studios": False, "detect_performers": False, "detect_tags": False,
       "detect_details": False}, "detectors"),
 ])
-def test_invalid_options_are_rejected_before_any_job(library, options, problem):
-    with pytest.raises(InvalidInput) as raised:
-        request_analysis(options=options, background=False)
+def test_invalid_options_are_rejected_before_any_job(library, analyse, options, problem):
+    with pytest.raises(ValidationError) as raised:
+        analyse(options=options)
     assert problem in raised.value.detail["options"]
     assert not Job.objects.exists()
 
@@ -217,14 +219,14 @@ def test_unknown_scene_ids_are_listed(library):
     library.scene(1, "/media/a.mp4")
 
     with pytest.raises(InvalidInput) as raised:
-        SceneSelection(["1", "404", "405"]).validate()
+        SceneSelection.of(["1", "404", "405"]).check_ids()
 
     assert raised.value.detail == {"scene_ids": ["404", "405"]}
 
 
-def test_invalid_filters_are_rejected(library):
-    with pytest.raises(InvalidInput) as raised:
-        SceneSelection(filters={"date_from": "yesterday"}).validate()
+def test_invalid_filters_are_rejected(library, analyse):
+    with pytest.raises(ValidationError) as raised:
+        analyse(filters={"date_from": "yesterday"})
     assert "date_from" in raised.value.detail["filters"]
 
 
