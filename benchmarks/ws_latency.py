@@ -1,15 +1,16 @@
 """WebSocket latency of job progress: from the worker's ``Progress.update`` to a client.
 
 Starts everything for real in a scratch data dir: Redis (the embedded one unless REDIS_URL
-is set), a SQLite database, one Celery worker and ONE daphne process. N clients (default
-200) connect to ``/api/jobs/{id}/ws`` of one demo job (the TEST-ONLY ``demo.count`` with
-``clock``: each update's message is the worker's wall-clock time), and every
-``job_progress`` a client receives once all clients are connected is one sample.
+is set), a SQLite database, one Celery worker and the production web server (gunicorn with
+--workers uvicorn processes, as ``make run`` starts it). N clients (default 500) connect to
+``/api/jobs/{id}/ws`` of one demo job (the TEST-ONLY ``demo.count`` with ``clock``: each
+update's message is the worker's wall-clock time), and every ``job_progress`` a client
+receives once all clients are connected is one sample.
 
-    .venv/bin/python benchmarks/ws_latency.py [--clients 200] [--seconds 20]
+    .venv/bin/python benchmarks/ws_latency.py [--clients 500] [--workers 2] [--seconds 20]
 
-Prints the median, p95 and max delay, and how many clients the daphne process served at
-once. Goal: median under 100 ms with 200 clients.
+Prints the median, p95 and max delay, and the Redis messages per update (PUBLISH calls:
+one per group per update, whatever the number of clients). Goal: p95 <= 100 ms at 500.
 """
 
 import argparse
@@ -63,6 +64,10 @@ async def client(url: str, headers: dict, connected: asyncio.Event, all_connecte
                 served.append(1)
 
 
+def publishes(client) -> int:
+    return int(client.info("commandstats").get("cmdstat_publish", {}).get("calls", 0))
+
+
 async def measure(url: str, headers: dict, clients: int) -> tuple[list, int, int]:
     samples: list[float] = []
     served: list[int] = []
@@ -81,12 +86,15 @@ async def measure(url: str, headers: dict, clients: int) -> tuple[list, int, int
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=2, help="web processes")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the job runs")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="stashhog-bench-"))
     redis_process = prepare_environment(scratch)
+    import redis
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
@@ -97,23 +105,27 @@ def main() -> int:
     from tests.jobs import demo_jobs  # noqa: F401 - registers demo.count here too
 
     call_command("migrate", verbosity=0)
-    user = get_user_model().objects.create_user("bench", password="bench-password")
+    user = get_user_model().objects.create_user("bench", password="bench-password",
+                                                    is_staff=True)
     token = Token.objects.create(user=user)
     env = e2e_support.process_env(["tests.jobs.demo_jobs"])
-    worker = daphne = None
+    worker = server = None
+    redis_client = redis.Redis.from_url(settings.REDIS_URL)
     try:
         worker = e2e_support.start_worker(env, concurrency=1)
-        daphne = e2e_support.start_daphne(env)
+        server = e2e_support.start_web_server(env, workers=args.workers)
         steps = int(args.seconds / UPDATE_EVERY)
         # The job counts while the clients connect; only later updates are samples.
         job = start_job("demo.count", {"n": steps, "delay": UPDATE_EVERY, "clock": True})
-        url = f"{daphne.ws_url}/api/jobs/{job.id}/ws"
+        url = f"{server.ws_url}/api/jobs/{job.id}/ws"
+        published_before = publishes(redis_client)
         samples, served, errors = asyncio.run(
             measure(url, {"Authorization": f"Token {token.key}"}, args.clients)
         )
+        published = publishes(redis_client) - published_before
         job.refresh_from_db()
     finally:
-        for process in (daphne, worker):
+        for process in (server, worker):
             if process is not None:
                 process.stop()
         if redis_process is not None:
@@ -126,8 +138,12 @@ def main() -> int:
     ms = sorted(sample * 1000 for sample in samples)
     p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
     print(f"job: {job.status}, {job.processed_items} updates counted over {args.seconds:.0f} s")
-    print(f"clients: {args.clients} connected at once to ONE daphne process; "
+    print(f"clients: {args.clients} connected at once to {args.workers} web processes; "
           f"{served} followed the job to its end, {errors} failed")
+    per_client = len(ms) / max(1, args.clients - errors)
+    print(f"Redis PUBLISH calls while the clients followed the job: {published}, for "
+          f"{per_client:.0f} updates each client received (2 per update: the job's group and "
+          f"the monitor's; not per client)")
     print(f"samples: {len(ms)} job_progress messages received after all clients connected")
     print(f"update -> client delay: median {statistics.median(ms):.1f} ms, "
           f"p95 {p95:.1f} ms, max {ms[-1]:.1f} ms")

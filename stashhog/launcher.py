@@ -1,5 +1,6 @@
-"""``make run``: the embedded Redis when needed, then daphne, a Celery worker and Celery
-beat in the foreground. Ctrl-C (or SIGTERM) stops all of them.
+"""``make run``: the embedded Redis when needed, then the web server (gunicorn with
+``STASHHOG_WEB_WORKERS`` uvicorn processes, stashhog/gunicorn_conf.py), a Celery worker and
+Celery beat in the foreground. Ctrl-C (or SIGTERM) stops all of them.
 
 Operators running at scale start these processes themselves (see README); this launcher
 is the one-command path for a single machine.
@@ -26,8 +27,8 @@ BIN = Path(sys.executable).parent
 
 def commands() -> dict[str, list[str]]:
     return {
-        "web": [str(BIN / "daphne"), "-b", settings.STASHHOG_HOST,
-                "-p", str(settings.STASHHOG_PORT), "stashhog.asgi:application"],
+        "web": [str(BIN / "gunicorn"), "-c", "python:stashhog.gunicorn_conf",
+                "stashhog.asgi:application"],
         "worker": [str(BIN / "celery"), "-A", "stashhog", "worker", "-Q", "default,ai",
                    "--loglevel", "INFO"],
         "beat": [str(BIN / "celery"), "-A", "stashhog", "beat", "--loglevel", "INFO"],

@@ -56,6 +56,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 STASHHOG_HOST = env_str("STASHHOG_HOST", "127.0.0.1")
 STASHHOG_PORT = env_int("STASHHOG_PORT", 8000)
+# Web processes (HTTP and WebSockets; stashhog/gunicorn_conf.py): Django serves one request
+# at a time per process, and a process waiting on the database leaves its core to another.
+STASHHOG_WEB_WORKERS = env_int("STASHHOG_WEB_WORKERS", min(2 * (os.cpu_count() or 1) + 1, 9))
 
 # --- Behind a TLS reverse proxy (README "TLS"): every switch is off by default, because
 # `make run` serves plain HTTP on loopback, where secure-only cookies would never be sent.
@@ -191,15 +194,14 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        # redis-py's pool refuses (not waits) beyond max_connections (default 100): every
-        # WebSocket handshake borrows one for its group_add, so allow for bursts of them.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": 2000}],
-                   "capacity": 1000, "expiry": 30},
-    }
-}
+def redis_channel_layers(redis_url: str) -> dict:
+    """Redis pub/sub: an update is published once, each web process receives it once and
+    hands it to its own subscribers, so Redis traffic does not grow with the clients."""
+    return {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                        "CONFIG": {"hosts": [redis_url]}}}
+
+
+CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
 
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

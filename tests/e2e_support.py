@@ -103,7 +103,7 @@ class Worker(ManagedProcess):
 
 
 @dataclass
-class DaphneServer(ManagedProcess):
+class WebServer(ManagedProcess):
     port: int = 0
     base_url: str = ""
     ws_url: str = ""
@@ -198,22 +198,25 @@ def start_worker(env: dict, *, node_name: str | None = None, queues: str = "defa
     return worker
 
 
-def start_daphne(env: dict, *, timeout: float = START_TIMEOUT) -> DaphneServer:
-    """Start daphne on a free loopback port (the socket is bound here and handed over, so
-    no other process can take the port in between) and wait until it serves HTTP."""
+def _listener() -> socket.socket:
+    """A socket bound to a free loopback port here and handed to the server, so no other
+    process can take the port in between."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
+    return listener
+
+
+def _start_server(name: str, argv: list[str], env: dict, listener: socket.socket,
+                  timeout: float) -> WebServer:
     port = listener.getsockname()[1]
-    argv = [str(BIN / "daphne"), "--fd", str(listener.fileno()), "--access-log", os.devnull,
-            "stashhog.asgi:application"]
     try:
-        server = _spawn("daphne", argv, env, pass_fds=(listener.fileno(),), kind=DaphneServer,
+        server = _spawn(name, argv, env, pass_fds=(listener.fileno(),), kind=WebServer,
                         port=port, base_url=f"http://127.0.0.1:{port}",
                         ws_url=f"ws://127.0.0.1:{port}")
     finally:
-        listener.close()  # daphne holds its own copy
+        listener.close()  # the server holds its own copy
 
     def serves():
         try:
@@ -222,8 +225,27 @@ def start_daphne(env: dict, *, timeout: float = START_TIMEOUT) -> DaphneServer:
         except (urllib.error.URLError, OSError):
             return False
 
-    _wait_until(server, serves, "daphne", timeout)
+    _wait_until(server, serves, name, timeout)
     return server
+
+
+def start_daphne(env: dict, *, timeout: float = START_TIMEOUT) -> WebServer:
+    """Start one daphne process on a free loopback port; wait until it serves HTTP."""
+    listener = _listener()
+    argv = [str(BIN / "daphne"), "--fd", str(listener.fileno()), "--access-log", os.devnull,
+            "stashhog.asgi:application"]
+    return _start_server("daphne", argv, env, listener, timeout)
+
+
+def start_web_server(env: dict, *, workers: int = 2,
+                     timeout: float = START_TIMEOUT) -> WebServer:
+    """Start the production server (gunicorn with ``workers`` uvicorn processes, as
+    ``make run`` does) on a free loopback port; wait until it serves HTTP."""
+    listener = _listener()
+    argv = [str(BIN / "gunicorn"), "-c", "python:stashhog.gunicorn_conf",
+            "--bind", f"fd://{listener.fileno()}", "stashhog.asgi:application"]
+    env = {**env, "STASHHOG_WEB_WORKERS": str(workers)}
+    return _start_server("web", argv, env, listener, timeout)
 
 
 @contextlib.contextmanager
@@ -273,7 +295,7 @@ def celery_worker(e2e_env) -> Iterator[Worker]:
 
 
 @pytest.fixture(scope="module")
-def daphne_server(e2e_env) -> Iterator[DaphneServer]:
+def daphne_server(e2e_env) -> Iterator[WebServer]:
     """daphne serving stashhog.asgi on a free loopback port for the test module."""
     with running(start_daphne(e2e_env)) as server:
         yield server
@@ -289,10 +311,9 @@ def live_celery() -> Iterator[None]:
 @pytest.fixture
 def live_channel_layer(settings) -> Iterator[None]:
     """The test process publishes to (and listens on) the same Redis layer as daphne."""
-    settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [redis_url()]},
-    }}
+    from stashhog.settings import redis_channel_layers
+
+    settings.CHANNEL_LAYERS = redis_channel_layers(redis_url())
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()

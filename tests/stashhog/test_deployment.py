@@ -1,6 +1,7 @@
 """The deployment files agree with how `make run` starts StashHog (no Docker engine runs
 here, so the files themselves are checked)."""
 
+import json
 import os
 import secrets
 import shlex
@@ -45,9 +46,9 @@ def test_compose_has_the_five_services():
 def test_compose_processes_match_the_launcher():
     services = compose()["services"]
     local = launcher.commands()
-    web = command_of(services["web"])[-1]  # sh -c "migrate && daphne ..."
-    daphne = shlex.split(web.split("&&")[-1])
-    assert program_args(daphne) == program_args(local["web"])
+    web = command_of(services["web"])[-1]  # sh -c "migrate && exec gunicorn ..."
+    server = shlex.split(web.split("&&")[-1].replace("exec ", "", 1))
+    assert program_args(server) == program_args(local["web"])
     assert program_args(command_of(services["worker"])) == program_args(local["worker"])
     assert program_args(command_of(services["beat"])) == program_args(local["beat"])
 
@@ -97,3 +98,34 @@ def test_check_deploy_is_clean_with_the_tls_switches_set(tmp_path):
     )
     assert behind_proxy.returncode == 0, behind_proxy.stderr
     assert "no issues" in behind_proxy.stdout
+
+
+def dockerfile_stages() -> list[list[str]]:
+    """The Dockerfile's instructions per stage (continuation lines joined)."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    stages: list[list[str]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("FROM "):
+            stages.append([])
+        if line and not line.startswith("#") and stages:
+            stages[-1].append(line)
+    return stages
+
+
+def test_docker_image_is_multi_stage_with_no_compiler_at_runtime():
+    *build_stages, runtime = dockerfile_stages()
+    assert build_stages, "the compiler belongs in a build stage"
+    build = " ".join(" ".join(stage) for stage in build_stages)
+    assert "gcc" in build and "-r /tmp/requirements.txt" in build
+    assert "requirements-dev" not in build  # runtime dependencies only
+    runtime_text = " ".join(runtime)
+    for tool in ("gcc", "make", "build-essential", "apt-get install", "pip install"):
+        assert tool not in runtime_text
+    assert any(line.startswith("COPY --from=") and "/opt/venv" in line for line in runtime)
+
+
+def test_docker_image_starts_the_same_web_server_as_make_run():
+    cmd = next(line for line in reversed(dockerfile_stages()[-1]) if line.startswith("CMD "))
+    argv = json.loads(cmd.removeprefix("CMD "))
+    assert program_args(argv) == program_args(launcher.commands()["web"])

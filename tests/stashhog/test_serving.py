@@ -1,0 +1,67 @@
+"""The production server (stashhog/gunicorn_conf.py, as `make run` and the Docker image
+start it): several processes behind one port serve HTTP and WebSockets, and a job update
+crosses Redis once per process, not once per subscriber."""
+
+import contextlib
+import json
+
+import psutil
+import pytest
+import redis
+from websockets.exceptions import ConnectionClosedOK
+from websockets.sync.client import connect
+
+from jobs.runner import start_job
+from tests.e2e_support import redis_url, running, start_web_server, wait_for_job
+from tests.jobs import demo_jobs  # noqa: F401 - registers demo.count here too
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+WORKERS = 2
+SUBSCRIBERS = 24
+
+
+@pytest.fixture(scope="module")
+def e2e_imports():
+    return ["tests.jobs.demo_jobs"]
+
+
+@pytest.fixture(scope="module")
+def web_server(e2e_env):
+    with running(start_web_server(e2e_env, workers=WORKERS)) as server:
+        yield server
+
+
+def messages_until_closed(socket) -> list[dict]:
+    messages = []
+    try:
+        while True:
+            messages.append(json.loads(socket.recv(timeout=15)))
+    except ConnectionClosedOK:
+        return messages
+
+
+def test_processes_share_one_port_and_every_subscriber_gets_every_update(
+        web_server, celery_worker, live_celery, api_token):
+    master = psutil.Process(web_server.pid)
+    assert len(master.children()) == WORKERS
+    headers = {"Authorization": f"Token {api_token.key}"}
+    job = start_job("demo.count", {"n": 8, "delay": 0.3})
+    group_channel = f"asgi__group__job.{job.id}"
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(connect(f"{web_server.ws_url}/api/jobs/{job.id}/ws",
+                                               additional_headers=headers, open_timeout=10))
+                   for _ in range(SUBSCRIBERS)]
+        for socket in sockets:  # subscribed: the first message is the job's status
+            assert json.loads(socket.recv(timeout=15))["type"] == "job_status"
+        # Redis knows one subscriber per web process holding clients, not one per client.
+        subscribers = redis.Redis.from_url(redis_url()).pubsub_numsub(group_channel)[0][1]
+        assert 1 <= subscribers <= WORKERS
+        streams = [messages_until_closed(socket) for socket in sockets]
+    wait_for_job(job.id, {"completed"})
+    for stream in streams:
+        assert stream[-1]["job"]["status"] == "completed"
+        assert stream[-1]["job"]["result"] == {"counted": 8}
+    progress = [[m["job"]["processed_items"] for m in stream if m["type"] == "job_progress"]
+                for stream in streams]
+    assert all(seen and seen == sorted(seen) for seen in progress)
