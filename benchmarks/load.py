@@ -187,7 +187,7 @@ async def run_clients(base_url: str, token: str, data: dict, clients: int,
 
 def follow_job(ws_url: str, token: str, subscribers: int, ready, results) -> None:
     """Child process: ``subscribers`` WebSocket clients follow one job; every job_progress
-    received once all are connected is a delay sample (the message is the worker's clock)."""
+    received once all are subscribed is a delay sample (the message is the worker's clock)."""
     import json
 
     from websockets.asyncio.client import connect
@@ -197,11 +197,12 @@ def follow_job(ws_url: str, token: str, subscribers: int, ready, results) -> Non
         try:
             async with connect(ws_url, additional_headers={"Authorization": f"Token {token}"},
                                open_timeout=60, max_queue=None) as socket:
-                connected.set()
                 async for raw in socket:
                     received = time.time()
                     message = json.loads(raw)
-                    if message["type"] == "job_progress" and all_connected.is_set():
+                    if message["type"] == "job_status":
+                        connected.set()  # subscribed: sent after the server's group_add
+                    elif message["type"] == "job_progress" and all_connected.is_set():
                         delays.append(received - float(message["job"]["message"]))
         except Exception as exc:
             errors.append(type(exc).__name__)

@@ -5,7 +5,7 @@ is set), a SQLite database, one Celery worker and the production web server (gun
 --workers uvicorn processes, as ``make run`` starts it). N clients (default 500) connect to
 ``/api/jobs/{id}/ws`` of one demo job (the TEST-ONLY ``demo.count`` with ``clock``: each
 update's message is the worker's wall-clock time), and every ``job_progress`` a client
-receives once all clients are connected is one sample.
+receives once all clients are subscribed (each has its first ``job_status``) is one sample.
 
     .venv/bin/python benchmarks/ws_latency.py [--clients 500] [--workers 2] [--seconds 20]
 
@@ -53,22 +53,36 @@ async def client(url: str, headers: dict, connected: asyncio.Event, all_connecte
 
     async with connect(url, additional_headers=headers, open_timeout=60,
                        max_queue=None) as socket:
-        connected.set()
         async for raw in socket:
             received = time.time()
             message = json.loads(raw)
             job = message["job"]
-            if message["type"] == "job_progress" and all_connected.is_set():
+            if message["type"] == "job_status" and not connected.is_set():
+                connected.set()  # subscribed: the server sends the status after group_add
+            elif message["type"] == "job_progress" and all_connected.is_set():
                 samples.append(received - float(job["message"]))
             if job["status"] in ("completed", "failed", "cancelled"):
                 served.append(1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its children (the web server's workers)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in (root, *root.children(recursive=True)):
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def publishes(client) -> int:
     return int(client.info("commandstats").get("cmdstat_publish", {}).get("calls", 0))
 
 
-async def measure(url: str, headers: dict, clients: int) -> tuple[list, int, int]:
+async def measure(url: str, headers: dict, clients: int,
+                  on_all_connected) -> tuple[list, int, int]:
     samples: list[float] = []
     served: list[int] = []
     all_connected = asyncio.Event()
@@ -77,6 +91,7 @@ async def measure(url: str, headers: dict, clients: int) -> tuple[list, int, int
              for event in events]
     await asyncio.gather(*(event.wait() for event in events))
     all_connected.set()
+    on_all_connected()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     errors = [result for result in results if isinstance(result, Exception)]
     for error in errors[:3]:
@@ -119,9 +134,16 @@ def main() -> int:
         job = start_job("demo.count", {"n": steps, "delay": UPDATE_EVERY, "clock": True})
         url = f"{server.ws_url}/api/jobs/{job.id}/ws"
         published_before = publishes(redis_client)
+        cpu_at_start: list[float] = []  # web, clients: once every client is subscribed
+
+        def note_cpu():
+            cpu_at_start[:] = [cpu_seconds(server.pid), time.process_time()]
+
         samples, served, errors = asyncio.run(
-            measure(url, {"Authorization": f"Token {token.key}"}, args.clients)
+            measure(url, {"Authorization": f"Token {token.key}"}, args.clients, note_cpu)
         )
+        web_cpu = cpu_seconds(server.pid) - cpu_at_start[0]
+        clients_cpu = time.process_time() - cpu_at_start[1]
         published = publishes(redis_client) - published_before
         job.refresh_from_db()
     finally:
@@ -144,7 +166,10 @@ def main() -> int:
     print(f"Redis PUBLISH calls while the clients followed the job: {published}, for "
           f"{per_client:.0f} updates each client received (2 per update: the job's group and "
           f"the monitor's; not per client)")
-    print(f"samples: {len(ms)} job_progress messages received after all clients connected")
+    print(f"samples: {len(ms)} job_progress messages received after all clients subscribed")
+    print(f"CPU once all were subscribed: web processes {web_cpu:.1f} s, the clients "
+          f"{clients_cpu:.1f} s ({web_cpu * 1e6 / max(1, len(ms)):.0f} us of web CPU per "
+          f"message delivered); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"update -> client delay: median {statistics.median(ms):.1f} ms, "
           f"p95 {p95:.1f} ms, max {ms[-1]:.1f} ms")
     return 0

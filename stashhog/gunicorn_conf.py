@@ -22,5 +22,11 @@ control_socket_disable = True
 
 
 class StashHogWorker(UvicornWorker):
-    # Channels' router has no lifespan protocol; do not probe for it on every start.
-    CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "lifespan": "off"}
+    CONFIG_KWARGS = {
+        **UvicornWorker.CONFIG_KWARGS,
+        # Channels' router has no lifespan protocol; do not probe for it on every start.
+        "lifespan": "off",
+        # Job updates are small JSON sent to many sockets at once: compressing each copy
+        # separately costs more CPU than the bytes it saves on a LAN or loopback proxy.
+        "ws_per_message_deflate": False,
+    }
