@@ -39,6 +39,7 @@ from analysis.plan_status import refresh_plan_status
 from jobs.models import Job
 from jobs.runner import ensure_not_active, start_job
 from scenes import store
+from scenes.batching import SCENE_BATCH, batched
 from scenes.entities import EntityKind
 from scenes.stash import StashClient, StashQueryError
 from scenes.sync import client_from_settings, refresh_scenes
@@ -47,7 +48,6 @@ from stashhog.api.exceptions import Conflict
 logger = logging.getLogger("stashhog.apply")
 
 APPLY_JOB = "apply"
-CHUNK_SIZE = 500  # scenes per batched read; also the most ids one bulk request carries
 CHANGED_IN_STASH = "changed in Stash since analysis"
 SCENE_GONE = "scene no longer exists in Stash"
 SAME_FIELD_TWICE = "another accepted change sets the same field of this scene"
@@ -206,11 +206,11 @@ class ApplyRun:
         self.progress.update(0, total, "Looking up new tags, performers and studios", force=True)
         self.resolve_entities()
         scene_ids = list(self.by_scene)
-        for start in range(0, total, CHUNK_SIZE):
+        done = 0
+        for chunk in batched(scene_ids, SCENE_BATCH):
             self.progress.check_cancelled()
-            chunk = scene_ids[start:start + CHUNK_SIZE]
             self.apply_chunk(chunk)
-            done = start + len(chunk)
+            done += len(chunk)
             self.progress.update(done, total, f"Applied changes to {done} of {total} scenes")
 
     # -- entities ------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from django.utils import timezone
 from analysis.ai import DEFAULT_PRICES_PER_MILLION, AIClient, AIConfig
 from analysis.ai_analysis import AIAnalyser, AIUsage
 from analysis.library import (
-    SCENE_CHUNK,
     LibraryIndexes,
     SceneSnapshot,
     load_indexes,
@@ -28,6 +27,7 @@ from analysis.proposals import ChangeBuilder, local_findings
 from analysis.selection import SceneSelection
 from jobs.models import Job
 from jobs.runner import JobCancelled, start_job
+from scenes.batching import SCENE_BATCH
 from settings_app import get_setting
 from stashhog.api.exceptions import InvalidInput, StashHogException
 
@@ -132,7 +132,7 @@ class _Run:
     def execute(self) -> dict:
         indexes = load_indexes(self.options)
         analyser = self._analyser(indexes)
-        chunk_size = AI_SCENE_CHUNK if analyser else SCENE_CHUNK
+        chunk_size = AI_SCENE_CHUNK if analyser else SCENE_BATCH
         try:
             for chunk in self.selection.chunks(chunk_size):
                 self.progress.check_cancelled()
@@ -187,7 +187,7 @@ class _Run:
             self.with_changes += bool(scene_changes)
             changes += scene_changes
         with transaction.atomic():  # one commit per chunk
-            PlanChange.objects.bulk_create(changes, batch_size=SCENE_CHUNK)
+            PlanChange.objects.bulk_create(changes, batch_size=SCENE_BATCH)
         self.by_field.update(change.field for change in changes)
         self.auto_accepted += sum(c.status == ChangeStatus.ACCEPTED for c in changes)
         self.analysed += len(scenes)

@@ -24,11 +24,9 @@ from analysis.fields import (
     Shape,
 )
 from analysis.options import AnalysisOptions
+from scenes.batching import ROWS_PER_FETCH, SCENE_BATCH
 from scenes.entities import EntityKind
 from scenes.models import Scene, SceneFile
-
-SCENE_CHUNK = 500
-
 
 # The library's entities by kind, indexed for matching names.
 LibraryIndexes = dict[EntityKind, EntityIndex]
@@ -38,7 +36,7 @@ def _index(field: SceneField, wanted: bool) -> EntityIndex:
     if not wanted:
         return EntityIndex([])
     rows = (field.kind.model.objects.order_by().values_list("id", "name", "aliases")
-            .iterator(chunk_size=5000))
+            .iterator(chunk_size=ROWS_PER_FETCH))
     entities = (Entity(id_, name, tuple(aliases or ())) for id_, name, aliases in rows)
     return EntityIndex(entities, person_names=field.person_names)
 
@@ -119,7 +117,7 @@ def load_snapshots(ids: list[str]) -> list[SceneSnapshot]:
     ]
 
 
-def iter_scene_chunks(scenes: QuerySet, chunk_size: int = SCENE_CHUNK) -> Iterator[
+def iter_scene_chunks(scenes: QuerySet, chunk_size: int = SCENE_BATCH) -> Iterator[
     list[SceneSnapshot]
 ]:
     """Snapshots of the selected scenes, chunk by chunk in id order (keyset paging)."""

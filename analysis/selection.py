@@ -3,12 +3,12 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from analysis.library import SCENE_CHUNK, SceneSnapshot, iter_scene_chunks, load_snapshots
+from analysis.library import SceneSnapshot, iter_scene_chunks, load_snapshots
+from scenes.batching import SCENE_BATCH, batched
 from scenes.models import Scene
 from scenes.selection import SceneFilters, filter_scenes
 from stashhog.api.exceptions import InvalidInput
 
-ID_CHECK_CHUNK = 500
 UNKNOWN_IDS_LISTED = 50
 
 
@@ -38,16 +38,12 @@ class SceneSelection:
     def _filtered(self):
         return filter_scenes(self.filters) if self.filters else Scene.objects.all()
 
-    def _id_chunks(self, size: int = ID_CHECK_CHUNK) -> Iterator[list[str]]:
-        for start in range(0, len(self.scene_ids), size):
-            yield list(self.scene_ids[start:start + size])
-
     def check_ids(self) -> None:
         """InvalidInput listing the scene ids the library does not have."""
         if self.scene_ids is None:
             return
         unknown = []
-        for chunk in self._id_chunks():
+        for chunk in batched(self.scene_ids):
             known = set(Scene.objects.filter(id__in=chunk).values_list("id", flat=True))
             unknown += [scene_id for scene_id in chunk if scene_id not in known]
         if unknown:
@@ -62,14 +58,14 @@ class SceneSelection:
         if not self.filters:
             return len(self.scene_ids)
         queryset = self._filtered()
-        return sum(queryset.filter(id__in=chunk).count() for chunk in self._id_chunks())
+        return sum(queryset.filter(id__in=chunk).count() for chunk in batched(self.scene_ids))
 
-    def chunks(self, size: int = SCENE_CHUNK) -> Iterator[list[SceneSnapshot]]:
+    def chunks(self, size: int = SCENE_BATCH) -> Iterator[list[SceneSnapshot]]:
         if self.scene_ids is None:
             yield from iter_scene_chunks(self._filtered(), size)
             return
         queryset = self._filtered()
-        for ids in self._id_chunks(size):
+        for ids in batched(self.scene_ids, size):
             if self.filters:
                 kept = set(queryset.filter(id__in=ids).values_list("id", flat=True))
                 ids = [scene_id for scene_id in ids if scene_id in kept]

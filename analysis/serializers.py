@@ -137,10 +137,6 @@ class GenerateRequestSerializer(NoUnknownKeysMixin, serializers.Serializer):
         }
 
 
-class BackgroundQuerySerializer(serializers.Serializer):
-    background = serializers.BooleanField(default=True)
-
-
 class PlanSerializer(serializers.ModelSerializer):
     """PlanResponse."""
 

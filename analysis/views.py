@@ -3,12 +3,11 @@
 import django_filters
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -21,7 +20,6 @@ from analysis.plan_queries import get_plan, plan_scenes, plans_with_counts
 from analysis.review import UNSET, bulk_review, cancel_plan, update_change
 from analysis.serializers import (
     ApplyRequestSerializer,
-    BackgroundQuerySerializer,
     BulkReviewResultSerializer,
     BulkReviewSerializer,
     ChangeUpdateSerializer,
@@ -30,35 +28,21 @@ from analysis.serializers import (
     PlanDetailSerializer,
     PlanSerializer,
 )
-from jobs.models import Job
+from jobs.api import BACKGROUND_PARAMETER, job_accepted, wants_background
 from jobs.schema import (
     JOB_ACCEPTED_RESPONSE,
     JOB_ALREADY_ACTIVE_RESPONSE,
     JOB_ID,
     JOB_QUEUE_UNAVAILABLE_RESPONSE,
 )
-from jobs.serializers import JobAcceptedSerializer
 from stashhog.api.schema import error_response
 from stashhog.api.validation import validated
 
-BACKGROUND_PARAMETER = OpenApiParameter(
-    "background", bool, default=True,
-    description="Queue a job and answer 202, or run it now and answer with its outcome.",
-)
 COMMON_ERRORS = {
     400: error_response("Invalid input; ``detail`` says what.", examples.INVALID_INPUT),
     401: OpenApiResponse(description="Not authenticated (error envelope)."),
 }
 PLAN_NOT_FOUND = error_response("No plan has this id.", examples.PLAN_NOT_FOUND)
-
-
-def _background(request) -> bool:
-    return validated(BackgroundQuerySerializer, request.query_params.dict())["background"]
-
-
-def _accepted(job: Job) -> Response:
-    return Response(JobAcceptedSerializer({"job_id": job.id, "status": job.status}).data,
-                    status=status.HTTP_202_ACCEPTED)
 
 
 def _plan_detail(plan_id) -> dict:
@@ -87,11 +71,11 @@ class AnalysisViewSet(viewsets.ViewSet):
     )
     @action(detail=False, methods=["post"])
     def generate(self, request):
-        background = _background(request)
+        background = wants_background(request)
         body = validated(GenerateRequestSerializer, request.data)
         job = request_analysis(**body, background=background)
         if background:
-            return _accepted(job)
+            return job_accepted(job)
         return Response(_plan_detail(job.result["plan_id"]))
 
 
@@ -177,11 +161,11 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     )
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def apply(self, request, plan_id=None):
-        background = _background(request)
+        background = wants_background(request)
         body = validated(ApplyRequestSerializer, request.data)
         job = request_apply(int(plan_id), body.get("scene_ids"), background=background)
         if background:
-            return _accepted(job)
+            return job_accepted(job)
         return Response(job.result)
 
 

@@ -9,25 +9,23 @@ from drf_spectacular.utils import extend_schema_field
 
 from scenes.models import Performer, Scene, Studio, Tag
 from scenes.selection import SceneFilters, contains_lowered, filter_scenes
+from stashhog.booleans import parse_bool
 
 ID_PATTERN = r"^\d+$"  # Stash ids are integers
 _ID = re.compile(ID_PATTERN)
-TRUE_VALUES = ("true", "1")
-FALSE_VALUES = ("false", "0")
 
 
 class StrictBooleanField(forms.Field):
-    """``true``/``false`` (or 1/0); anything else is an error, not "no filter"."""
+    """``true``/``false`` (or 1/0, yes/no, on/off); anything else is an error, not "no
+    filter"."""
 
     def to_python(self, value):
         if value in (None, ""):
             return None
-        text = str(value).strip().lower()
-        if text in TRUE_VALUES:
-            return True
-        if text in FALSE_VALUES:
-            return False
-        raise forms.ValidationError("Must be true or false.")
+        try:
+            return parse_bool(str(value))
+        except ValueError:
+            raise forms.ValidationError("Must be true or false.") from None
 
 
 class RepeatedOrCommaWidget(forms.Widget):

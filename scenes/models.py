@@ -71,6 +71,11 @@ class Scene(models.Model):
         return self.title or f"Scene {self.id}"
 
 
+# A file's fields besides its scene: what sync writes and the API shows, in that order.
+FILE_FIELDS = ("id", "path", "size", "duration", "width", "height", "frame_rate",
+               "video_codec", "primary")
+
+
 class SceneFile(models.Model):
     id = models.CharField(primary_key=True, max_length=32)  # Stash file id
     scene = models.ForeignKey(Scene, on_delete=models.CASCADE, related_name="files")

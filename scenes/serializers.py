@@ -1,8 +1,9 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from jobs.api import BackgroundQuerySerializer
 from scenes.entities import PERFORMERS, TAGS
-from scenes.models import Scene, SceneFile
+from scenes.models import FILE_FIELDS, Scene, SceneFile
 
 
 class EntityRefSerializer(serializers.Serializer):
@@ -13,14 +14,14 @@ class EntityRefSerializer(serializers.Serializer):
 class SceneFileSerializer(serializers.ModelSerializer):
     class Meta:
         model = SceneFile
-        fields = ["id", "path", "size", "duration", "width", "height", "frame_rate",
-                  "video_codec", "primary"]
+        fields = list(FILE_FIELDS)
         read_only_fields = fields
 
 
 class SceneSerializer(serializers.ModelSerializer):
-    """SceneResponse, for scenes passed through ``scenes.responses.attach_related`` (and
-    with ``studio`` selected)."""
+    """SceneResponse."""
+
+    # For scenes from ``scenes.queries`` (studio selected, ``attach_related`` applied).
 
     paths = serializers.SerializerMethodField()
     studio = EntityRefSerializer(allow_null=True, read_only=True)
@@ -69,8 +70,7 @@ class EntitySerializer(serializers.Serializer):
     scene_count = serializers.IntegerField()
 
 
-class SyncQuerySerializer(serializers.Serializer):
-    background = serializers.BooleanField(default=True)
+class SyncQuerySerializer(BackgroundQuerySerializer):
     incremental = serializers.BooleanField(default=True)
 
 

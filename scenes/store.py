@@ -11,11 +11,10 @@ from datetime import date, datetime
 from django.db import models, transaction
 
 from scenes import bulk
+from scenes.batching import batched
 from scenes.entities import ENTITY_KINDS, SCENE_LISTS, EntityKind
-from scenes.models import Scene, SceneFile
+from scenes.models import FILE_FIELDS, Scene, SceneFile
 from scenes.signals import scenes_removed
-
-CHUNK_SIZE = 500  # scenes per transaction when saving or removing outside page scans
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -68,8 +67,6 @@ def add_missing_entities(kind: EntityKind, named: dict[str, str], now: datetime)
 SCENE_FIELDS = ["id", "title", "details", "organized", "code", "urls", "rating",
                 "created_date", "scene_date", "stash_updated_at", "studio_id", "search_text",
                 "last_synced"]
-FILE_FIELDS = ["id", "scene_id", "path", "size", "duration", "width", "height", "frame_rate",
-               "video_codec", "primary"]
 
 
 def _scene_row(scene: dict, now: datetime) -> tuple:
@@ -93,13 +90,17 @@ def _scene_row(scene: dict, now: datetime) -> tuple:
     )
 
 
+FILE_COLUMNS = [*FILE_FIELDS, "scene_id"]
+
+
 def _file_rows(scene: dict) -> list[tuple]:
-    # Stash lists a scene's primary file first.
+    """Rows in ``FILE_COLUMNS`` order. Stash lists a scene's primary file first."""
     return [
         (
-            file["id"], scene["id"], file["path"], file.get("size") or 0,
+            file["id"], file["path"], file.get("size") or 0,
             file.get("duration") or 0, file.get("width") or 0, file.get("height") or 0,
             file.get("frame_rate") or 0, file.get("video_codec") or "", position == 0,
+            scene["id"],
         )
         for position, file in enumerate(scene["files"])
     ]
@@ -131,7 +132,7 @@ def save_scenes(scenes: list[dict], now: datetime) -> int:
     stale = [row[0] for row in bulk.select_where_in(SceneFile, ["id"], "scene_id", known)
              if row[0] not in kept]
     bulk.delete_where_in(SceneFile, "id", stale)
-    bulk.upsert(SceneFile, FILE_FIELDS, files)
+    bulk.upsert(SceneFile, FILE_COLUMNS, files)
     for kind in SCENE_LISTS:
         wanted = {(scene["id"], item["id"]) for scene in scenes for item in kind.items_of(scene)}
         _set_relation(kind.link, kind.column, known, wanted)
@@ -161,8 +162,7 @@ def remove_scenes(scene_ids: Iterable[str]) -> list[str]:
     """
     wanted = list(dict.fromkeys(scene_ids))
     removed: list[str] = []
-    for start in range(0, len(wanted), CHUNK_SIZE):
-        chunk = wanted[start:start + CHUNK_SIZE]
+    for chunk in batched(wanted):
         with transaction.atomic():
             present = list(Scene.objects.filter(id__in=chunk).values_list("id", flat=True))
             if not present:

@@ -23,9 +23,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from scenes import store
+from scenes.batching import ROWS_PER_FETCH, batched
 from scenes.entities import ENTITY_KINDS, SCENE_LISTS
+from scenes.fetch_ahead import FetchAhead
 from scenes.models import Scene, SceneFile, SyncState
-from scenes.prefetch import Prefetcher
 from scenes.stash import StashClient
 from settings_app import get_setting
 
@@ -124,8 +125,8 @@ class _Run:
     def sync_scenes(self, page_size: int) -> None:
         pages = self.client.iter_scene_pages(updated_since=self.since, per_page=page_size)
         total = None
-        with Prefetcher(pages) as prefetched, _fewer_checkpoints():
-            for page in prefetched:
+        with FetchAhead(pages) as fetched, _fewer_checkpoints():
+            for page in fetched:
                 if page.total is not None:
                     total = page.total
                     self.progress.update(self.processed, total, "Syncing scenes", force=True)
@@ -147,7 +148,7 @@ class _Run:
             candidates = Scene.objects.filter(last_synced__lt=scan_started)
             gone = [
                 scene_id
-                for scene_id in candidates.values_list("id", flat=True).iterator(5000)
+                for scene_id in candidates.values_list("id", flat=True).iterator(ROWS_PER_FETCH)
                 if scene_id not in in_stash
             ]
         else:
@@ -261,9 +262,9 @@ def refresh_scenes(client: StashClient, scene_ids: Iterable[str | int]) -> dict:
     """
     found = client.get_scenes(scene_ids)
     scenes = [scene for scene in found.values() if scene is not None]
-    for start in range(0, len(scenes), store.CHUNK_SIZE):
+    for batch in batched(scenes):
         with transaction.atomic():
-            store.save_scenes(scenes[start:start + store.CHUNK_SIZE], timezone.now())
+            store.save_scenes(batch, timezone.now())
     removed = store.remove_scenes(scene_id for scene_id, scene in found.items() if scene is None)
     return {"updated": len(scenes), "removed": removed}
 

@@ -1,8 +1,5 @@
 """Scene and entity endpoints: thin views over the querysets and services of this app."""
 
-from django.db.models import BigIntegerField, IntegerField, OuterRef, Subquery
-from django.db.models.aggregates import Count
-from django.db.models.functions import Cast, Coalesce
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -10,23 +7,21 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from jobs.api import BACKGROUND_PARAMETER, job_accepted
 from jobs.runner import start_job
 from jobs.schema import (
     JOB_ACCEPTED_RESPONSE,
     JOB_ALREADY_ACTIVE_RESPONSE,
     JOB_QUEUE_UNAVAILABLE_RESPONSE,
 )
-from jobs.serializers import JobAcceptedSerializer
 from scenes import examples
 from scenes.entities import PERFORMERS, STUDIOS, TAGS, EntityKind
 from scenes.filters import PerformerFilterSet, SceneFilterSet, StudioFilterSet, TagFilterSet
-from scenes.jobs import SYNC_JOB
-from scenes.models import Scene
-from scenes.responses import attach_related
+from scenes.queries import attach_related, entities_with_scene_counts, scene_queryset
 from scenes.serializers import (
     EntitySerializer,
     SceneSerializer,
@@ -34,6 +29,7 @@ from scenes.serializers import (
     SyncResultSerializer,
 )
 from scenes.sync import client_from_settings, refresh_scene
+from scenes.sync_job import SYNC_JOB
 from stashhog.api.exceptions import NotFound
 from stashhog.api.schema import error_example, error_response
 from stashhog.api.validation import validated
@@ -54,15 +50,6 @@ STASH_FAILED_RESPONSE = error_response(
     error_example("Stash down", 502, "Could not reach Stash at http://stash:9999: connection "
                   "failed (ConnectError) after 4 attempts"),
 )
-
-
-def scene_queryset():
-    """Scenes with their studio; ``attach_related`` adds the rest for a page or one scene."""
-    return (
-        Scene.objects.annotate(id_number=Cast("id", BigIntegerField()))
-        .defer("search_text", "urls", "code", "rating", "stash_updated_at")
-        .select_related("studio")
-    )
 
 
 @extend_schema_view(
@@ -108,8 +95,7 @@ class SceneViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         summary="Sync the library from Stash",
         parameters=[
-            OpenApiParameter("background", bool, default=True,
-                             description="Queue a job (202) or run now and return its result."),
+            BACKGROUND_PARAMETER,
             OpenApiParameter("incremental", bool, default=True,
                              description="Only what changed since the last sync; false reads "
                                          "the whole library."),
@@ -130,11 +116,7 @@ class SceneViewSet(viewsets.ReadOnlyModelViewSet):
         query = validated(SyncQuerySerializer, request.query_params.dict())
         parameters = {"incremental": query["incremental"]}
         if query["background"]:
-            job = start_job(SYNC_JOB, parameters)
-            return Response(
-                JobAcceptedSerializer({"job_id": job.id, "status": job.status}).data,
-                status=status.HTTP_202_ACCEPTED,
-            )
+            return job_accepted(start_job(SYNC_JOB, parameters))
         # A failed or cancelled inline job raises JobNotCompleted, answered as its cause.
         return Response(start_job(SYNC_JOB, parameters, inline=True).result)
 
@@ -162,17 +144,6 @@ class SceneViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(stored).data)
 
 
-def _scene_count(kind: EntityKind):
-    """Scenes per entity as a correlated subquery, which a count of the page can drop."""
-    per_entity = (
-        kind.link.objects.filter(**{kind.column: OuterRef("pk")})
-        .values(kind.column)
-        .annotate(count=Count("*"))
-        .values("count")
-    )
-    return Coalesce(Subquery(per_entity, output_field=IntegerField()), 0)
-
-
 class EntityViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = EntitySerializer
     sortable = {"name": "name", "scene_count": "scene_count"}
@@ -180,9 +151,7 @@ class EntityViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     kind: EntityKind
 
     def get_queryset(self):
-        return self.kind.model.objects.only("id", "name", "aliases").annotate(
-            scene_count=_scene_count(self.kind)
-        )
+        return entities_with_scene_counts(self.kind)
 
 
 def _entity_list_schema(noun: str, example: OpenApiExample):

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from settings_app.secrets import SECRET_MASK
 from stashhog.api.exceptions import InvalidInput
-
-SECRET_MASK = "********"
+from stashhog.booleans import parse_bool
 
 
 def http_url(value: str) -> str:
@@ -84,7 +84,7 @@ class SettingSpec:
 
     def parse_env(self, raw: str):
         if self.type is bool:
-            return raw.strip().lower() in ("1", "true", "yes", "on")
+            return parse_bool(raw)
         if self.type is dict:
             return json.loads(raw)
         return self.type(raw)

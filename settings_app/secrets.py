@@ -3,12 +3,15 @@
 import logging
 import re
 
+# What stands for a secret wherever one would show: API reads, logs, error messages.
+SECRET_MASK = "********"
+
 # Stash puts its API key into stream URLs as ?apikey=...; HTTP clients may echo headers.
 _SECRET_PATTERNS = [
-    (re.compile(r"(apikey=)[^&\s'\"]+", re.IGNORECASE), r"\1********"),
-    (re.compile(r"(ApiKey:\s*)\S+", re.IGNORECASE), r"\1********"),
-    (re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+", re.IGNORECASE), r"\1********"),
-    (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), "sk-********"),
+    (re.compile(r"(apikey=)[^&\s'\"]+", re.IGNORECASE), rf"\g<1>{SECRET_MASK}"),
+    (re.compile(r"(ApiKey:\s*)\S+", re.IGNORECASE), rf"\g<1>{SECRET_MASK}"),
+    (re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+", re.IGNORECASE), rf"\g<1>{SECRET_MASK}"),
+    (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), f"sk-{SECRET_MASK}"),
 ]
 
 
@@ -16,7 +19,7 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """``text`` with every known secret value and secret-looking token masked."""
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, "********")
+            text = text.replace(secret, SECRET_MASK)
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
+
+from stashhog.booleans import parse_bool
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,8 +28,13 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = env_str(name).lower()
-    return value in ("1", "true", "yes", "on") if value else default
+    value = env_str(name)
+    if not value:
+        return default
+    try:
+        return parse_bool(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

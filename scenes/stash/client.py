@@ -21,6 +21,7 @@ from gql.transport.exceptions import (
 )
 from gql.transport.httpx import HTTPXTransport
 
+from scenes.batching import batched
 from settings_app.secrets import redact
 
 from .documents import operations
@@ -37,20 +38,12 @@ logger = logging.getLogger("stashhog.stash")
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 BULK_MODES = ("ADD", "REMOVE", "SET")
 SCENE_UPDATE_FIELDS = frozenset({"studio_id", "details"})
-# Ids per request for batched reads and bulk writes: each bulk call is one write transaction
-# in Stash that re-reads every scene for its answer.
-CHUNK_SIZE = 500
 
 
 @dataclass(frozen=True)
 class ScenePage:
     scenes: list[dict]
     total: int | None  # the filtered count; only the first page of a scan carries it
-
-
-def _chunks(items: list[str], size: int = CHUNK_SIZE) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _since_filter(updated_since: str | None) -> dict | None:
@@ -150,7 +143,7 @@ class StashClient:
         """Scenes by id; a scene missing from Stash maps to None."""
         wanted = list(dict.fromkeys(str(scene_id) for scene_id in ids))
         found: dict[str, dict | None] = {}
-        for chunk in _chunks(wanted):
+        for chunk in batched(wanted):
             try:
                 scenes = self._execute("FindScenesByIds", ids=chunk)["findScenes"]["scenes"]
             except StashQueryError:
@@ -171,7 +164,7 @@ class StashClient:
     ) -> list[str]:
         """Add, remove or set tags/performers on many scenes; returns the updated ids.
 
-        Stash applies each request all-or-nothing; ids are sent in chunks of CHUNK_SIZE,
+        Stash applies each request all-or-nothing; ids are sent in batches of SCENE_BATCH,
         so an error in a later chunk leaves earlier chunks applied.
         """
         for mode in (tag_mode, performer_mode):
@@ -186,7 +179,7 @@ class StashClient:
                 "mode": performer_mode,
             }
         updated: list[str] = []
-        for chunk in _chunks([str(i) for i in scene_ids]):
+        for chunk in batched([str(i) for i in scene_ids]):
             result = self._execute("BulkSceneUpdate", input={"ids": chunk, **changes})
             updated.extend(scene["id"] for scene in result["bulkSceneUpdate"] or ())
         return updated
@@ -200,12 +193,12 @@ class StashClient:
 
     def bulk_set_fields(self, scene_ids: Iterable[str | int], **fields: Any) -> list[str]:
         """Set ``studio_id`` (None clears it) and/or ``details`` on many scenes at once;
-        returns the updated ids. All-or-nothing per request, in chunks of CHUNK_SIZE."""
+        returns the updated ids. All-or-nothing per request, in batches of SCENE_BATCH."""
         unknown = set(fields) - SCENE_UPDATE_FIELDS
         if unknown:
             raise TypeError(f"bulk_set_fields does not set {sorted(unknown)}")
         updated: list[str] = []
-        for chunk in _chunks([str(i) for i in scene_ids]):
+        for chunk in batched([str(i) for i in scene_ids]):
             result = self._execute("BulkSceneUpdate", input={"ids": chunk, **fields})
             updated.extend(scene["id"] for scene in result["bulkSceneUpdate"] or ())
         return updated

@@ -433,7 +433,7 @@ class RecordingProgress:
 
 
 def test_progress_per_scene_and_cancel_between_chunks(stash, monkeypatch):
-    monkeypatch.setattr(apply, "CHUNK_SIZE", 4)
+    monkeypatch.setattr(apply, "SCENE_BATCH", 4)
     library = stash.library
     tag = named(library.tags, "Bedroom")
     ids = [s.id for s in library.scenes.values() if tag.id not in s.tag_ids][:10]

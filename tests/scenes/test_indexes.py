@@ -7,7 +7,7 @@ from django.db import connection
 
 from scenes.filters import SceneFilterSet
 from scenes.models import Scene
-from scenes.views import scene_queryset
+from scenes.queries import scene_queryset
 from stashhog.api.pagination import order_queryset
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Pipelining for sync: fetch the next page from Stash while the current one is written."""
+"""Fetching ahead for sync: the next page comes from Stash while the current one is written."""
 
 import queue
 import threading
@@ -10,7 +10,7 @@ JOIN_TIMEOUT_SECONDS = 60.0  # a little over the Stash client's request timeout
 PUT_POLL_SECONDS = 0.1
 
 
-class Prefetcher(Generic[T]):
+class FetchAhead(Generic[T]):
     """Iterates ``source`` in a background thread, at most ``depth`` items ahead.
 
     Only the background thread touches ``source`` (and so the Stash client) until the
@@ -23,7 +23,7 @@ class Prefetcher(Generic[T]):
         self._source = source
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sync-prefetch", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="sync-fetch-ahead", daemon=True)
 
     def __enter__(self) -> Self:
         self._thread.start()
