@@ -74,8 +74,10 @@ def _accepted(plan_id: int, scene_ids: list[str] | None):
     return changes
 
 
-def request_apply(plan_id: int, scene_ids: list[str] | None, *, background: bool) -> Job:
-    """Start applying the plan's accepted changes (only those of ``scene_ids`` if given).
+def request_apply(plan_id: int, scene_ids: list[str] | None, *, background: bool,
+                  user=None) -> Job:
+    """Start applying the plan's accepted changes (only those of ``scene_ids`` if given);
+    ``user`` started it and is recorded on the changes it applies.
 
     NotFound for an unknown plan; Conflict when it is cancelled, already being applied or
     has nothing accepted. ``background=False`` runs the job in this process and returns it
@@ -92,7 +94,7 @@ def request_apply(plan_id: int, scene_ids: list[str] | None, *, background: bool
     if not _accepted(plan.pk, parameters["scene_ids"]).exists():
         scope = " for these scenes" if scene_ids is not None else ""
         raise Conflict(f"The plan has no accepted changes to apply{scope}")
-    return start_job(APPLY_JOB, parameters, inline=not background)
+    return start_job(APPLY_JOB, parameters, inline=not background, created_by=user)
 
 
 def apply_job(progress, parameters: dict) -> dict:

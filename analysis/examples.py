@@ -27,18 +27,21 @@ _METADATA = {
     "duration_seconds": 41.2,
 }
 _PLAN = {
-    "id": 7, "name": "Unorganized scenes", "status": "draft",
+    "id": 7, "name": "Unorganized scenes", "description": "", "status": "draft",
     "created_at": "2026-01-10T09:00:00Z", "total_scenes": 58, "total_changes": 96,
+    "review_counts": {"pending": 96, "accepted": 0, "rejected": 0, "applied": 0, "failed": 0},
     "metadata": _METADATA,
 }
+_SCENE = {"scene_id": "1042", "scene_title": "Golden Hour",
+          "scene_path": "/media/Blue Harbor Films/Golden Hour.mp4"}
 _STUDIO_CHANGE = {
-    "id": 501, "field": "studio", "action": "set", "current_value": None,
+    **_SCENE, "conflict": "", "id": 501, "field": "studio", "action": "set", "current_value": None,
     "proposed_value": {"id": "12", "name": "Blue Harbor Films"}, "confidence": 0.95,
     "source": "path", "reason": "Blue Harbor Films (path): name 'blue harbor films' in "
     "folder name", "status": "pending", "error": "",
 }
 _PERFORMERS_CHANGE = {
-    "id": 502, "field": "performers", "action": "add",
+    **_SCENE, "conflict": "", "id": 502, "field": "performers", "action": "add",
     "current_value": [{"id": "301", "name": "Mia Rivera"}],
     "proposed_value": [{"id": "318", "name": "Jane Doe"}, {"id": None, "name": "Anna Bell"}],
     "confidence": 0.7, "source": "ai",
@@ -46,7 +49,7 @@ _PERFORMERS_CHANGE = {
     "after 'feat.' in the filename", "status": "pending", "error": "",
 }
 _DETAILS_CHANGE = {
-    "id": 503, "field": "details", "action": "set",
+    **_SCENE, "conflict": "", "id": 503, "field": "details", "action": "set",
     "current_value": "<p>Golden Hour featuring <b>Mia Rivera</b>.</p>",
     "proposed_value": "Golden Hour featuring Mia Rivera.", "confidence": 0.9,
     "source": "path", "reason": "Details contain HTML markup; proposed as plain text",
@@ -66,10 +69,11 @@ GENERATE_BY_FILTER = OpenApiExample(
 PLAN_LIST = OpenApiExample("Plans", response_only=True, value=_PLAN)
 PLAN_DETAIL = OpenApiExample("Plan with its changes", response_only=True, status_codes=["200"],
                              value={**_PLAN, "scenes": [
-                                 {"scene_id": "1042", "scene_title": "Golden Hour",
-                                  "changes": [_STUDIO_CHANGE, _PERFORMERS_CHANGE,
-                                              _DETAILS_CHANGE]},
+                                 {**_SCENE, "changes": [_STUDIO_CHANGE, _PERFORMERS_CHANGE,
+                                                        _DETAILS_CHANGE]},
                              ]})
+CHANGE_PAGE = OpenApiExample("Changes", response_only=True,
+                             value=[_STUDIO_CHANGE, _PERFORMERS_CHANGE])
 PLAN_CANCELLED = OpenApiExample("Cancelled plan", response_only=True,
                                 value={**_PLAN, "status": "cancelled"})
 
@@ -88,6 +92,11 @@ CHANGE_RESPONSE = OpenApiExample("Change", response_only=True, status_codes=["20
 BULK_BY_CONFIDENCE = OpenApiExample(
     "Accept every confident studio", request_only=True,
     value={"status": "accepted", "field": "studio", "min_confidence": 0.9},
+)
+BULK_BY_FILTERS = OpenApiExample(
+    "Accept every confident path performer change", request_only=True,
+    value={"status": "accepted", "filters": {"source": "path", "field": "performers",
+                                             "min_confidence": 0.9, "status": "pending"}},
 )
 BULK_BY_IDS = OpenApiExample("Reject some changes", request_only=True,
                              value={"status": "rejected", "change_ids": [502, 503]})

@@ -45,8 +45,10 @@ def _check_ai_configured(options: AnalysisOptions) -> None:
 
 
 def request_analysis(selection: SceneSelection, options: AnalysisOptions, *,
-                     plan_name: str | None = None, background: bool = True) -> Job:
-    """Start the analysis job (run here and finished when not background).
+                     plan_name: str | None = None, background: bool = True,
+                     user=None) -> Job:
+    """Start the analysis job (run here and finished when not background); ``user``
+    started it.
 
     Raises InvalidInput for scene ids the library lacks, or AI asked for but not set up.
     """
@@ -57,7 +59,7 @@ def request_analysis(selection: SceneSelection, options: AnalysisOptions, *,
         "options": options.as_dict(),
         "plan_name": plan_name or f"Analysis {timezone.now():%Y-%m-%d %H:%M}",
     }
-    return start_job(ANALYSIS_JOB, parameters, inline=not background)
+    return start_job(ANALYSIS_JOB, parameters, inline=not background, created_by=user)
 
 
 def ai_client_from_settings() -> AIClient:

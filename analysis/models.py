@@ -9,6 +9,7 @@ Change states: ``pending`` -> ``accepted`` | ``rejected`` (and back, while not a
 ``accepted`` -> ``applied`` | ``failed`` by apply; a ``failed`` change can be accepted again.
 """
 
+from django.conf import settings
 from django.db import models
 
 
@@ -84,6 +85,20 @@ class PlanChange(models.Model):
     )
     applied_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Who set the status last (accepted or rejected it) and who started the apply job.
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    # What a revert needs, recorded by apply: the field as Stash held it just before the
+    # write (same shape as ``current_value``) and the entities apply created for it.
+    value_before_apply = models.JSONField(null=True, blank=True)
+    created_entities = models.JSONField(default=list, blank=True)
+    # On a revert plan's change: the applied change it undoes, and why it must not be
+    # reverted blindly (Stash no longer holds what the apply wrote); empty: no conflict.
+    reverts = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="reverted_by")
+    conflict = models.TextField(blank=True)
 
     class Meta:
         ordering = ["plan_id", "scene_id", "id"]

@@ -1,15 +1,22 @@
-"""Read-side queries of plans: counts by aggregation and changes grouped by scene."""
+"""Read-side queries of plans: counts by aggregation, changes with their scene's title and
+primary file path, and changes grouped by scene (all of them, or one page of scenes)."""
 
 from itertools import groupby
+from pathlib import PurePath
 
-from django.db.models import BigIntegerField, Count, QuerySet
+from django.db.models import BigIntegerField, Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Cast
 
-from analysis.models import AnalysisPlan
+from analysis.models import AnalysisPlan, ChangeStatus, PlanChange
+from scenes.models import SceneFile
 from stashhog.api.exceptions import NotFound
 
-CHANGE_FIELDS = ("id", "scene_id", "scene_title", "field", "action", "current_value",
-                 "proposed_value", "confidence", "source", "reason", "status", "error")
+CHANGE_FIELDS = ("id", "plan_id", "scene_id", "scene_title", "field", "action",
+                 "current_value", "proposed_value", "confidence", "source", "reason", "status",
+                 "error", "conflict", "scene_path")
+# The counts every plan carries: how far its review and apply went.
+REVIEW_COUNTS = (ChangeStatus.PENDING, ChangeStatus.ACCEPTED, ChangeStatus.REJECTED,
+                 ChangeStatus.APPLIED, ChangeStatus.FAILED)
 
 
 def get_plan(plan_id, *, for_update: bool = False) -> AnalysisPlan:
@@ -22,22 +29,75 @@ def get_plan(plan_id, *, for_update: bool = False) -> AnalysisPlan:
 
 
 def plans_with_counts() -> QuerySet:
-    """Plans annotated with ``total_scenes`` and ``total_changes`` (one grouped query)."""
+    """Plans annotated with ``total_scenes``, ``total_changes`` and ``count_<status>`` for
+    each of REVIEW_COUNTS (one grouped query)."""
+    per_status = {f"count_{status}": Count("changes", filter=Q(changes__status=status))
+                  for status in REVIEW_COUNTS}
     return AnalysisPlan.objects.annotate(
         total_scenes=Count("changes__scene", distinct=True),
         total_changes=Count("changes"),
+        **per_status,
     )
 
 
-def plan_scenes(plan: AnalysisPlan) -> list[dict]:
-    """The plan's changes grouped by scene, scenes in id order (one query)."""
-    rows = (
-        plan.changes.order_by(Cast("scene_id", BigIntegerField()), "scene_id", "id")
-        .values(*CHANGE_FIELDS)
+def review_counts(plan: AnalysisPlan) -> dict[str, int]:
+    """``{pending, accepted, ...}`` of a plan from ``plans_with_counts``."""
+    return {status.value: getattr(plan, f"count_{status}") for status in REVIEW_COUNTS}
+
+
+def primary_path() -> Subquery:
+    """The path of the change's scene's primary file (null when the scene is gone)."""
+    files = SceneFile.objects.filter(scene_id=OuterRef("scene_id")).order_by("-primary", "id")
+    return Subquery(files.values("path")[:1])
+
+
+def scene_number() -> Cast:
+    """Stash ids are integers kept as text: sort them as numbers."""
+    return Cast("scene_id", BigIntegerField())
+
+
+def change_rows(changes: QuerySet) -> QuerySet:
+    """``changes`` as value rows (CHANGE_FIELDS) with ``scene_path``; one query, however
+    many rows. ``display`` turns each row into what the API shows."""
+    return changes.annotate(scene_path=primary_path(), scene_number=scene_number()).values(
+        *CHANGE_FIELDS
     )
+
+
+def display_title(title: str, path: str | None) -> str:
+    """The scene's title, or its primary file's name when the title is empty."""
+    return title or (PurePath(path).name if path else "")
+
+
+def display(row: dict) -> dict:
+    row["scene_title"] = display_title(row["scene_title"], row["scene_path"])
+    return row
+
+
+def change_row(change_id: int) -> dict:
+    return display(change_rows(PlanChange.objects.filter(pk=change_id)).get())
+
+
+def _grouped(rows) -> list[dict]:
     scenes = []
-    for scene_id, changes in groupby(rows.iterator(chunk_size=2000), key=lambda r: r["scene_id"]):
+    for scene_id, changes in groupby(map(display, rows), key=lambda r: r["scene_id"]):
         changes = list(changes)
         scenes.append({"scene_id": scene_id, "scene_title": changes[0]["scene_title"],
-                       "changes": changes})
+                       "scene_path": changes[0]["scene_path"], "changes": changes})
     return scenes
+
+
+def plan_scenes(changes: QuerySet, page: int | None = None, per_page: int = 50) -> list[dict]:
+    """``changes`` grouped by scene, scenes in id order: all of them (one query) or the
+    ``page``-th ``per_page`` scenes (two queries)."""
+    if page is not None:
+        scene_ids = (changes.order_by(scene_number(), "scene_id")
+                     .values_list("scene_id", flat=True).distinct())
+        start = (page - 1) * per_page
+        changes = changes.filter(scene_id__in=list(scene_ids[start:start + per_page]))
+    rows = change_rows(changes).order_by("scene_number", "scene_id", "id")
+    return _grouped(rows.iterator(chunk_size=2000))
+
+
+def count_scenes(changes: QuerySet) -> int:
+    return changes.order_by().values("scene_id").distinct().count()

@@ -5,8 +5,10 @@ a plan being applied or cancelled takes no review (409).
 """
 
 from django.db import transaction
+from django.db.models import Count
 
 from analysis.fields import SCENE_FIELDS
+from analysis.filters import filter_changes
 from analysis.models import (
     AIAnswerCache,
     AnalysisPlan,
@@ -36,8 +38,10 @@ def _check_reviewable(plan: AnalysisPlan) -> None:
 # -- review actions --------------------------------------------------------------------------
 
 
-def update_change(change_id, *, proposed_value=UNSET, status: str | None = None) -> PlanChange:
-    """Edit the proposed value and/or set the status (pending, accepted, rejected).
+def update_change(change_id, *, proposed_value=UNSET, status: str | None = None,
+                  user=None) -> PlanChange:
+    """Edit the proposed value and/or set the status (pending, accepted, rejected); ``user``
+    is recorded as the reviewer.
 
     NotFound for an unknown change; Conflict for an applied change or a plan that takes no
     review; InvalidInput for a value that does not fit the field.
@@ -62,15 +66,19 @@ def update_change(change_id, *, proposed_value=UNSET, status: str | None = None)
             change.status = status
             updated.append("status")
         if updated:
-            change.save(update_fields=updated)
+            change.reviewed_by = user
+            change.save(update_fields=[*updated, "reviewed_by"])
         refresh_plan_status(plan)
     return change
 
 
 def bulk_review(plan_id, status: str, *, change_ids: list | None = None,
                 field: str | None = None, min_confidence: float | None = None,
-                scene_ids: list | None = None) -> dict:
-    """Set ``status`` on the plan's changes matching every given selector (none: all).
+                scene_ids: list | None = None, filters: dict | None = None,
+                user=None) -> dict:
+    """Set ``status`` on the plan's changes matching every given selector (none: all);
+    ``filters`` are those of the changes list (analysis.filters). ``user`` is recorded as
+    the reviewer of the changes whose status changed.
 
     Applied changes are never touched. Returns the counts.
     """
@@ -91,11 +99,16 @@ def bulk_review(plan_id, status: str, *, change_ids: list | None = None,
             selected = selected.filter(confidence__gte=min_confidence)
         if scene_ids is not None:
             selected = selected.filter(scene_id__in=[str(s) for s in scene_ids])
-        matched = selected.count()
-        applied = selected.filter(status=ChangeStatus.APPLIED).count()
-        updated = selected.exclude(status__in=(ChangeStatus.APPLIED, status)).update(
-            status=status
-        )
+        if filters:
+            selected = filter_changes(selected, filters)
+        by_status = dict(selected.order_by().values_list("status").annotate(n=Count("id")))
+        matched = sum(by_status.values())
+        applied = by_status.get(ChangeStatus.APPLIED, 0)
+        updated = 0
+        if matched - applied - by_status.get(status, 0):
+            updated = selected.exclude(status__in=(ChangeStatus.APPLIED, status)).update(
+                status=status, reviewed_by=user
+            )
         refresh_plan_status(plan)
     return {
         "plan_id": plan.id, "status": status, "matched": matched, "updated": updated,

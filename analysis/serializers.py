@@ -5,8 +5,10 @@ import django_filters
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from analysis.filters import PlanChangeFilterSet
 from analysis.models import AnalysisPlan, ChangeField, PlanChange
 from analysis.options import AnalysisOptions
+from analysis.plan_queries import REVIEW_COUNTS
 from analysis.review import BULK_STATUSES, REVIEW_STATUSES
 from analysis.selection import SceneSelection
 from scenes.filters import ID_PATTERN, IdListFilter, SceneFilterSet, StrictBooleanFilter
@@ -94,7 +96,7 @@ class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
 
 
 def _filter_field(scene_filter) -> serializers.Field:
-    """The body field for one filter of the scene list, with the same rules."""
+    """The body field for one filter of a list, with the same rules."""
     help_text = scene_filter.extra.get("help_text") or ""
     if isinstance(scene_filter, IdListFilter):
         return serializers.ListField(
@@ -104,20 +106,44 @@ def _filter_field(scene_filter) -> serializers.Field:
         return JSONBooleanField(required=False, allow_null=True, help_text=help_text)
     if isinstance(scene_filter, django_filters.DateFilter):
         return serializers.DateField(required=False, allow_null=True, help_text=help_text)
+    if isinstance(scene_filter, django_filters.NumberFilter):
+        return serializers.FloatField(
+            required=False, allow_null=True, help_text=help_text,
+            min_value=scene_filter.extra.get("min_value"),
+            max_value=scene_filter.extra.get("max_value"))
+    if isinstance(scene_filter, django_filters.ChoiceFilter):
+        return serializers.ChoiceField(choices=scene_filter.extra["choices"], required=False,
+                                       allow_null=True, help_text=help_text)
     return serializers.CharField(required=False, allow_blank=True, allow_null=True,
                                  help_text=help_text)
 
 
-class SceneFiltersSerializer(NoUnknownKeysMixin, serializers.Serializer):
-    """The filters of ``GET /api/scenes``, as an object (fields built from its FilterSet)."""
+class FiltersBodySerializer(NoUnknownKeysMixin, serializers.Serializer):
+    """A list's filters as a body object: fields built from its FilterSet, same rules."""
 
-    # Validates into SceneFilters (see ``to_internal_value``).
+    filterset_class: type[django_filters.FilterSet]
 
     def get_fields(self):
-        return {name: _filter_field(f) for name, f in SceneFilterSet.base_filters.items()}
+        return {name: _filter_field(f) for name, f in self.filterset_class.base_filters.items()}
+
+
+class SceneFiltersSerializer(FiltersBodySerializer):
+    """The filters of ``GET /api/scenes``, as an object."""
+
+    filterset_class = SceneFilterSet
 
     def to_internal_value(self, data) -> SceneFilters:
         return SceneFilters.from_values(super().to_internal_value(data))
+
+
+class ChangeFiltersSerializer(FiltersBodySerializer):
+    """The filters of ``GET /api/analysis/plans/{id}/changes``, as an object."""
+
+    filterset_class = PlanChangeFilterSet
+
+    def to_internal_value(self, data) -> dict:
+        return {name: value for name, value in super().to_internal_value(data).items()
+                if value is not None}
 
 
 class GenerateRequestSerializer(NoUnknownKeysMixin, serializers.Serializer):
@@ -137,40 +163,56 @@ class GenerateRequestSerializer(NoUnknownKeysMixin, serializers.Serializer):
         }
 
 
+class ReviewCountsSerializer(serializers.Serializer):
+    """How many of the plan's changes are in each status (from ``plans_with_counts``)."""
+
+    def get_fields(self):
+        return {status.value: serializers.IntegerField(source=f"count_{status}")
+                for status in REVIEW_COUNTS}
+
+
 class PlanSerializer(serializers.ModelSerializer):
     """PlanResponse."""
 
     total_scenes = serializers.IntegerField(read_only=True)
     total_changes = serializers.IntegerField(read_only=True)
+    review_counts = ReviewCountsSerializer(source="*", read_only=True)
 
     class Meta:
         model = AnalysisPlan
-        fields = ["id", "name", "status", "created_at", "total_scenes", "total_changes",
-                  "metadata"]
+        fields = ["id", "name", "description", "status", "created_at", "total_scenes",
+                  "total_changes", "review_counts", "metadata"]
         read_only_fields = fields
 
 
 class PlanChangeSerializer(serializers.ModelSerializer):
-    """PlanChangeResponse; ``error`` says why a failed change failed."""
+    """PlanChangeResponse; ``error`` says why a failed change failed, ``conflict`` (revert
+    plans) why it must not be applied blindly. ``scene_title`` falls back to the primary
+    file's name; ``scene_path`` is null when the scene is no longer in the library."""
 
+    scene_title = serializers.CharField()
+    scene_path = serializers.CharField(allow_null=True)
     current_value = ChangeValueField(allow_null=True)
     proposed_value = ChangeValueField(allow_null=True)
 
     class Meta:
         model = PlanChange
-        fields = ["id", "field", "action", "current_value", "proposed_value", "confidence",
-                  "source", "reason", "status", "error"]
+        fields = ["id", "scene_id", "scene_title", "scene_path", "field", "action",
+                  "current_value", "proposed_value", "confidence", "source", "reason",
+                  "status", "error", "conflict"]
         read_only_fields = fields
 
 
 class PlanSceneSerializer(serializers.Serializer):
     scene_id = serializers.CharField()
-    scene_title = serializers.CharField()
+    scene_title = serializers.CharField(help_text="The title, or the primary file's name.")
+    scene_path = serializers.CharField(allow_null=True, help_text="The primary file's path.")
     changes = PlanChangeSerializer(many=True)
 
 
 class PlanDetailSerializer(PlanSerializer):
-    """PlanDetailResponse: PlanResponse plus its changes grouped by scene."""
+    """PlanDetailResponse: PlanResponse plus its changes grouped by scene (all scenes, or
+    one page of them with ``page``/``per_page``)."""
 
     scenes = PlanSceneSerializer(many=True, read_only=True)
 
@@ -199,6 +241,35 @@ class BulkReviewSerializer(NoUnknownKeysMixin, serializers.Serializer):
     field = serializers.ChoiceField(choices=ChangeField.choices, required=False)
     min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1)
     scene_ids = serializers.ListField(child=serializers.CharField(), required=False)
+    filters = ChangeFiltersSerializer(
+        required=False, help_text="The filters of the changes list (``status`` there is the "
+        "changes' current status).")
+
+
+class PlanDetailQuerySerializer(serializers.Serializer):
+    """Without either parameter the plan detail holds every scene."""
+
+    page = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
+    per_page = serializers.IntegerField(min_value=1, max_value=500, required=False)
+
+
+class SceneHistorySerializer(serializers.Serializer):
+    """One applied change of a scene: what was written, when, by whom."""
+
+    change_id = serializers.IntegerField(source="id")
+    plan_id = serializers.IntegerField(source="plan.id")
+    plan_name = serializers.CharField(source="plan.name")
+    field = serializers.CharField()
+    action = serializers.CharField()
+    value_before = ChangeValueField(
+        source="value_before_apply", allow_null=True,
+        help_text="The field in Stash just before the apply (null if not recorded).")
+    applied_value = ChangeValueField(source="proposed_value", allow_null=True)
+    applied_at = serializers.DateTimeField()
+    reviewed_by = serializers.CharField(source="reviewed_by.username", allow_null=True,
+                                        help_text="Who accepted the change.")
+    applied_by = serializers.CharField(source="applied_by.username", allow_null=True,
+                                       help_text="Who started the apply job.")
 
 
 class BulkReviewResultSerializer(serializers.Serializer):

@@ -1,8 +1,8 @@
 """Analysis endpoints: thin views over analysis.generate, analysis.review and the apply service."""
 
-import django_filters
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -14,9 +14,17 @@ from rest_framework.response import Response
 
 from analysis import examples
 from analysis.apply import request_apply
+from analysis.filters import PlanChangeFilterSet, PlanFilterSet
 from analysis.generate import request_analysis
-from analysis.models import AnalysisPlan, PlanStatus
-from analysis.plan_queries import get_plan, plan_scenes, plans_with_counts
+from analysis.models import PlanChange
+from analysis.plan_queries import (
+    change_row,
+    change_rows,
+    display,
+    get_plan,
+    plan_scenes,
+    plans_with_counts,
+)
 from analysis.review import UNSET, bulk_review, cancel_plan, update_change
 from analysis.serializers import (
     ApplyRequestSerializer,
@@ -25,6 +33,7 @@ from analysis.serializers import (
     ChangeUpdateSerializer,
     GenerateRequestSerializer,
     PlanChangeSerializer,
+    PlanDetailQuerySerializer,
     PlanDetailSerializer,
     PlanSerializer,
 )
@@ -45,9 +54,9 @@ COMMON_ERRORS = {
 PLAN_NOT_FOUND = error_response("No plan has this id.", examples.PLAN_NOT_FOUND)
 
 
-def _plan_detail(plan_id) -> dict:
+def _plan_detail(plan_id, page: int | None = None, per_page: int = 50) -> dict:
     plan = plans_with_counts().get(pk=get_plan(plan_id).pk)
-    plan.scenes = plan_scenes(plan)
+    plan.scenes = plan_scenes(plan.changes.all(), page, per_page)
     return PlanDetailSerializer(plan).data
 
 
@@ -73,18 +82,10 @@ class AnalysisViewSet(viewsets.ViewSet):
     def generate(self, request):
         background = wants_background(request)
         body = validated(GenerateRequestSerializer, request.data)
-        job = request_analysis(**body, background=background)
+        job = request_analysis(**body, background=background, user=request.user)
         if background:
             return job_accepted(job)
         return Response(_plan_detail(job.result["plan_id"]))
-
-
-class PlanFilterSet(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=PlanStatus.choices)
-
-    class Meta:
-        model = AnalysisPlan
-        fields = []
 
 
 @extend_schema_view(
@@ -94,7 +95,10 @@ class PlanFilterSet(django_filters.FilterSet):
         examples=[examples.PLAN_LIST],
     ),
     retrieve=extend_schema(
-        summary="One plan with every change, grouped by scene",
+        summary="One plan with its changes grouped by scene",
+        description="Every scene, or with ``page``/``per_page`` one page of scenes in id "
+        "order (``total_scenes`` says how many there are).",
+        parameters=[PlanDetailQuerySerializer],
         responses={200: PlanDetailSerializer, 404: PLAN_NOT_FOUND, **COMMON_ERRORS},
         examples=[examples.PLAN_DETAIL],
     ),
@@ -121,7 +125,9 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
         return plans_with_counts()
 
     def retrieve(self, request, plan_id=None):
-        return Response(_plan_detail(plan_id))
+        query = validated(PlanDetailQuerySerializer, request.query_params.dict())
+        page = query.get("page", 1 if "per_page" in query else None)
+        return Response(_plan_detail(plan_id, page, query.get("per_page", 50)))
 
     def destroy(self, request, plan_id=None):
         plan = cancel_plan(plan_id)
@@ -134,13 +140,14 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
                    409: error_response("The plan is cancelled or being applied.",
                                        examples.PLAN_CONFLICT),
                    **COMMON_ERRORS},
-        examples=[examples.BULK_BY_CONFIDENCE, examples.BULK_BY_IDS, examples.BULK_RESULT],
+        examples=[examples.BULK_BY_CONFIDENCE, examples.BULK_BY_FILTERS, examples.BULK_BY_IDS,
+                  examples.BULK_RESULT],
     )
     @action(detail=True, methods=["post"], url_path="bulk-review", filter_backends=[],
             pagination_class=None)
     def bulk_review(self, request, plan_id=None):
         body = validated(BulkReviewSerializer, request.data)
-        return Response(bulk_review(plan_id, **body))
+        return Response(bulk_review(plan_id, **body, user=request.user))
 
     @extend_schema(
         summary="Apply the plan's accepted changes to Stash",
@@ -163,10 +170,34 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     def apply(self, request, plan_id=None):
         background = wants_background(request)
         body = validated(ApplyRequestSerializer, request.data)
-        job = request_apply(int(plan_id), body.get("scene_ids"), background=background)
+        job = request_apply(int(plan_id), body.get("scene_ids"), background=background,
+                            user=request.user)
         if background:
             return job_accepted(job)
         return Response(job.result)
+
+
+@extend_schema_view(list=extend_schema(
+    summary="The plan's changes, filtered, sorted and paginated",
+    description="Each change carries its scene's title (or primary file name) and primary "
+    "file path.",
+    parameters=[OpenApiParameter("plan_id", int, OpenApiParameter.PATH)],
+    responses={200: PlanChangeSerializer(many=True), 404: PLAN_NOT_FOUND, **COMMON_ERRORS},
+    examples=[examples.CHANGE_PAGE],
+))
+class PlanChangeListViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = PlanChangeSerializer
+    filterset_class = PlanChangeFilterSet
+    sortable = {"confidence": "confidence", "scene": "scene_number", "field": "field",
+                "id": "id"}
+    default_sort = "scene_number"
+    queryset = PlanChange.objects.none()  # the model, for the schema
+
+    def get_queryset(self):
+        return get_plan(self.kwargs["plan_id"]).changes.all()
+
+    def paginate_queryset(self, queryset):
+        return [display(row) for row in super().paginate_queryset(change_rows(queryset))]
 
 
 class ChangeViewSet(viewsets.GenericViewSet):
@@ -191,6 +222,7 @@ class ChangeViewSet(viewsets.GenericViewSet):
     def partial_update(self, request, change_id=None):
         body = validated(ChangeUpdateSerializer, request.data)
         change = update_change(
-            change_id, proposed_value=body.get("proposed_value", UNSET), status=body.get("status")
+            change_id, proposed_value=body.get("proposed_value", UNSET), status=body.get("status"),
+            user=request.user,
         )
-        return Response(PlanChangeSerializer(change).data)
+        return Response(PlanChangeSerializer(change_row(change.pk)).data)

@@ -8,6 +8,7 @@ job body to reach a safe point. A pending job that is cancelled goes straight to
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 
@@ -46,6 +47,8 @@ class Job(models.Model):
     # the jobs its dead predecessor left "running".
     worker = models.CharField(max_length=255, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
     # Jobs that must not overlap share a key (e.g. "sync", "apply:plan:7"). It is set while
     # the job is active and cleared when it finishes; the unique constraint makes the rule
     # hold across every web process and worker.

@@ -113,16 +113,19 @@ class InlineJobCancelled(JobNotCompleted, Conflict):
         super().__init__(job, f"The {job.type} job was cancelled")
 
 
-def start_job(type_name: str, parameters: dict | None = None, *, inline: bool = False) -> Job:
+def start_job(type_name: str, parameters: dict | None = None, *, inline: bool = False,
+              created_by=None) -> Job:
     """Create the Job row and queue it; raises JobAlreadyActive on an exclusive clash, and
     JobQueueUnavailable when the queue refused it (the row is then failed).
+
+    ``created_by`` is the user who started the job (None for the system, e.g. a schedule).
 
     ``inline=True`` runs the job in this process instead (for ``background=false`` API
     calls), through the same states, and returns the completed row; a job that fails raises
     JobNotCompleted, one that is cancelled InlineJobCancelled (a JobNotCompleted too).
     """
     if inline:
-        job = _create_job(type_name, parameters, dispatch=False)
+        job = _create_job(type_name, parameters, dispatch=False, created_by=created_by)
         failure = run_job(str(job.id))
         job.refresh_from_db()
         if job.status == JobStatus.CANCELLED:
@@ -130,7 +133,7 @@ def start_job(type_name: str, parameters: dict | None = None, *, inline: bool = 
         if job.status != JobStatus.COMPLETED:
             raise JobNotCompleted(job) from failure
         return job
-    return _create_job(type_name, parameters, dispatch=True)
+    return _create_job(type_name, parameters, dispatch=True, created_by=created_by)
 
 
 def _spec(type_name: str) -> JobType:
@@ -153,20 +156,22 @@ def ensure_not_active(type_name: str, parameters: dict) -> None:
         raise JobAlreadyActive(active)
 
 
-def _create_job(type_name: str, parameters: dict | None, *, dispatch: bool) -> Job:
+def _create_job(type_name: str, parameters: dict | None, *, dispatch: bool,
+                created_by=None) -> Job:
     spec = _spec(type_name)
     parameters = parameters or {}
     key = _exclusive_key(spec, parameters)
     queued = {}  # filled on commit (later, when the caller's own transaction commits)
     try:
         with transaction.atomic():
-            job = Job.objects.create(type=type_name, parameters=parameters, exclusive_key=key)
+            job = Job.objects.create(type=type_name, parameters=parameters, exclusive_key=key,
+                                     created_by=created_by)
             if dispatch:
                 transaction.on_commit(lambda: queued.update(ok=_dispatch(job, spec)))
     except IntegrityError:
         active = Job.objects.filter(exclusive_key=key).first()
         if active is None:  # it finished in between: try once more
-            return _create_job(type_name, parameters, dispatch=dispatch)
+            return _create_job(type_name, parameters, dispatch=dispatch, created_by=created_by)
         raise JobAlreadyActive(active) from None
     if queued.get("ok") is False:
         job.refresh_from_db()

@@ -4,12 +4,15 @@ from jobs.models import Job
 
 
 class JobSerializer(serializers.ModelSerializer):
-    """JobResponse."""
+    """JobResponse; ``created_by`` is the username of who started it (null: the system)."""
+
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
+                                              allow_null=True)
 
     class Meta:
         model = Job
         fields = ["id", "type", "status", "progress", "total_items", "processed_items",
-                  "message", "created_at", "started_at", "completed_at", "error"]
+                  "message", "created_at", "started_at", "completed_at", "error", "created_by"]
         read_only_fields = fields
 
 

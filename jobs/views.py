@@ -24,7 +24,7 @@ from stashhog.api.validation import validated
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
                  viewsets.GenericViewSet):
-    queryset = Job.objects.order_by("-created_at", "-id")
+    queryset = Job.objects.select_related("created_by").order_by("-created_at", "-id")
     lookup_field = "id"
     lookup_url_kwarg = "job_id"
     filter_backends = [DjangoFilterBackend]

@@ -116,9 +116,11 @@ class SceneViewSet(viewsets.ReadOnlyModelViewSet):
         query = validated(SyncQuerySerializer, request.query_params.dict())
         parameters = {"incremental": query["incremental"]}
         if query["background"]:
-            return job_accepted(start_job(SYNC_JOB, parameters))
+            return job_accepted(start_job(SYNC_JOB, parameters, created_by=request.user))
         # A failed or cancelled inline job raises JobNotCompleted, answered as its cause.
-        return Response(start_job(SYNC_JOB, parameters, inline=True).result)
+        return Response(
+            start_job(SYNC_JOB, parameters, inline=True, created_by=request.user).result
+        )
 
     @extend_schema(
         summary="Re-read one scene from Stash now",

@@ -68,8 +68,9 @@ def test_generate_without_background_answers_the_plan_detail(api_client, scenes)
     assert [s["scene_id"] for s in body["scenes"]] == ["1"]
     fields = {c["field"]: c for c in body["scenes"][0]["changes"]}
     assert fields["studio"]["proposed_value"] == {"id": "10", "name": "Blue Harbor Films"}
-    assert set(fields["studio"]) == {"id", "field", "action", "current_value", "proposed_value",
-                                     "confidence", "source", "reason", "status", "error"}
+    assert set(fields["studio"]) == {"id", "scene_id", "scene_title", "scene_path", "field",
+                                     "action", "current_value", "proposed_value", "confidence",
+                                     "source", "reason", "status", "error", "conflict"}
 
 
 def test_generate_rejects_unknown_scene_ids_listing_them(api_client, scenes):
@@ -121,8 +122,8 @@ def test_plan_list_is_paginated_with_counts_and_a_status_filter(api_client, plan
     body = response.json()
     assert (body["total"], body["page"], body["pages"]) == (2, 1, 1)
     first = body["items"][0]
-    assert set(first) == {"id", "name", "status", "created_at", "total_scenes",
-                          "total_changes", "metadata"}
+    assert set(first) == {"id", "name", "description", "status", "created_at",
+                          "total_scenes", "total_changes", "review_counts", "metadata"}
     assert (first["id"], first["total_scenes"], first["total_changes"]) == (plan.id, 2, 4)
     assert body["items"][1]["total_changes"] == 0
 
@@ -372,8 +373,8 @@ def test_an_applied_or_applying_plan_cannot_be_cancelled(api_client, plan, statu
 def test_apply_is_a_thin_call_of_the_apply_service(api_client, plan, monkeypatch):
     calls = []
 
-    def fake_request_apply(plan_id, scene_ids, *, background):
-        calls.append((plan_id, scene_ids, background))
+    def fake_request_apply(plan_id, scene_ids, *, background, user):
+        calls.append((plan_id, scene_ids, background, user.username))
         status = JobStatus.PENDING if background else JobStatus.COMPLETED
         return Job.objects.create(type="apply", status=status, result={"applied": 3})
 
@@ -386,7 +387,7 @@ def test_apply_is_a_thin_call_of_the_apply_service(api_client, plan, monkeypatch
 
     assert queued.status_code == 202 and queued.json()["status"] == "pending"
     assert finished.status_code == 200 and finished.json() == {"applied": 3}
-    assert calls == [(plan.id, ["1"], True), (plan.id, None, False)]
+    assert calls == [(plan.id, ["1"], True, "tester"), (plan.id, None, False, "tester")]
 
 
 def test_apply_of_a_plan_without_accepted_changes_is_a_conflict(api_client, plan):

@@ -12,7 +12,7 @@ from jobs.models import Job, JobStatus
 pytestmark = pytest.mark.django_db
 
 JOB_FIELDS = {"id", "type", "status", "progress", "total_items", "processed_items", "message",
-              "created_at", "started_at", "completed_at", "error"}
+              "created_at", "started_at", "completed_at", "error", "created_by"}
 DETAIL_FIELDS = JOB_FIELDS | {"parameters", "result", "duration_seconds"}
 
 

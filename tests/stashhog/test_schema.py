@@ -17,6 +17,7 @@ EXPECTED_OPERATIONS = {
     ("/api/analysis/plans", "get"),
     ("/api/analysis/plans/{plan_id}", "get"),
     ("/api/analysis/plans/{plan_id}", "delete"),
+    ("/api/analysis/plans/{plan_id}/changes", "get"),
     ("/api/analysis/plans/{plan_id}/bulk-review", "post"),
     ("/api/analysis/plans/{plan_id}/apply", "post"),
     ("/api/analysis/changes/{change_id}", "patch"),

@@ -1,0 +1,248 @@
+"""Review at scale over the API: the changes list, paged plan detail, review counts, bulk
+review by filters, and the users recorded on review."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from analysis.models import ChangeStatus, PlanChange
+
+
+@pytest.fixture
+def plan(library, plan_factory):
+    """Scene 2 titled, scene 10 untitled (its file name shows), scene 3 not in the library."""
+    library.performer(20, "Jane Doe")
+    library.tag(30, "Outdoor")
+    library.scene(2, "/media/Vixen/Sunset.mp4", title="Sunset")
+    library.scene(10, "/media/Blue Harbor/Jane Doe - Golden Hour.mp4",
+                  extra_paths=["/media/other/copy.mp4"])
+    return plan_factory(
+        {"scene_id": "10", "scene_title": "", "field": "performers", "action": "add",
+         "current_value": [], "proposed_value": [{"id": "20", "name": "Jane Doe"}],
+         "confidence": 0.95, "source": "path"},
+        {"scene_id": "10", "scene_title": "", "field": "tags", "action": "add",
+         "current_value": [], "proposed_value": [{"id": "30", "name": "Outdoor"}],
+         "confidence": 0.6, "source": "ai"},
+        {"scene_id": "2", "scene_title": "Sunset", "field": "performers", "action": "add",
+         "current_value": [], "proposed_value": [{"id": "20", "name": "Jane Doe"}],
+         "confidence": 0.92, "source": "ai"},
+        {"scene_id": "2", "scene_title": "Sunset", "field": "details", "current_value": "<b>x",
+         "proposed_value": "x", "confidence": 0.9, "source": "path", "status": "rejected"},
+        {"scene_id": "3", "scene_title": "", "field": "details", "current_value": "",
+         "proposed_value": "y", "confidence": 0.5, "source": "path", "status": "applied"},
+    )
+
+
+def ids(response) -> list[int]:
+    assert response.status_code == 200, response.json()
+    return [item["id"] for item in response.json()["items"]]
+
+
+def change_ids(plan, **lookups) -> list[int]:
+    return list(plan.changes.filter(**lookups).order_by("id").values_list("id", flat=True))
+
+
+# -- the changes list ------------------------------------------------------------------------
+
+
+def test_changes_list_pages_changes_with_scene_title_and_primary_path(api_client, plan):
+    response = api_client.get(f"/api/analysis/plans/{plan.id}/changes?per_page=2")
+
+    body = response.json()
+    assert (body["total"], body["page"], body["per_page"], body["pages"]) == (5, 1, 2, 3)
+    first = body["items"][0]
+    assert (first["scene_id"], first["scene_title"], first["scene_path"]) == (
+        "2", "Sunset", "/media/Vixen/Sunset.mp4")
+    page3 = api_client.get(f"/api/analysis/plans/{plan.id}/changes/?per_page=2&page=3").json()
+    assert [(c["scene_id"], c["scene_title"], c["scene_path"]) for c in page3["items"]] == [
+        ("10", "Jane Doe - Golden Hour.mp4", "/media/Blue Harbor/Jane Doe - Golden Hour.mp4")]
+    # Sorted by scene as numbers (2 < 3 < 10), then id; scene 3 is gone from the library.
+    all_items = api_client.get(f"/api/analysis/plans/{plan.id}/changes").json()["items"]
+    assert [c["scene_id"] for c in all_items] == ["2", "2", "3", "10", "10"]
+    assert all_items[2]["scene_path"] is None and all_items[2]["scene_title"] == ""
+
+
+@pytest.mark.parametrize("query, lookups", [
+    ("field=performers", {"field": "performers"}),
+    ("action=set", {"action": "set"}),
+    ("status=rejected", {"status": "rejected"}),
+    ("source=ai", {"source": "ai"}),
+    ("min_confidence=0.92", {"confidence__gte": 0.92}),
+    ("max_confidence=0.6", {"confidence__lte": 0.6}),
+    ("min_confidence=0.6&max_confidence=0.9", {"confidence__range": (0.6, 0.9)}),
+    ("scene_id=10", {"scene_id": "10"}),
+    ("search=sunSET", {"scene_id": "2"}),  # the title
+    ("search=blue harbor", {"scene_id": "10"}),  # a file path
+    ("search=other/copy", {"scene_id": "10"}),  # any of its files
+    ("field=performers&source=path", {"field": "performers", "source": "path"}),
+])
+def test_changes_list_filters(api_client, plan, query, lookups):
+    response = api_client.get(f"/api/analysis/plans/{plan.id}/changes?{query}&sort_by=id")
+    assert ids(response) == change_ids(plan, **lookups)
+    assert ids(response)  # every case selects something
+
+
+@pytest.mark.parametrize("sort, expected", [
+    ("sort_by=confidence", [0.5, 0.6, 0.9, 0.92, 0.95]),
+    ("sort_by=confidence&sort_order=desc", [0.95, 0.92, 0.9, 0.6, 0.5]),
+])
+def test_changes_list_sorts_by_confidence(api_client, plan, sort, expected):
+    items = api_client.get(f"/api/analysis/plans/{plan.id}/changes?{sort}").json()["items"]
+    assert [c["confidence"] for c in items] == expected
+
+
+def test_changes_list_sorts_by_field_scene_and_id(api_client, plan):
+    base = f"/api/analysis/plans/{plan.id}/changes"
+    by_field = api_client.get(f"{base}?sort_by=field").json()["items"]
+    assert [c["field"] for c in by_field] == ["details", "details", "performers",
+                                              "performers", "tags"]
+    assert ids(api_client.get(f"{base}?sort_by=id&sort_order=desc")) == change_ids(plan)[::-1]
+    by_scene = api_client.get(f"{base}?sort_by=scene&sort_order=desc").json()["items"]
+    assert [c["scene_id"] for c in by_scene] == ["10", "10", "3", "2", "2"]
+
+
+@pytest.mark.parametrize("query, key", [
+    ("field=colour", "field"),
+    ("min_confidence=2", "min_confidence"),
+    ("max_confidence=x", "max_confidence"),
+    ("status=done", "status"),
+    ("sort_by=name", "sort_by"),
+])
+def test_changes_list_rejects_bad_filters(api_client, plan, query, key):
+    response = api_client.get(f"/api/analysis/plans/{plan.id}/changes?{query}")
+    assert response.status_code == 400
+    assert key in response.json()["detail"]
+
+
+def test_changes_list_of_an_unknown_plan_is_404(api_client, db):
+    response = api_client.get("/api/analysis/plans/999/changes")
+    assert response.status_code == 404 and response.json()["error"] == "Plan not found"
+
+
+def test_changes_list_query_count_is_constant(api_client, library, plan_factory):
+    for number in range(40):
+        library.scene(100 + number, f"/m/scene {number}.mp4")
+    plan = plan_factory(*({"scene_id": str(100 + n), "field": "details",
+                           "proposed_value": "x"} for n in range(40)))
+
+    def queries(per_page: int) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = api_client.get(f"/api/analysis/plans/{plan.id}/changes"
+                                      f"?per_page={per_page}&search=scene")
+        assert len(response.json()["items"]) == per_page
+        return len(captured)
+
+    # token, plan, count, page (titles and paths come with the page)
+    assert queries(2) == queries(40) == 4
+
+
+# -- plan detail and counts ------------------------------------------------------------------
+
+
+def test_plan_list_and_detail_carry_review_counts(api_client, plan):
+    expected = {"pending": 3, "accepted": 0, "rejected": 1, "applied": 1, "failed": 0}
+    listed = api_client.get("/api/analysis/plans").json()["items"][0]
+    detail = api_client.get(f"/api/analysis/plans/{plan.id}").json()
+    assert listed["review_counts"] == detail["review_counts"] == expected
+    plan.changes.filter(scene_id="10", field="tags").update(status=ChangeStatus.FAILED)
+    counts = api_client.get(f"/api/analysis/plans/{plan.id}").json()["review_counts"]
+    assert counts == {**expected, "pending": 2, "failed": 1}
+
+
+def test_plan_detail_without_paging_holds_every_scene(api_client, plan):
+    body = api_client.get(f"/api/analysis/plans/{plan.id}").json()
+    assert [s["scene_id"] for s in body["scenes"]] == ["2", "3", "10"]
+    untitled = body["scenes"][2]
+    assert untitled["scene_title"] == "Jane Doe - Golden Hour.mp4"
+    assert untitled["scene_path"] == "/media/Blue Harbor/Jane Doe - Golden Hour.mp4"
+    assert [c["field"] for c in untitled["changes"]] == ["performers", "tags"]
+
+
+@pytest.mark.parametrize("query, scenes", [
+    ("per_page=2", ["2", "3"]),
+    ("per_page=2&page=2", ["10"]),
+    ("page=1", ["2", "3", "10"]),  # page alone: 50 scenes a page
+    ("page=3&per_page=2", []),
+])
+def test_plan_detail_pages_over_scenes(api_client, plan, query, scenes):
+    body = api_client.get(f"/api/analysis/plans/{plan.id}?{query}").json()
+    assert [s["scene_id"] for s in body["scenes"]] == scenes
+    assert (body["total_scenes"], body["total_changes"]) == (3, 5)
+
+
+def test_plan_detail_rejects_bad_paging(api_client, plan):
+    response = api_client.get(f"/api/analysis/plans/{plan.id}?page=0")
+    assert response.status_code == 400 and "page" in response.json()["detail"]
+
+
+def test_plan_detail_page_query_count_is_constant(api_client, library, plan_factory):
+    plan = plan_factory(*({"scene_id": str(n), "field": "details", "proposed_value": "x"}
+                          for n in range(1, 31)))
+
+    def queries(per_page: int) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            body = api_client.get(f"/api/analysis/plans/{plan.id}?per_page={per_page}").json()
+        assert len(body["scenes"]) == per_page
+        return len(captured)
+
+    # token, plan, plan with counts, the page's scene ids, their changes
+    assert queries(3) == queries(30) == 5
+
+
+# -- bulk review by filters, users recorded --------------------------------------------------
+
+
+def test_bulk_review_takes_the_changes_filters(api_client, plan, user):
+    response = api_client.post(
+        f"/api/analysis/plans/{plan.id}/bulk-review",
+        {"status": "accepted",
+         "filters": {"field": "performers", "source": "path", "min_confidence": 0.9}},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["matched"] == response.json()["updated"] == 1
+    accepted = plan.changes.get(status=ChangeStatus.ACCEPTED)
+    assert (accepted.scene_id, accepted.field, accepted.reviewed_by) == ("10", "performers", user)
+    assert plan.changes.filter(reviewed_by__isnull=False).count() == 1
+
+
+def test_bulk_review_filters_by_current_status_and_search(api_client, plan):
+    response = api_client.post(
+        f"/api/analysis/plans/{plan.id}/bulk-review",
+        {"status": "rejected", "filters": {"status": "pending", "search": "golden"}},
+        format="json",
+    )
+    assert response.json()["updated"] == 2
+    assert set(plan.changes.filter(status="rejected").values_list("scene_id", "field")) == {
+        ("10", "performers"), ("10", "tags"), ("2", "details")}
+
+
+@pytest.mark.parametrize("filters, key", [
+    ({"min_confidence": 3}, "min_confidence"),
+    ({"field": "colour"}, "field"),
+    ({"colour": "red"}, "colour"),
+])
+def test_bulk_review_rejects_bad_filters_and_changes_nothing(api_client, plan, filters, key):
+    response = api_client.post(f"/api/analysis/plans/{plan.id}/bulk-review",
+                               {"status": "accepted", "filters": filters}, format="json")
+    assert response.status_code == 400
+    assert key in response.json()["detail"]["filters"]
+    assert not plan.changes.filter(status=ChangeStatus.ACCEPTED).exists()
+
+
+def test_patch_records_the_reviewer(api_client, plan, user):
+    change = plan.changes.get(scene_id="2", field="performers")
+    response = api_client.patch(f"/api/analysis/changes/{change.id}", {"status": "accepted"},
+                                format="json")
+    assert response.status_code == 200
+    assert response.json()["scene_path"] == "/media/Vixen/Sunset.mp4"
+    assert PlanChange.objects.get(pk=change.pk).reviewed_by == user
+
+
+def test_jobs_started_over_the_api_record_who_started_them(api_client, plan, user):
+    plan.changes.filter(scene_id="2", field="performers").update(status=ChangeStatus.ACCEPTED)
+    response = api_client.post(f"/api/analysis/plans/{plan.id}/apply", {}, format="json")
+
+    job = api_client.get(f"/api/jobs/{response.json()['job_id']}").json()
+    assert job["created_by"] == "tester"
