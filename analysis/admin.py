@@ -1,41 +1,51 @@
-"""Admin: plans with their changes, review actions and apply, all through the services."""
+"""Admin: plans open on the review screen (analysis.admin_review); review, apply and revert
+go through the services."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 
+from analysis.admin_review import ReviewScreen
 from analysis.apply import request_apply
 from analysis.models import AIAnswerCache, AnalysisPlan, ChangeStatus, PlanChange
-from analysis.plan_queries import plans_with_counts
+from analysis.plan_queries import plans_with_counts, review_counts
 from analysis.review import bulk_review
 from stashhog.api.exceptions import StashHogException
 
 CHANGE_FIELDS = ["scene_id", "scene_title", "field", "action", "current_value",
-                 "proposed_value", "confidence", "source", "reason", "status", "error"]
-
-
-class PlanChangeInline(admin.TabularInline):
-    """Read-only: edits go through the review actions, so the plan status stays derived."""
-
-    model = PlanChange
-    extra = 0
-    can_delete = False
-    fields = readonly_fields = CHANGE_FIELDS
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
+                 "proposed_value", "confidence", "source", "reason", "status", "error",
+                 "conflict", "reviewed_by", "applied_by", "value_before_apply",
+                 "created_entities", "reverts"]
 
 
 @admin.register(AnalysisPlan)
 class AnalysisPlanAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "status", "created_at", "total_scenes", "total_changes"]
+    list_display = ["id", "name", "status", "created_at", "total_scenes", "total_changes",
+                    "review_progress"]
     list_filter = ["status"]
     search_fields = ["name"]
-    readonly_fields = ["status", "metadata", "created_at", "applied_at"]
-    inlines = [PlanChangeInline]
     actions = ["apply_plans"]
 
     def get_queryset(self, request):
         return plans_with_counts()
+
+    def has_add_permission(self, request):
+        return False  # plans come from analysis
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The review screen instead of a model form (the plan's fields are not edited)."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        screen = ReviewScreen(self, request, object_id)
+        if request.method == "POST":
+            if not self.has_change_permission(request, screen.plan):
+                raise PermissionDenied
+            return screen.perform()
+        return screen.render()
+
+    @admin.display(description="Review")
+    def review_progress(self, plan):
+        return ", ".join(f"{count} {status}" for status, count in review_counts(plan).items()
+                         if count)
 
     @admin.display(ordering="total_scenes")
     def total_scenes(self, plan):
@@ -49,7 +59,7 @@ class AnalysisPlanAdmin(admin.ModelAdmin):
     def apply_plans(self, request, queryset):
         for plan in queryset:
             try:
-                job = request_apply(plan.pk, None, background=True)
+                job = request_apply(plan.pk, None, background=True, user=request.user)
             except StashHogException as exc:
                 self.message_user(request, f"{plan}: {exc.message}", messages.ERROR)
             else:
@@ -60,9 +70,9 @@ class AnalysisPlanAdmin(admin.ModelAdmin):
 class PlanChangeAdmin(admin.ModelAdmin):
     list_display = ["id", "plan", "scene_id", "scene_title", "field", "action", "confidence",
                     "source", "status"]
-    list_filter = ["status", "field", "source"]
-    list_select_related = ["plan"]
+    list_filter = ["plan", "status", "field", "source"]
     search_fields = ["=scene_id", "scene_title"]
+    list_select_related = ["plan"]
     fields = readonly_fields = ["plan", *CHANGE_FIELDS, "applied_at"]
     actions = ["accept_changes", "reject_changes"]
 
@@ -75,7 +85,7 @@ class PlanChangeAdmin(admin.ModelAdmin):
             by_plan.setdefault(plan_id, []).append(change_id)
         for plan_id, change_ids in by_plan.items():
             try:
-                counts = bulk_review(plan_id, status, change_ids=change_ids)
+                counts = bulk_review(plan_id, status, change_ids=change_ids, user=request.user)
             except StashHogException as exc:
                 self.message_user(request, f"Plan {plan_id}: {exc.message}", messages.ERROR)
             else:

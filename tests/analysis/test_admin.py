@@ -1,8 +1,7 @@
-"""The analysis admin: plans with their changes inline, review and apply actions."""
+"""The analysis admin: plan and change lists, their review and apply actions (the review
+screen itself: test_admin_review.py)."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from analysis.models import ChangeStatus, PlanStatus
 
@@ -24,20 +23,13 @@ def plans(library, plan_factory):
     ]
 
 
-def test_plan_page_shows_its_changes_inline_without_a_query_per_change(admin_client, plans,
-                                                                        plan_factory):
-    def queries(plan) -> int:
-        with CaptureQueriesContext(connection) as captured:
-            response = admin_client.get(f"/admin/analysis/analysisplan/{plan.id}/change/")
-        assert response.status_code == 200
-        return len(captured)
-
-    bigger = plan_factory(*[{"scene_id": "1", "field": "details", "proposed_value": str(n)}
-                            for n in range(12)])
-    queries(plans[0])  # the first request also fills per-process caches
-    assert queries(plans[0]) == queries(bigger)
-    assert admin_client.get("/admin/analysis/analysisplan/").status_code == 200
-    assert admin_client.get("/admin/analysis/planchange/").status_code == 200
+def test_plan_and_change_lists_render_with_review_progress(admin_client, plans):
+    plans[0].changes.update(status=ChangeStatus.ACCEPTED)
+    page = admin_client.get("/admin/analysis/analysisplan/")
+    assert page.status_code == 200
+    assert "2 accepted" in page.content.decode() and "3 pending" in page.content.decode()
+    by_plan = admin_client.get(f"/admin/analysis/planchange/?plan__id__exact={plans[1].id}")
+    assert by_plan.status_code == 200 and by_plan.context["cl"].result_count == 3
 
 
 def test_accept_and_reject_actions_review_through_the_service(admin_client, plans):
@@ -59,8 +51,8 @@ def test_accept_and_reject_actions_review_through_the_service(admin_client, plan
 def test_apply_action_goes_through_request_apply(admin_client, plans, monkeypatch):
     calls = []
 
-    def fake_request_apply(plan_id, scene_ids, *, background):
-        calls.append((plan_id, scene_ids, background))
+    def fake_request_apply(plan_id, scene_ids, *, background, user):
+        calls.append((plan_id, scene_ids, background, user.username))
         from jobs.models import Job
 
         return Job.objects.create(type="apply")
@@ -70,4 +62,4 @@ def test_apply_action_goes_through_request_apply(admin_client, plans, monkeypatc
     admin_client.post("/admin/analysis/analysisplan/",
                       {"action": "apply_plans", "_selected_action": [plans[0].id]})
 
-    assert calls == [(plans[0].id, None, True)]
+    assert calls == [(plans[0].id, None, True, "admin")]
