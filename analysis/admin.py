@@ -3,11 +3,14 @@ go through the services."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+from django.utils.html import format_html
 
 from analysis.admin_review import ReviewScreen
 from analysis.apply import request_apply
 from analysis.models import AIAnswerCache, AnalysisPlan, ChangeStatus, PlanChange
 from analysis.plan_queries import plans_with_counts, review_counts
+from analysis.revert import create_revert_plan
 from analysis.review import bulk_review
 from stashhog.api.exceptions import StashHogException
 
@@ -23,7 +26,7 @@ class AnalysisPlanAdmin(admin.ModelAdmin):
                     "review_progress"]
     list_filter = ["status"]
     search_fields = ["name"]
-    actions = ["apply_plans"]
+    actions = ["apply_plans", "revert_plans"]
 
     def get_queryset(self, request):
         return plans_with_counts()
@@ -64,6 +67,20 @@ class AnalysisPlanAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{plan}: {exc.message}", messages.ERROR)
             else:
                 self.message_user(request, f"{plan}: apply job {job.id} queued")
+
+
+    @admin.action(description="Create plans undoing the applied changes of the selected plans")
+    def revert_plans(self, request, queryset):
+        for plan in queryset:
+            try:
+                revert = create_revert_plan(plan.pk)
+            except StashHogException as exc:
+                self.message_user(request, f"{plan}: {exc.message}", messages.ERROR)
+            else:
+                link = reverse("admin:analysis_analysisplan_change", args=[revert.pk])
+                self.message_user(request, format_html(
+                    '{}: <a href="{}">{}</a> created; review and apply it to undo.',
+                    plan, link, revert))
 
 
 @admin.register(PlanChange)

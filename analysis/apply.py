@@ -9,7 +9,9 @@ edited the scene in Stash meanwhile:
   request: that is what makes a rerun after a crash converge;
 - a missing entity is looked up by name and alias before it is created, and its id is
   committed at once, so a rerun never creates it twice;
-- each change's outcome is committed as soon as Stash confirms it.
+- each change's outcome is committed as soon as Stash confirms it, with what a revert needs:
+  the field as Stash held it just before (``value_before_apply``), the entities created for
+  it, and the user who started the job (``applied_by``).
 
 The work goes by chunks of scenes: one batched read of the chunk, then one request per group
 of scenes sharing a write (field, mode, entity or value). A group Stash rejects is retried
@@ -113,7 +115,8 @@ def apply_job(progress, parameters: dict) -> dict:
         raise Conflict("The plan is cancelled")
     try:
         with client_from_settings() as client:
-            run = ApplyRun(plan.pk, client, progress, parameters.get("scene_ids"))
+            run = ApplyRun(plan.pk, client, progress, parameters.get("scene_ids"),
+                           applied_by_id=progress.job.created_by_id)
             run.run()
     finally:
         plan.refresh_from_db(fields=["status", "applied_at"])
@@ -170,8 +173,9 @@ class ApplyRun:
     """One apply of one plan's accepted changes (see the module docstring)."""
 
     def __init__(self, plan_id: int, client: StashClient, progress,
-                 scene_ids: list[str] | None = None):
+                 scene_ids: list[str] | None = None, applied_by_id: int | None = None):
         self.client = client
+        self.applied_by_id = applied_by_id
         self.progress = progress
         self.changes = list(_accepted(plan_id, scene_ids))
         self.by_scene: dict[str, list[PlanChange]] = {}
@@ -181,6 +185,7 @@ class ApplyRun:
         self.created: dict[str, list[dict]] = {
             field.kind.plural: [] for field in ENTITY_FIELDS
         }
+        self.created_ids: set[tuple[str, str]] = set()  # (kind plural, Stash id)
         self.waiting: dict[int, set[Write]] = {}  # change id -> writes not yet confirmed
         self.requests_before = client.requests_sent
         self.started = time.monotonic()
@@ -254,6 +259,7 @@ class ApplyRun:
                 raise
             return found
         self.created[kind.plural].append({"id": entity["id"], "name": entity["name"]})
+        self.created_ids.add((kind.plural, entity["id"]))
         logger.info("created %s %s in Stash", kind.singular, entity["id"])
         return entity
 
@@ -284,6 +290,7 @@ class ApplyRun:
                 if scene is None:
                     failed.append((change, SCENE_GONE))
                     continue
+                change.value_before_apply = SCENE_FIELDS[change.field].stash_value(scene)
                 if change.action == ChangeAction.SET:
                     if change.field in fields_set:
                         failed.append((change, SAME_FIELD_TWICE))
@@ -338,28 +345,46 @@ class ApplyRun:
             waiting.discard(write)
             if not waiting and change.status == ChangeStatus.ACCEPTED:
                 done.append(change)
-        self._save(done, ChangeStatus.APPLIED)
+        self._save_applied(done)
         self.counts["applied"] += len(done)
 
     def settle_held(self, changes: list[PlanChange]) -> None:
-        self._save(changes, ChangeStatus.APPLIED)
+        self._save_applied(changes)
         self.counts["skipped"] += len(changes)
 
     def settle_failed(self, changes: Iterable[PlanChange], error: str) -> None:
         changes = [change for change in changes if change.status == ChangeStatus.ACCEPTED]
-        self._save(changes, ChangeStatus.FAILED, error)
+        self._save_failed(changes, error)
         self.counts["failed"] += len(changes)
 
-    @staticmethod
-    def _save(changes: list[PlanChange], status: str, error: str = "") -> None:
+    def _save_applied(self, changes: list[PlanChange]) -> None:
+        """Applied, with what a revert needs (the value before was set by apply_chunk)."""
         if not changes:
             return
-        applied_at = timezone.now() if status == ChangeStatus.APPLIED else None
+        applied_at = timezone.now()
         for change in changes:
-            change.status, change.applied_at, change.error = status, applied_at, error
+            change.status, change.applied_at, change.error = ChangeStatus.APPLIED, applied_at, ""
+            change.applied_by_id = self.applied_by_id
+            kind = SCENE_FIELDS[change.field].kind
+            change.created_entities = [
+                item for item in _entity_items(change)
+                if kind is not None and (kind.plural, item.get("id")) in self.created_ids
+            ]
+        with transaction.atomic():
+            PlanChange.objects.bulk_update(changes, [
+                "status", "applied_at", "error", "applied_by", "value_before_apply",
+                "created_entities",
+            ])
+
+    @staticmethod
+    def _save_failed(changes: list[PlanChange], error: str) -> None:
+        if not changes:
+            return
+        for change in changes:
+            change.status, change.error = ChangeStatus.FAILED, error
         with transaction.atomic():
             PlanChange.objects.filter(pk__in=[change.pk for change in changes]).update(
-                status=status, applied_at=applied_at, error=error
+                status=ChangeStatus.FAILED, applied_at=None, error=error
             )
 
 

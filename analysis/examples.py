@@ -103,7 +103,7 @@ BULK_BY_IDS = OpenApiExample("Reject some changes", request_only=True,
 BULK_RESULT = OpenApiExample(
     "Counts", response_only=True, status_codes=["200"],
     value={"plan_id": 7, "status": "accepted", "matched": 31, "updated": 29, "unchanged": 2,
-           "skipped_applied": 0, "plan_status": "reviewing"},
+           "skipped_applied": 0, "skipped_conflicts": 0, "plan_status": "reviewing"},
 )
 APPLY_REQUEST = OpenApiExample("Only two scenes", request_only=True,
                                value={"scene_ids": ["1042", "1043"]})
@@ -112,6 +112,30 @@ APPLY_RESULT = OpenApiExample(
     value={"applied": 29, "skipped": 1, "failed": 1, "remaining": 0, "scenes": 24,
            "requests": 9, "created": {"studios": 0, "performers": 1, "tags": 0},
            "duration_seconds": 3.2, "plan_status": "reviewing"},
+)
+
+REVERT_REQUEST = OpenApiExample("Only one scene", request_only=True,
+                                value={"scene_ids": ["1042"]})
+REVERT_PLAN = OpenApiExample(
+    "The revert plan", response_only=True, status_codes=["201"],
+    value={**_PLAN, "id": 8, "name": "Revert of Unorganized scenes", "total_scenes": 24,
+           "total_changes": 29,
+           "review_counts": {"pending": 28, "accepted": 0, "rejected": 1, "applied": 0,
+                             "failed": 0},
+           "description": "Undoes the applied changes of plan 7 (Unorganized scenes). Entities "
+           "the apply created stay in Stash (only removed from the scenes): performer 'Anna "
+           "Bell' (id 412).",
+           "metadata": {"reverts_plan_id": 7, "scene_ids": None, "conflicts": 1,
+                        "entities_left_in_stash": [{"kind": "performer", "id": "412",
+                                                    "name": "Anna Bell"}]}},
+)
+SCENE_HISTORY = OpenApiExample(
+    "History", response_only=True,
+    value=[{"change_id": 501, "plan_id": 7, "plan_name": "Unorganized scenes",
+            "field": "studio", "action": "set", "value_before": None,
+            "applied_value": {"id": "12", "name": "Blue Harbor Films"},
+            "applied_at": "2026-01-10T10:02:11Z", "reviewed_by": "admin",
+            "applied_by": "admin"}],
 )
 
 INVALID_INPUT = error_example("Unknown scene ids", 400, "2 scene id(s) are not in the library",
@@ -123,3 +147,8 @@ CHANGE_NOT_FOUND = error_example("Unknown change", 404, "Change not found")
 CHANGE_APPLIED = error_example("Applied change", 409,
                                "The change was already applied and can no longer be edited",
                                {"change_id": 501})
+REVERT_CONFLICT = error_example("Nothing applied", 409,
+                                "The plan has no applied changes to revert", {"plan_id": 7})
+STASH_DOWN = error_example("Stash down", 502, "Could not reach Stash at http://stash:9999: "
+                           "connection failed (ConnectError) after 4 attempts")
+SCENE_NOT_FOUND = error_example("Unknown scene", 404, "Scene not found")

@@ -46,6 +46,7 @@ class ChangeSource(models.TextChoices):
     PATH = "path"
     AI = "ai"
     USER = "user"
+    REVERT = "revert"  # undoes an applied change (analysis.revert)
 
 
 class AnalysisPlan(models.Model):

@@ -8,7 +8,7 @@ from django.db.models import BigIntegerField, Count, OuterRef, Q, QuerySet, Subq
 from django.db.models.functions import Cast
 
 from analysis.models import AnalysisPlan, ChangeStatus, PlanChange
-from scenes.models import SceneFile
+from scenes.models import Scene, SceneFile
 from stashhog.api.exceptions import NotFound
 
 CHANGE_FIELDS = ("id", "plan_id", "scene_id", "scene_title", "field", "action",
@@ -101,3 +101,12 @@ def plan_scenes(changes: QuerySet, page: int | None = None, per_page: int = 50) 
 
 def count_scenes(changes: QuerySet) -> int:
     return changes.order_by().values("scene_id").distinct().count()
+
+
+def scene_history(scene_id: str) -> QuerySet:
+    """The scene's applied changes with their plan and users; NotFound when the scene is
+    neither in the library nor in any plan's history."""
+    changes = PlanChange.objects.filter(scene_id=str(scene_id), status=ChangeStatus.APPLIED)
+    if not changes.exists() and not Scene.objects.filter(pk=str(scene_id)).exists():
+        raise NotFound("Scene not found")
+    return changes.select_related("plan", "reviewed_by", "applied_by")

@@ -80,7 +80,8 @@ def bulk_review(plan_id, status: str, *, change_ids: list | None = None,
     ``filters`` are those of the changes list (analysis.filters). ``user`` is recorded as
     the reviewer of the changes whose status changed.
 
-    Applied changes are never touched. Returns the counts.
+    Applied changes are never touched, and accepting skips revert changes marked as a
+    conflict unless they are named by ``change_ids``. Returns the counts.
     """
     with transaction.atomic():
         plan = get_plan(plan_id, for_update=True)
@@ -104,15 +105,19 @@ def bulk_review(plan_id, status: str, *, change_ids: list | None = None,
         by_status = dict(selected.order_by().values_list("status").annotate(n=Count("id")))
         matched = sum(by_status.values())
         applied = by_status.get(ChangeStatus.APPLIED, 0)
+        to_update = selected.exclude(status__in=(ChangeStatus.APPLIED, status))
+        conflicts = 0
+        if status == ChangeStatus.ACCEPTED and change_ids is None:
+            conflicts = to_update.exclude(conflict="").count()
+            to_update = to_update.filter(conflict="")
         updated = 0
-        if matched - applied - by_status.get(status, 0):
-            updated = selected.exclude(status__in=(ChangeStatus.APPLIED, status)).update(
-                status=status, reviewed_by=user
-            )
+        if matched - applied - by_status.get(status, 0) - conflicts:
+            updated = to_update.update(status=status, reviewed_by=user)
         refresh_plan_status(plan)
     return {
         "plan_id": plan.id, "status": status, "matched": matched, "updated": updated,
-        "unchanged": matched - applied - updated, "skipped_applied": applied,
+        "unchanged": matched - applied - conflicts - updated, "skipped_applied": applied,
+        "skipped_conflicts": conflicts,
         "plan_status": plan.status,
     }
 

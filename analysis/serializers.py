@@ -279,6 +279,9 @@ class BulkReviewResultSerializer(serializers.Serializer):
     updated = serializers.IntegerField(help_text="Changes whose status changed.")
     unchanged = serializers.IntegerField(help_text="Matched changes already in that status.")
     skipped_applied = serializers.IntegerField(help_text="Applied changes, never touched.")
+    skipped_conflicts = serializers.IntegerField(
+        help_text="Revert changes marked as a conflict, which only an accept naming them by "
+        "id takes.")
     plan_status = serializers.CharField()
 
 
@@ -287,3 +290,9 @@ class ApplyRequestSerializer(NoUnknownKeysMixin, serializers.Serializer):
         child=serializers.CharField(), required=False, allow_null=True,
         help_text="Apply only these scenes' accepted changes (default: all accepted).")
 
+
+
+class RevertRequestSerializer(NoUnknownKeysMixin, serializers.Serializer):
+    scene_ids = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_null=True,
+        help_text="Undo only these scenes' applied changes (default: all applied).")

@@ -7,7 +7,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -24,7 +24,9 @@ from analysis.plan_queries import (
     get_plan,
     plan_scenes,
     plans_with_counts,
+    scene_history,
 )
+from analysis.revert import create_revert_plan
 from analysis.review import UNSET, bulk_review, cancel_plan, update_change
 from analysis.serializers import (
     ApplyRequestSerializer,
@@ -36,6 +38,8 @@ from analysis.serializers import (
     PlanDetailQuerySerializer,
     PlanDetailSerializer,
     PlanSerializer,
+    RevertRequestSerializer,
+    SceneHistorySerializer,
 )
 from jobs.api import BACKGROUND_PARAMETER, job_accepted, wants_background
 from jobs.schema import (
@@ -150,6 +154,28 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
         return Response(bulk_review(plan_id, **body, user=request.user))
 
     @extend_schema(
+        summary="Create a plan that undoes this plan's applied changes",
+        description="From the values recorded at apply time. Changes whose field Stash no "
+        "longer holds as the apply wrote it are marked ``conflict`` and start rejected. "
+        "Entities the apply created stay in Stash (the new plan's description lists them). "
+        "Review and apply the new plan like any other.",
+        request=RevertRequestSerializer,
+        responses={201: PlanSerializer, 404: PLAN_NOT_FOUND,
+                   409: error_response("Nothing of the plan was applied.",
+                                       examples.REVERT_CONFLICT),
+                   502: error_response("Stash failed or could not be reached.",
+                                       examples.STASH_DOWN),
+                   **COMMON_ERRORS},
+        examples=[examples.REVERT_REQUEST, examples.REVERT_PLAN],
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def revert(self, request, plan_id=None):
+        body = validated(RevertRequestSerializer, request.data)
+        plan = create_revert_plan(plan_id, body.get("scene_ids"))
+        return Response(self.get_serializer(plans_with_counts().get(pk=plan.pk)).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(
         summary="Apply the plan's accepted changes to Stash",
         parameters=[BACKGROUND_PARAMETER],
         request=ApplyRequestSerializer,
@@ -226,3 +252,24 @@ class ChangeViewSet(viewsets.GenericViewSet):
             user=request.user,
         )
         return Response(PlanChangeSerializer(change_row(change.pk)).data)
+
+
+@extend_schema_view(list=extend_schema(
+    summary="What StashHog applied to a scene, newest first",
+    description="Every applied change of the scene with its plan, the time, who accepted it "
+    "and who started the apply.",
+    parameters=[OpenApiParameter("scene_id", str, OpenApiParameter.PATH)],
+    responses={200: SceneHistorySerializer(many=True),
+               404: error_response("No such scene and no history of it.",
+                                   examples.SCENE_NOT_FOUND),
+               **COMMON_ERRORS},
+    examples=[examples.SCENE_HISTORY],
+))
+class SceneHistoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = SceneHistorySerializer
+    filter_backends = []
+    queryset = PlanChange.objects.none()  # the model, for the schema
+    default_sort = "-applied_at"
+
+    def get_queryset(self):
+        return scene_history(self.kwargs["scene_id"])

@@ -5,12 +5,14 @@ from datetime import UTC, datetime
 import pytest
 
 from analysis.generate import request_analysis
-from analysis.models import AnalysisPlan
+from analysis.models import AnalysisPlan, ChangeStatus, PlanChange, PlanStatus
 from analysis.serializers import GenerateRequestSerializer
-from jobs.runner import JobNotCompleted
+from jobs.models import JobStatus
+from jobs.runner import JobNotCompleted, start_job
 from scenes.models import Performer, Scene, SceneFile, Studio, Tag
 from settings_app.registry import save_settings
 from stashhog.api.validation import validated
+from tests.fakes.stash_library import generate_library
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
@@ -91,7 +93,6 @@ def names(value) -> list[str]:
 @pytest.fixture
 def plan_factory(db):
     """``plan_factory(*changes)``: a plan whose changes are dicts of PlanChange fields."""
-    from analysis.models import PlanChange
 
     def make(*changes, name="Plan", status="draft"):
         plan = AnalysisPlan.objects.create(name=name, status=status)
@@ -104,3 +105,54 @@ def plan_factory(db):
         return plan
 
     return make
+
+
+# -- a synced fake Stash and plans against it (apply and revert tests) -----------------------
+
+API_KEY = "apply-test-secret-key"
+
+
+@pytest.fixture
+def stash(fake_stash_factory):
+    """A fake Stash (with an API key) that StashHog is configured for and synced with."""
+    server = fake_stash_factory(generate_library(40, seed=5), api_key=API_KEY)
+    save_settings({"stash_url": server.url, "stash_api_key": API_KEY})
+    job = start_job("sync", {"incremental": False}, inline=True)
+    assert job.status == JobStatus.COMPLETED, job.error
+    server.request_log.clear()
+    server.mutation_log.clear()
+    return server
+
+
+def named(table: dict, name: str):
+    return next(entity for entity in table.values() if entity.name == name)
+
+
+def entity(item) -> dict:
+    return {"id": str(item.id), "name": item.name}
+
+
+def scene_without(library, attribute: str, entity_id: int, *, skip=()) -> int:
+    """A scene id whose ``attribute`` list lacks ``entity_id``."""
+    return next(
+        scene.id for scene in library.scenes.values()
+        if entity_id not in getattr(scene, attribute) and scene.id not in skip
+    )
+
+
+def make_plan(status=PlanStatus.REVIEWING) -> AnalysisPlan:
+    return AnalysisPlan.objects.create(name="plan", status=status)
+
+
+def add_change(plan, scene_id, field, action, proposed, *, current=None,
+               status=ChangeStatus.ACCEPTED) -> PlanChange:
+    scene = Scene.objects.get(id=str(scene_id))
+    if action == "set" and current is None:
+        current = (
+            {"id": scene.studio_id, "name": scene.studio.name} if field == "studio" and scene.studio
+            else scene.details if field == "details" else None
+        )
+    return PlanChange.objects.create(
+        plan=plan, scene=scene, field=field, action=action, proposed_value=proposed,
+        current_value=current, confidence=0.9, source="path", status=status,
+    )

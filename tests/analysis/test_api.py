@@ -295,7 +295,7 @@ def test_bulk_review_by_change_ids(api_client, plan):
 
     assert response.json() == {"plan_id": plan.id, "status": "rejected", "matched": 2,
                                "updated": 2, "unchanged": 0, "skipped_applied": 0,
-                               "plan_status": "reviewing"}
+                               "skipped_conflicts": 0, "plan_status": "reviewing"}
     assert statuses(plan) == {("1", "studio"): "rejected", ("1", "performers"): "pending",
                               ("1", "details"): "pending", ("2", "tags"): "rejected"}
 
@@ -326,7 +326,7 @@ def test_bulk_review_leaves_applied_changes_alone_and_counts_them(api_client, pl
 
     assert response.json() == {"plan_id": plan.id, "status": "accepted", "matched": 4,
                                "updated": 2, "unchanged": 1, "skipped_applied": 1,
-                               "plan_status": "reviewing"}
+                               "skipped_conflicts": 0, "plan_status": "reviewing"}
     assert statuses(plan)[("1", "studio")] == "applied"
 
 

@@ -10,68 +10,16 @@ from analysis.models import AnalysisPlan, ChangeStatus, PlanChange, PlanStatus
 from jobs.models import Job, JobStatus
 from jobs.runner import JobAlreadyActive, JobCancelled, JobNotCompleted, fail_job, start_job
 from scenes.models import Scene, Tag
-from settings_app.registry import save_settings
 from stashhog.api.errors import http_status
 from stashhog.api.exceptions import Conflict, NotFound
-from tests.fakes.stash_library import generate_library
+from tests.analysis.conftest import API_KEY, add_change, entity, make_plan, named, scene_without
 
 pytestmark = pytest.mark.django_db
-
-API_KEY = "apply-test-secret-key"
-
-
-# -- helpers -------------------------------------------------------------------------------
 
 
 @pytest.fixture(autouse=True)
 def no_retry_waits(monkeypatch):
     monkeypatch.setattr("scenes.stash.client.time.sleep", lambda _seconds: None)
-
-
-@pytest.fixture
-def stash(fake_stash_factory):
-    """A fake Stash (with an API key) that StashHog is configured for and synced with."""
-    server = fake_stash_factory(generate_library(40, seed=5), api_key=API_KEY)
-    save_settings({"stash_url": server.url, "stash_api_key": API_KEY})
-    job = start_job("sync", {"incremental": False}, inline=True)
-    assert job.status == JobStatus.COMPLETED, job.error
-    server.request_log.clear()
-    server.mutation_log.clear()
-    return server
-
-
-def named(table: dict, name: str):
-    return next(entity for entity in table.values() if entity.name == name)
-
-
-def entity(item) -> dict:
-    return {"id": str(item.id), "name": item.name}
-
-
-def scene_without(library, attribute: str, entity_id: int, *, skip=()) -> int:
-    """A scene id whose ``attribute`` list lacks ``entity_id``."""
-    return next(
-        scene.id for scene in library.scenes.values()
-        if entity_id not in getattr(scene, attribute) and scene.id not in skip
-    )
-
-
-def make_plan(status=PlanStatus.REVIEWING) -> AnalysisPlan:
-    return AnalysisPlan.objects.create(name="plan", status=status)
-
-
-def add_change(plan, scene_id, field, action, proposed, *, current=None,
-               status=ChangeStatus.ACCEPTED) -> PlanChange:
-    scene = Scene.objects.get(id=str(scene_id))
-    if action == "set" and current is None:
-        current = (
-            {"id": scene.studio_id, "name": scene.studio.name} if field == "studio" and scene.studio
-            else scene.details if field == "details" else None
-        )
-    return PlanChange.objects.create(
-        plan=plan, scene=scene, field=field, action=action, proposed_value=proposed,
-        current_value=current, confidence=0.9, source="path", status=status,
-    )
 
 
 def statuses(plan) -> dict[int, str]:
@@ -421,6 +369,7 @@ class RecordingProgress:
         self.plan, self.cancel_at = plan, cancel_at
         self.checks, self.updates, self.plan_statuses = 0, [], []
         self.partial_result = None
+        self.job = Job(type="apply")  # started by the system
 
     def update(self, processed, total=None, message=None, force=False):
         self.updates.append((processed, total))

@@ -20,6 +20,8 @@ EXPECTED_OPERATIONS = {
     ("/api/analysis/plans/{plan_id}/changes", "get"),
     ("/api/analysis/plans/{plan_id}/bulk-review", "post"),
     ("/api/analysis/plans/{plan_id}/apply", "post"),
+    ("/api/analysis/plans/{plan_id}/revert", "post"),
+    ("/api/scenes/{scene_id}/history", "get"),
     ("/api/analysis/changes/{change_id}", "patch"),
     ("/api/jobs", "get"),
     ("/api/jobs/{job_id}", "get"),
