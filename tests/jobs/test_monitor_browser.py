@@ -1,44 +1,19 @@
 """The job monitor in headless Chromium (Debian's /usr/bin/chromium) against daphne and a
 real worker: log in, watch a demo job's progress bar advance live, see it complete."""
 
-import os
 import re
-import shutil
 
 import pytest
 
 from jobs.runner import start_job
+from tests.e2e_support import TIMEOUT_MS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
 def e2e_imports():
     return ["tests.jobs.demo_jobs"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.skip("Chromium is not installed (apt-get install chromium); browser test skipped")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; Django would then refuse
-    # the test's (plain, synchronous) database calls.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-            yield browser
-            browser.close()
-    finally:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 def test_monitor_shows_a_job_progress_live_until_completed(browser, celery_worker,
