@@ -120,13 +120,15 @@ class ReviewScreen:
         can_review = self.admin.has_change_permission(self.request, plan)
         stash_url = (get_setting("stash_url") or "").rstrip("/")
         page_param = page.number if page.number > 1 else ""
+        action_url = self.url(p=page_param)
+        edit_url = f"{action_url}{'&' if '?' in action_url else '?'}edit="
         for scene in scenes:
             scene["stash_link"] = f"{stash_url}/scenes/{scene['scene_id']}"
             for change in scene["changes"]:
                 change["diff_html"] = _diff_html(change)
                 change["edit"] = can_review and change["status"] != ChangeStatus.APPLIED
                 if change["edit"]:
-                    change["edit_url"] = self.url(p=page_param, edit=change["id"])
+                    change["edit_url"] = f"{edit_url}{change['id']}"
                 if change["edit"] and change["id"] in editing:
                     self._open_editor(change, editing[change["id"]])
         context = {
@@ -145,7 +147,7 @@ class ReviewScreen:
                                p=page.previous_page_number()),
                            "next": page.has_next() and self.url(p=page.next_page_number())},
             "scenes": scenes,
-            "action_url": self.url(p=page_param),
+            "action_url": action_url,
             "can_review": can_review,
         }
         return TemplateResponse(self.request, self.template, context, status=status)
