@@ -99,10 +99,6 @@ def plan_scenes(changes: QuerySet, page: int | None = None, per_page: int = 50) 
     return _grouped(rows.iterator(chunk_size=2000))
 
 
-def count_scenes(changes: QuerySet) -> int:
-    return changes.order_by().values("scene_id").distinct().count()
-
-
 def scene_history(scene_id: str) -> QuerySet:
     """The scene's applied changes with their plan and users; NotFound when the scene is
     neither in the library nor in any plan's history."""
