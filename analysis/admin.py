@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from analysis.admin_review import ReviewScreen
 from analysis.apply import request_apply
 from analysis.models import AIAnswerCache, AnalysisPlan, ChangeStatus, PlanChange
-from analysis.plan_queries import plans_with_counts, review_counts
+from analysis.plan_queries import display_title, plans_with_counts, primary_path, review_counts
 from analysis.revert import create_revert_plan
 from analysis.review import bulk_review
 from stashhog.api.exceptions import StashHogException
@@ -85,7 +85,7 @@ class AnalysisPlanAdmin(admin.ModelAdmin):
 
 @admin.register(PlanChange)
 class PlanChangeAdmin(admin.ModelAdmin):
-    list_display = ["id", "plan", "scene_id", "scene_title", "field", "action", "confidence",
+    list_display = ["id", "plan", "scene_id", "scene_label", "field", "action", "confidence",
                     "source", "status"]
     list_filter = ["plan", "status", "field", "source"]
     search_fields = ["=scene_id", "scene_title"]
@@ -95,6 +95,16 @@ class PlanChangeAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(scene_path=primary_path())
+
+    @admin.display(description="Scene")
+    def scene_label(self, change):
+        """The title (or the file name of an untitled scene) over the primary file path."""
+        path = getattr(change, "scene_path", None)
+        return format_html("{}<br><small>{}</small>", display_title(change.scene_title, path),
+                           path or "")
 
     def _review(self, request, queryset, status: str) -> None:
         by_plan: dict[int, list[int]] = {}

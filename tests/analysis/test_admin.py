@@ -17,7 +17,8 @@ def admin_client(client, django_user_model):
 def plans(library, plan_factory):
     library.scene(1, "/media/1.mp4")
     return [
-        plan_factory(*[{"scene_id": "1", "field": "details", "proposed_value": str(n)}
+        plan_factory(*[{"scene_id": "1", "scene_title": "", "field": "details",
+                        "proposed_value": str(n)}
                        for n in range(count)], name=f"Plan {count}")
         for count in (2, 3)
     ]
@@ -30,6 +31,8 @@ def test_plan_and_change_lists_render_with_review_progress(admin_client, plans):
     assert "2 accepted" in page.content.decode() and "3 pending" in page.content.decode()
     by_plan = admin_client.get(f"/admin/analysis/planchange/?plan__id__exact={plans[1].id}")
     assert by_plan.status_code == 200 and by_plan.context["cl"].result_count == 3
+    # Untitled scenes show their file name over the path.
+    assert "1.mp4<br><small>/media/1.mp4</small>" in by_plan.content.decode()
 
 
 def test_accept_and_reject_actions_review_through_the_service(admin_client, plans):
