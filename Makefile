@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LOCK := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 \
 	--custom-compile-command "make lock" $(LOCKFLAGS) pyproject.toml
 
-.PHONY: run test lint migrations-check lock clean
+.PHONY: run test lint migrations-check schema schema-check lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,18 @@ lint: $(BIN)/.installed-dev
 
 migrations-check: $(BIN)/.installed-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# schema.yml is the committed API contract: regenerate it after changing an endpoint, a
+# serializer or an example; CI fails when it differs from what the code generates.
+SPECTACULAR := $(BIN)/python manage.py spectacular --validate --fail-on-warn
+
+schema: $(BIN)/.installed-dev
+	$(SPECTACULAR) --file schema.yml
+
+schema-check: $(BIN)/.installed-dev
+	$(SPECTACULAR) --file $(VENV)/schema.generated.yml
+	diff -u schema.yml $(VENV)/schema.generated.yml \
+		|| { echo "schema.yml is out of date: run 'make schema' and commit it"; exit 1; }
 
 # Re-pins requirements.txt (runtime) and requirements-dev.txt (runtime + dev group) after a
 # change to pyproject.toml. Existing pins are kept unless LOCKFLAGS=--upgrade.

@@ -2,7 +2,7 @@
 values the services take; a proposed value is checked by its field (analysis.fields)."""
 
 import django_filters
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from analysis.filters import PlanChangeFilterSet
@@ -13,43 +13,52 @@ from analysis.review import BULK_STATUSES, REVIEW_STATUSES
 from analysis.selection import SceneSelection
 from scenes.filters import ID_PATTERN, IdListFilter, SceneFilterSet, StrictBooleanFilter
 from scenes.selection import SceneFilters
-
-ENTITY_REF_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string", "nullable": True,
-               "description": "The Stash id; null proposes an entity Stash does not have yet."},
-        "name": {"type": "string"},
-    },
-    "required": ["id", "name"],
-}
-CHANGE_VALUE_SCHEMA = {
-    "oneOf": [
-        {**ENTITY_REF_SCHEMA, "title": "Studio (field studio, action set)"},
-        {"type": "array", "items": ENTITY_REF_SCHEMA,
-         "title": "Performers or tags (action add or remove)"},
-        {"type": "string", "title": "Details (action set)"},
-    ],
-    "nullable": True,
-    "description": "By field: studio -> {id, name} (current may be null); performers and "
-    "tags -> a list of {id, name}; details -> a string.",
-}
+from settings_app.registry import REGISTRY
+from stashhog.api.parsers import INT64_MAX
+from stashhog.api.validation import NoUnknownKeysMixin
 
 
-@extend_schema_field(CHANGE_VALUE_SCHEMA)
+class ChangeEntitySerializer(serializers.Serializer):
+    """A studio, performer or tag in a change's value (schema only)."""
+
+    id = serializers.CharField(
+        allow_null=True,
+        help_text="The Stash id; null proposes an entity Stash does not have yet.")
+    name = serializers.CharField()
+
+
+class ProposedEntitySerializer(ChangeEntitySerializer):
+    """An entity a review proposes: an existing one by id, or a new one by name (schema
+    only)."""
+
+    name = serializers.CharField(
+        required=False, help_text="For a new entity (id null); an existing one's name comes "
+        "from the library.")
+
+
 class ChangeValueField(serializers.JSONField):
     """A change's current or proposed value; its shape depends on the field."""
 
 
-class NoUnknownKeysMixin:
-    """Unknown keys are errors, not silently ignored (a typo must not widen a selection)."""
+class ChangeValueFieldExtension(OpenApiSerializerFieldExtension):
+    """The value's three shapes; the entity is a named component, so that generated
+    clients read it into a model."""
 
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-        return super().to_internal_value(data)
+    target_class = ChangeValueField
+
+    def map_serializer_field(self, auto_schema, direction):
+        entity_serializer = (
+            ProposedEntitySerializer if direction == "request" else ChangeEntitySerializer)
+        entity = auto_schema.resolve_serializer(entity_serializer, direction).ref
+        # OpenAPI 3.0 ignores ``nullable`` beside oneOf without a type: the string member
+        # carries it too, so that null matches exactly one member.
+        nullable = {"nullable": True} if self.target.allow_null else {}
+        return {
+            "oneOf": [entity, {"type": "array", "items": entity}, {"type": "string", **nullable}],
+            **nullable,
+            "description": "By field: studio -> an entity (current may be null); performers "
+            "and tags -> a list of entities; details -> a string.",
+        }
 
 
 class JSONBooleanField(serializers.BooleanField):
@@ -84,7 +93,7 @@ class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
         help_text="Proposals at or above it start accepted; null: off. Default: "
         "analysis_auto_accept_threshold.")
     max_cost_usd = serializers.FloatField(
-        required=False, min_value=0,
+        required=False, min_value=0, max_value=REGISTRY["analysis_max_cost_usd"].maximum,
         help_text="The job stops before its AI cost would exceed this. Default: "
         "analysis_max_cost_usd.")
 
@@ -237,7 +246,8 @@ class BulkReviewSerializer(NoUnknownKeysMixin, serializers.Serializer):
     """Selectors combine (a change must match all given); none selects every change."""
 
     status = serializers.ChoiceField(choices=BULK_STATUSES)
-    change_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    change_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=INT64_MAX), required=False)
     field = serializers.ChoiceField(choices=ChangeField.choices, required=False)
     min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1)
     scene_ids = serializers.ListField(child=serializers.CharField(), required=False)

@@ -9,7 +9,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from analysis import examples
@@ -53,7 +52,6 @@ from stashhog.api.validation import validated
 
 COMMON_ERRORS = {
     400: error_response("Invalid input; ``detail`` says what.", examples.INVALID_INPUT),
-    401: OpenApiResponse(description="Not authenticated (error envelope)."),
 }
 PLAN_NOT_FOUND = error_response("No plan has this id.", examples.PLAN_NOT_FOUND)
 
@@ -65,8 +63,6 @@ def _plan_detail(plan_id, page: int | None = None, per_page: int = 50) -> dict:
 
 
 class AnalysisViewSet(viewsets.ViewSet):
-    parser_classes = [JSONParser]  # bodies are JSON: form encoding would stringify values
-
     @extend_schema(
         summary="Analyse scenes into a new plan of proposed changes",
         description="Neither ``scene_ids`` nor ``filters``: every scene. Both: the listed "
@@ -117,7 +113,6 @@ class AnalysisViewSet(viewsets.ViewSet):
 )
 class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
                   viewsets.GenericViewSet):
-    parser_classes = [JSONParser]
     serializer_class = PlanSerializer
     filterset_class = PlanFilterSet
     lookup_url_kwarg = "plan_id"
@@ -227,7 +222,6 @@ class PlanChangeListViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class ChangeViewSet(viewsets.GenericViewSet):
-    parser_classes = [JSONParser]
     serializer_class = PlanChangeSerializer
     lookup_url_kwarg = "change_id"
     lookup_value_regex = r"\d+"

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from jobs.models import Job
 from jobs.serializers import JobAcceptedSerializer
-from stashhog.api.validation import validated
+from stashhog.api.validation import NoUnknownKeysMixin, validated
 
 BACKGROUND_PARAMETER = OpenApiParameter(
     "background", bool, default=True,
@@ -15,7 +15,7 @@ BACKGROUND_PARAMETER = OpenApiParameter(
 )
 
 
-class BackgroundQuerySerializer(serializers.Serializer):
+class BackgroundQuerySerializer(NoUnknownKeysMixin, serializers.Serializer):
     """Query parameters of an endpoint that starts a job (extend it for more)."""
 
     background = serializers.BooleanField(default=True)

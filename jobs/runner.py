@@ -80,6 +80,8 @@ def register_job_type(name: str, body: Callable[["Progress", dict], Any], *,
 class JobAlreadyActive(Conflict):
     """An exclusive job of the same key is active; ``detail["job_id"]`` names it."""
 
+    code = "job_active"
+
     def __init__(self, job: Job):
         super().__init__(
             f"A {job.type} job is already {job.status}", detail={"job_id": str(job.id)}
@@ -90,15 +92,26 @@ class JobAlreadyActive(Conflict):
 class JobQueueUnavailable(ServiceUnavailable):
     """The job could not be handed to the job queue (Redis); its row is already failed."""
 
+    code = "job_queue_unavailable"
+
     def __init__(self, job: Job):
         super().__init__("Could not queue the job: the job queue is unavailable",
                          detail={"job_id": str(job.id)}, retry_after=30)
         self.job = job
 
 
+class JobFinished(Conflict):
+    """The job has already finished: it can no longer be cancelled."""
+
+    code = "job_finished"
+
+
 class JobNotCompleted(StashHogException):
-    """An inline job failed; raised from the exception that failed its body, so the error
-    handler answers as for that cause (a failure of Stash or the AI server stays one)."""
+    """An inline job failed; ``detail`` has its id and result. It is raised from the exception
+    that failed its body, so the error handler answers as for that cause (a failure of Stash
+    or the AI server keeps its status and code)."""
+
+    code = "job_failed"
 
     def __init__(self, job: Job, message: str | None = None):
         message = message or (job.error or f"The {job.type} job failed").split("\n\n", 1)[0]
@@ -108,6 +121,8 @@ class JobNotCompleted(StashHogException):
 
 class InlineJobCancelled(JobNotCompleted, Conflict):
     """An inline job was cancelled before it completed."""
+
+    code = "job_cancelled"
 
     def __init__(self, job: Job):
         super().__init__(job, f"The {job.type} job was cancelled")
@@ -287,7 +302,7 @@ def cancel_job(job_id) -> Job:
     """
     job = _get_job(job_id)
     if job.is_finished:
-        raise Conflict(f"The job is already {job.status}", detail={"job_id": str(job.id)})
+        raise JobFinished(f"The job is already {job.status}", detail={"job_id": str(job.id)})
     # A worker may claim the job between the read above and these writes: the status
     # filters make each step apply only to the state it was meant for.
     if _finish(job.id, JobStatus.CANCELLED, from_statuses=(JobStatus.PENDING,)):

@@ -34,14 +34,14 @@ JOB_ALREADY_ACTIVE_RESPONSE = error_response(
     "plan). Nothing was started: ``detail.job_id`` is the id of the active job, to follow "
     "it instead with ``GET /api/jobs/{job_id}`` or its WebSocket.",
     error_example("Sync already running", 409, "A sync job is already running",
-                  {"job_id": JOB_ID}),
+                  {"job_id": JOB_ID}, code="job_active"),
 )
 
 JOB_QUEUE_UNAVAILABLE_RESPONSE = error_response(
     "The job queue (Redis) refused the job: it was recorded as ``failed`` (``detail.job_id``) "
     "and will not run. Retry after the ``Retry-After`` header's seconds.",
     error_example("Queue down", 503, "Could not queue the job: the job queue is unavailable",
-                  {"job_id": JOB_ID}),
+                  {"job_id": JOB_ID}, code="job_queue_unavailable"),
 )
 
 JOB_ACCEPTED_RESPONSE = OpenApiResponse(

@@ -32,7 +32,3 @@ class JobAcceptedSerializer(serializers.Serializer):
     job_id = serializers.UUIDField()
     status = serializers.CharField()
 
-
-class JobListQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=50,
-                                     help_text="How many jobs, newest first (1..100).")

@@ -1,8 +1,6 @@
 """``/api/jobs``: list, inspect and cancel background jobs."""
 
-from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
@@ -18,8 +16,8 @@ from jobs.schema import (
     error_example,
     error_response,
 )
-from jobs.serializers import JobDetailSerializer, JobListQuerySerializer, JobSerializer
-from stashhog.api.validation import validated
+from jobs.serializers import JobDetailSerializer, JobSerializer
+from stashhog.api.pagination import LimitPagination
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
@@ -27,16 +25,14 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
     queryset = Job.objects.select_related("created_by").order_by("-created_at", "-id")
     lookup_field = "id"
     lookup_url_kwarg = "job_id"
-    filter_backends = [DjangoFilterBackend]
     filterset_class = JobFilterSet
-    pagination_class = None  # a bounded list (``limit``), newest first
+    pagination_class = LimitPagination  # a bounded list (``limit``), newest first
 
     def get_serializer_class(self):
         return JobSerializer if self.action == "list" else JobDetailSerializer
 
     @extend_schema(
         summary="Recent jobs, newest first",
-        parameters=[OpenApiParameter("limit", OpenApiTypes.INT, description="1..100 (50).")],
         responses={
             200: JobSerializer(many=True),
             400: error_response(
@@ -46,12 +42,10 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
                                "choices."]}),
             ),
         },
-        examples=[OpenApiExample("Jobs", value=[JOB_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Jobs", value=JOB_EXAMPLE, response_only=True)],
     )
     def list(self, request, *args, **kwargs):
-        limit = validated(JobListQuerySerializer, request.query_params)["limit"]
-        jobs = self.filter_queryset(self.get_queryset())[:limit]
-        return Response(JobSerializer(jobs, many=True).data)
+        return super().list(request, *args, **kwargs)
 
     @extend_schema(
         summary="One job, with its parameters, result and duration",
@@ -75,7 +69,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
             409: error_response(
                 "The job has already finished; nothing changed.",
                 error_example("Already finished", 409, "The job is already completed",
-                              {"job_id": JOB_ID}),
+                              {"job_id": JOB_ID}, code="job_finished"),
             ),
         },
         examples=[OpenApiExample("Cancelling", response_only=True, value={

@@ -40,15 +40,11 @@ ERROR_RESPONSES = {
         error_example("Bad filter", 400, "Invalid input",
                       {"organized": ["Must be true or false."]}),
     ),
-    401: error_response(
-        "Not authenticated.",
-        error_example("No credentials", 401, "Authentication credentials were not provided."),
-    ),
 }
 STASH_FAILED_RESPONSE = error_response(
     "Stash failed or could not be reached.",
     error_example("Stash down", 502, "Could not reach Stash at http://stash:9999: connection "
-                  "failed (ConnectError) after 4 attempts"),
+                  "failed (ConnectError) after 4 attempts", code="stash_unavailable"),
 )
 
 

@@ -19,6 +19,9 @@ from settings_app.secrets import SECRET_MASK
 from stashhog.api.exceptions import InvalidInput
 from stashhog.booleans import parse_bool
 
+STRING_LIMIT = 2048  # characters, for every text setting (URLs, keys, model names)
+MAX_PRICE = 10_000  # USD per 1M tokens
+
 
 def http_url(value: str) -> str:
     parsed = urlparse(value)
@@ -41,24 +44,6 @@ def header_safe(value: str) -> str:
     return value
 
 
-def unit_interval(value: float) -> float:
-    if not 0 <= value <= 1:
-        raise ValueError("must be between 0 and 1")
-    return value
-
-
-def non_negative(value):
-    if value < 0:
-        raise ValueError("must not be negative")
-    return value
-
-
-def positive(value):
-    if value <= 0:
-        raise ValueError("must be greater than 0")
-    return value
-
-
 def price_table(value: dict) -> dict:
     for model, prices in value.items():
         if not isinstance(prices, dict) or set(prices) != {"prompt", "completion"}:
@@ -66,8 +51,9 @@ def price_table(value: dict) -> dict:
                 f"price of {model}: expected {{'prompt': <USD/1M>, 'completion': <USD/1M>}}"
             )
         for price in prices.values():
-            if not isinstance(price, int | float) or isinstance(price, bool) or price < 0:
-                raise ValueError(f"price of {model}: must be non-negative numbers")
+            if (not isinstance(price, int | float) or isinstance(price, bool)
+                    or not 0 <= price <= MAX_PRICE):
+                raise ValueError(f"price of {model}: must be numbers from 0 to {MAX_PRICE}")
     return value
 
 
@@ -81,6 +67,13 @@ class SettingSpec:
     secret: bool = False
     nullable: bool = False
     validate: Callable[[Any], Any] | None = None
+    # The range of a number setting, both ends included; every number setting has one.
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def __post_init__(self):
+        if self.type in (int, float) and (self.minimum is None or self.maximum is None):
+            raise TypeError(f"setting {self.key}: a number setting needs minimum and maximum")
 
     def parse_env(self, raw: str):
         if self.type is bool:
@@ -101,6 +94,10 @@ class SettingSpec:
             value = float(value)
         if not isinstance(value, self.type) or (self.type is not bool and isinstance(value, bool)):
             raise ValueError(f"must be of type {self.type.__name__}")
+        if self.minimum is not None and not self.minimum <= value <= self.maximum:
+            raise ValueError(f"must be between {self.minimum:g} and {self.maximum:g}")
+        if self.type is str and len(value) > STRING_LIMIT:
+            raise ValueError(f"must be at most {STRING_LIMIT} characters")
         return self.validate(value) if self.validate else value
 
 
@@ -121,13 +118,13 @@ SETTINGS = [
                 '{"model": {"prompt": 0.15, "completion": 0.6}}; merged over the built-in table.',
                 env="STASHHOG_AI_PRICES", validate=price_table),
     SettingSpec("ai_concurrency", int, 4, "AI requests in flight at once per analysis job.",
-                env="STASHHOG_AI_CONCURRENCY", validate=positive),
+                env="STASHHOG_AI_CONCURRENCY", minimum=1, maximum=64),
     SettingSpec("analysis_confidence_threshold", float, 0.5,
                 "Proposals below this confidence are dropped.",
-                env="STASHHOG_CONFIDENCE_THRESHOLD", validate=unit_interval),
+                env="STASHHOG_CONFIDENCE_THRESHOLD", minimum=0, maximum=1),
     SettingSpec("analysis_auto_accept_threshold", float, None,
                 "Proposals at or above this confidence start accepted (empty: off).",
-                env="STASHHOG_AUTO_ACCEPT_THRESHOLD", nullable=True, validate=unit_interval),
+                env="STASHHOG_AUTO_ACCEPT_THRESHOLD", nullable=True, minimum=0, maximum=1),
     SettingSpec("analysis_use_ai", bool, False, "Ask the AI for proposals by default.",
                 env="STASHHOG_USE_AI"),
     SettingSpec("analysis_create_missing", bool, False,
@@ -135,18 +132,18 @@ SETTINGS = [
                 env="STASHHOG_CREATE_MISSING"),
     SettingSpec("analysis_max_cost_usd", float, 5.0,
                 "An analysis job stops before its AI cost would exceed this (USD).",
-                env="STASHHOG_MAX_COST_USD", validate=non_negative),
+                env="STASHHOG_MAX_COST_USD", minimum=0, maximum=10_000),
     SettingSpec("sync_page_size", int, 500, "Scenes fetched from Stash per request.",
-                env="STASHHOG_SYNC_PAGE_SIZE", validate=positive),
+                env="STASHHOG_SYNC_PAGE_SIZE", minimum=1, maximum=5000),
     SettingSpec("sync_watermark_overlap_seconds", int, 3 * 3600,
                 "Incremental sync re-reads this much before its watermark, to cover clock "
                 "and time zone shifts on the Stash server.",
-                env="STASHHOG_SYNC_OVERLAP_SECONDS", validate=non_negative),
+                env="STASHHOG_SYNC_OVERLAP_SECONDS", minimum=0, maximum=7 * 86400),
     SettingSpec("job_heartbeat_timeout_seconds", int, 300,
                 "A running job whose heartbeat is older than this is marked failed.",
-                env="STASHHOG_JOB_HEARTBEAT_TIMEOUT", validate=positive),
+                env="STASHHOG_JOB_HEARTBEAT_TIMEOUT", minimum=10, maximum=86400),
     SettingSpec("job_retention_days", int, 30, "Finished jobs older than this are deleted.",
-                env="STASHHOG_JOB_RETENTION_DAYS", validate=positive),
+                env="STASHHOG_JOB_RETENTION_DAYS", minimum=1, maximum=3650),
 ]
 REGISTRY: dict[str, SettingSpec] = {spec.key: spec for spec in SETTINGS}
 

@@ -10,11 +10,13 @@ from rest_framework import serializers
 from settings_app.registry import (
     REGISTRY,
     SECRET_MASK,
+    STRING_LIMIT,
     SettingSpec,
     header_safe,
     http_url,
     problem_message,
 )
+from stashhog.api.validation import NoUnknownKeysMixin
 
 _FIELD_FOR_TYPE = {
     str: serializers.CharField,
@@ -29,11 +31,21 @@ SECRET_HELP = (
 )
 
 
+def _bounds(spec: SettingSpec) -> dict:
+    """The spec's range, for the schema (the registry enforces it)."""
+    if spec.type is str:
+        return {"max_length": STRING_LIMIT}
+    if spec.minimum is not None:
+        return {"min_value": spec.minimum, "max_value": spec.maximum}
+    return {}
+
+
 def _setting_field(spec: SettingSpec, *, for_request: bool) -> serializers.Field:
     return _FIELD_FOR_TYPE[spec.type](
         required=not for_request,
         allow_null=spec.nullable or spec.secret,
         help_text=spec.description + (SECRET_HELP if spec.secret else ""),
+        **_bounds(spec),
     )
 
 
@@ -41,7 +53,10 @@ def _settings_serializer(name: str, *, for_request: bool) -> type[serializers.Se
     fields = {
         key: _setting_field(spec, for_request=for_request) for key, spec in REGISTRY.items()
     }
-    return type(name, (serializers.Serializer,), fields)
+    # A request's unknown key is an error (the registry says so); the schema says it too.
+    bases = (NoUnknownKeysMixin, serializers.Serializer) if for_request else (
+        serializers.Serializer,)
+    return type(name, bases, fields)
 
 
 Settings = _settings_serializer("Settings", for_request=False)
@@ -67,7 +82,7 @@ _header_safe = _registry_validator(header_safe)
 API_KEY_HELP = f'Left out or "{SECRET_MASK}": the saved key. Null or empty: no key.'
 
 
-class StashConnectionTest(serializers.Serializer):
+class StashConnectionTest(NoUnknownKeysMixin, serializers.Serializer):
     url = serializers.CharField(
         required=False, validators=[_http_url], help_text="Left out: the saved Stash URL."
     )
@@ -80,7 +95,7 @@ class StashConnectionTest(serializers.Serializer):
     )
 
 
-class OpenAIConnectionTest(serializers.Serializer):
+class OpenAIConnectionTest(NoUnknownKeysMixin, serializers.Serializer):
     api_key = serializers.CharField(
         required=False,
         allow_null=True,
@@ -119,7 +134,7 @@ class StashConnectionResult(_ConnectionResult):
 
 class OpenAIConnectionResult(_ConnectionResult):
     reason = serializers.ChoiceField(
-        choices=["auth", "unknown_model", "unreachable", "error"],
+        choices=["auth", "unknown_model", "unreachable", "not_openai", "error"],
         required=False,
         help_text=REASON_HELP,
     )

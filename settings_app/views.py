@@ -3,7 +3,6 @@ configure. Secrets are write-only: every answer carries the mask, never the valu
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from settings_app.connections import AI, STASH, check_connection
@@ -41,8 +40,6 @@ def _invalid_input_response(example: dict) -> OpenApiResponse:
 class SettingsViewSet(viewsets.ViewSet):
     # Superusers only: these hold the service keys and point StashHog's requests anywhere.
     permission_classes = [IsSuperuser]
-    # JSON only: form encoding would turn every value into a string.
-    parser_classes = [JSONParser]
 
     @extend_schema(
         summary="Every setting with its effective value (database, else environment, else "
@@ -59,6 +56,7 @@ class SettingsViewSet(viewsets.ViewSet):
         request=SettingsUpdate,
         responses={200: Settings, 400: _invalid_input_response({
             "success": False,
+            "code": "validation_error",
             "error": "Invalid settings",
             "detail": {"stash_url": ["Must be an http(s) URL."],
                        "analysis_confidence_threshold": ["Must be between 0 and 1."]},
@@ -84,7 +82,7 @@ class SettingsViewSet(viewsets.ViewSet):
         summary="Test a Stash URL and API key (default: the saved ones)",
         request=StashConnectionTest,
         responses={200: StashConnectionResult, 400: _invalid_input_response({
-            "success": False, "error": "Invalid input",
+            "success": False, "code": "validation_error", "error": "Invalid input",
             "detail": {"url": ["Must be an http(s) URL."]},
             "request_id": "5f0c6b2e9a7d4c1b8e3f2a1d0c9b8a7e",
         })},
@@ -114,7 +112,7 @@ class SettingsViewSet(viewsets.ViewSet):
         summary="Test an OpenAI-compatible server, key and model (default: the saved ones)",
         request=OpenAIConnectionTest,
         responses={200: OpenAIConnectionResult, 400: _invalid_input_response({
-            "success": False, "error": "Invalid input",
+            "success": False, "code": "validation_error", "error": "Invalid input",
             "detail": {"base_url": ["Must be an http(s) URL."]},
             "request_id": "5f0c6b2e9a7d4c1b8e3f2a1d0c9b8a7e",
         })},

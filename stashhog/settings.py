@@ -219,8 +219,10 @@ REST_FRAMEWORK = {
     ],
     # The API is for staff; stashhog.api.permissions documents the whole access policy.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # JSON only (form encoding would turn every value into a string), parsed strictly.
+    "DEFAULT_PARSER_CLASSES": ["stashhog.api.parsers.StrictJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "stashhog.api.pagination.StashHogPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["stashhog.api.filters.StrictFilterBackend"],
     "EXCEPTION_HANDLER": "stashhog.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -251,6 +253,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "stashhog.api.schema.paths_without_trailing_slash",
+        "stashhog.api.schema.document_error_codes",
+        "stashhog.api.schema.document_access_errors",
     ],
 }
 

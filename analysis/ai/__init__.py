@@ -5,6 +5,7 @@ from analysis.ai.errors import (
     AIAuthError,
     AIError,
     AIModelNotFound,
+    AINotOpenAI,
     AIOutputInvalid,
     AIUnreachable,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "AIConfig",
     "AIError",
     "AIModelNotFound",
+    "AINotOpenAI",
     "AIOutputInvalid",
     "AIResult",
     "AIUnreachable",

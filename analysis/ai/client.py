@@ -15,11 +15,14 @@ from typing import Self
 import openai
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+from openai.types import Model
+from openai.types.chat import ChatCompletion
 
 from analysis.ai.errors import (
     AIAuthError,
     AIError,
     AIModelNotFound,
+    AINotOpenAI,
     AIOutputInvalid,
     AIUnreachable,
 )
@@ -77,7 +80,7 @@ class AIClient:
         Raises ``AIOutputInvalid`` (with the usage) when the answer is not matching JSON.
         """
         with self._translate_errors():
-            response = self._client.chat.completions.create(
+            response = _openai_answer(self._client.chat.completions.create(
                 model=self.config.model,
                 messages=[
                     {"role": "system", "content": system},
@@ -87,7 +90,7 @@ class AIClient:
                     "type": "json_schema",
                     "json_schema": {"name": schema_name, "schema": schema, "strict": True},
                 },
-            )
+            ), ChatCompletion)
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
         completion_tokens = usage.completion_tokens if usage else 0
@@ -130,12 +133,12 @@ class AIClient:
     def check_model(self) -> dict:
         """Prove the server, key and model work: retrieve the model, then a tiny completion."""
         with self._translate_errors():
-            model = self._client.models.retrieve(self.config.model)
-            self._client.chat.completions.create(
+            model = _openai_answer(self._client.models.retrieve(self.config.model), Model)
+            _openai_answer(self._client.chat.completions.create(
                 model=self.config.model,
                 messages=[{"role": "user", "content": CHECK_PROMPT}],
                 max_tokens=CHECK_MAX_TOKENS,
-            )
+            ), ChatCompletion)
         result = {"model": model.id}
         owned_by = getattr(model, "owned_by", None)
         if owned_by:
@@ -176,11 +179,21 @@ class AIClient:
             raise AIError(
                 f"The AI server answered HTTP {err.status_code}: {self._upstream_message(err)}"
             ) from err
+        except openai.APIResponseValidationError:
+            raise AINotOpenAI() from None
 
     def _upstream_message(self, err: openai.APIStatusError) -> str:
         body = err.body
         message = body.get("message") if isinstance(body, dict) else body
         return redact(_shorten(str(message or f"HTTP {err.status_code}")), (self.config.api_key,))
+
+
+def _openai_answer(answer, kind: type):
+    """The answer if the openai package could read it as ``kind``; a server that is not
+    OpenAI-compatible (e.g. a web page answering 200 with HTML) comes back as plain text."""
+    if not isinstance(answer, kind):
+        raise AINotOpenAI()
+    return answer
 
 
 def _shorten(text: str) -> str:

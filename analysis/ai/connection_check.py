@@ -6,7 +6,7 @@ from settings_app.connections import failure, saved_if_masked
 from settings_app.registry import SECRET_MASK, get_setting, http_url
 
 from .client import AIClient, AIConfig
-from .errors import AIAuthError, AIError, AIModelNotFound, AIUnreachable
+from .errors import AIAuthError, AIError, AIModelNotFound, AINotOpenAI, AIUnreachable
 
 logger = logging.getLogger("stashhog.settings")
 
@@ -19,6 +19,8 @@ def _ai_reason(exc: AIError) -> tuple[str, str]:
         return "unknown_model", exc.message
     if isinstance(exc, AIUnreachable):
         return "unreachable", exc.message
+    if isinstance(exc, AINotOpenAI):
+        return "not_openai", exc.message
     status = getattr(exc.__cause__, "status_code", None)  # what the AI server answered
     answered = f" (HTTP {status})" if status else ""
     return "error", (

@@ -7,6 +7,9 @@ from stashhog.api.exceptions import UpstreamUnavailable
 
 
 class AIError(UpstreamUnavailable):
+    """The AI server failed, refused the key, lacks the model, or could not be reached."""
+
+    code = "ai_unavailable"
     default_message = "The AI server failed"
 
 
@@ -16,6 +19,13 @@ class AIAuthError(AIError):
 
 class AIModelNotFound(AIError):
     default_message = "The configured model does not exist on the AI server"
+
+
+class AINotOpenAI(AIError):
+    """The server answered, but not like an OpenAI-compatible API (e.g. HTML with 200)."""
+
+    default_message = ("The AI server answered, but not as an OpenAI-compatible API; check "
+                       "that the base URL points at one (e.g. ends in /v1)")
 
 
 class AIUnreachable(AIError):

@@ -11,6 +11,9 @@ from stashhog.api.exceptions import UpstreamUnavailable
 
 
 class StashError(UpstreamUnavailable):
+    """Stash failed, refused the key, or could not be reached."""
+
+    code = "stash_unavailable"
     default_message = "Stash request failed"
 
 

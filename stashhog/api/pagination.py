@@ -1,5 +1,6 @@
-"""The one pagination class: page-number paging with an explicit envelope and validated
-query parameters (``page``, ``per_page``, ``sort_by``, ``sort_order``)."""
+"""Paging: page-number paging with an explicit envelope and validated query parameters
+(``page``, ``per_page``, ``sort_by``, ``sort_order``) for every paginated list, and
+``limit`` for the short newest-first lists that answer a bare array."""
 
 import math
 
@@ -11,10 +12,13 @@ from rest_framework.response import Response
 from stashhog.api.exceptions import InvalidInput
 from stashhog.api.validation import validated
 
+MAX_PAGE = 2**31 - 1  # past it the row offset would overflow; and no list is that long
+MAX_PER_PAGE = 100
+
 
 class PageQuery(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, default=1)
-    per_page = serializers.IntegerField(min_value=1, max_value=100, default=50)
+    page = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=1)
+    per_page = serializers.IntegerField(min_value=1, max_value=MAX_PER_PAGE, default=50)
     sort_by = serializers.CharField(required=False)
     sort_order = serializers.ChoiceField(choices=["asc", "desc"], required=False)
 
@@ -95,9 +99,10 @@ class StashHogPagination(BasePagination):
         sortable = sorted(getattr(view, "sortable", {}))
         return [
             {"name": "page", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "default": 1}},
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
             {"name": "per_page", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
+                        "default": 50}},
             {"name": "sort_by", "in": "query", "required": False,
              "schema": {"type": "string", "enum": sortable} if sortable else {"type": "string"}},
             {"name": "sort_order", "in": "query", "required": False,
@@ -105,3 +110,27 @@ class StashHogPagination(BasePagination):
              "description": "Default: ascending when sort_by is given, else the list's own "
                             "order."},
         ]
+
+
+class LimitQuery(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_PER_PAGE, default=50)
+
+
+class LimitPagination(BasePagination):
+    """The first ``limit`` items in the view's own order, as a bare array (for short
+    newest-first lists such as recent jobs)."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        return list(queryset[:validated(LimitQuery, request.query_params)["limit"]])
+
+    def get_paginated_response(self, data):
+        return Response(data)
+
+    def get_paginated_response_schema(self, schema):
+        return schema
+
+    def get_schema_operation_parameters(self, view):
+        return [{"name": "limit", "in": "query", "required": False,
+                 "description": "How many items, newest first.",
+                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
+                            "default": 50}}]

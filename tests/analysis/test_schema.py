@@ -5,6 +5,19 @@
 def test_change_values_document_their_shapes(openapi_schema):
     change = openapi_schema["components"]["schemas"]["PlanChange"]["properties"]
 
-    shapes = [option.get("type") for option in change["proposed_value"]["oneOf"]]
-    assert shapes == ["object", "array", "string"]
+    entity, entities, text = change["proposed_value"]["oneOf"]
+    assert entity == {"$ref": "#/components/schemas/ChangeEntity"}
+    assert entities == {"type": "array", "items": entity}
+    assert text["type"] == "string"
     assert "studio" in change["proposed_value"]["description"]
+    assert change["proposed_value"]["nullable"] is True
+    entity_schema = openapi_schema["components"]["schemas"]["ChangeEntity"]
+    assert entity_schema["required"] == ["id", "name"]
+
+
+def test_a_review_may_propose_an_entity_by_id_alone(openapi_schema):
+    patch = openapi_schema["components"]["schemas"]["PatchedChangeUpdateRequest"]
+    value = patch["properties"]["proposed_value"]
+    assert "nullable" not in value  # null is no proposed value
+    assert value["oneOf"][0] == {"$ref": "#/components/schemas/ProposedEntityRequest"}
+    assert openapi_schema["components"]["schemas"]["ProposedEntityRequest"]["required"] == ["id"]

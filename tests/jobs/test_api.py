@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from jobs.models import Job, JobStatus
+from tests.envelope import assert_envelope
 
 pytestmark = pytest.mark.django_db
 
@@ -23,13 +24,6 @@ def make_jobs(count: int, **fields) -> list[Job]:
         Job.objects.filter(id=job.id).update(created_at=base - timedelta(minutes=count - age))
     return jobs
 
-
-def assert_envelope(response, status: int):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is False
-    assert body["request_id"] == response["X-Request-ID"]
-    return body
 
 
 @pytest.mark.parametrize("path", ["/api/jobs", "/api/jobs/"])
@@ -52,11 +46,9 @@ def test_list_filters_by_status_and_type_and_limits(api_client):
     assert len(api_client.get("/api/jobs").json()) == 6
 
 
-def test_list_limit_defaults_to_50():
-    from jobs.serializers import JobListQuerySerializer
-
-    query = JobListQuerySerializer(data={})
-    assert query.is_valid() and query.validated_data["limit"] == 50
+def test_list_limit_defaults_to_50(api_client):
+    Job.objects.bulk_create(Job(type="demo.count") for _ in range(51))
+    assert len(api_client.get("/api/jobs").json()) == 50
 
 
 @pytest.mark.parametrize("params, field", [

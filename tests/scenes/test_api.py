@@ -12,6 +12,7 @@ from scenes import store
 from scenes.entities import TAGS
 from scenes.models import Scene
 from scenes.signals import scenes_removed
+from tests.envelope import assert_envelope
 
 pytestmark = pytest.mark.django_db
 
@@ -64,13 +65,6 @@ def ids(response) -> list[str]:
     assert response.status_code == 200, response.content
     return [item["id"] for item in response.json()["items"]]
 
-
-def assert_envelope(response, status: int) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is False and body["error"]
-    assert body["request_id"] == response["X-Request-ID"]
-    return body
 
 
 # -- shapes ----------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def test_add_types_the_value_by_the_chosen_key(admin_client):
     ("key", "value", "message"),
     [
         ("analysis_confidence_threshold", "1.5", "Must be between 0 and 1."),
-        ("sync_page_size", "-3", "Must be greater than 0."),
+        ("sync_page_size", "-3", "Must be between 1 and 5000."),
         ("openai_model", "  ", "Must not be null."),
         ("ai_prices", '{"gpt-x": 1}', "Price of gpt-x: expected"),
     ],

@@ -7,18 +7,10 @@ import pytest
 from django.db import connection
 
 from settings_app.models import Setting
+from tests.envelope import assert_envelope
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.stashhog.urls")]
 
-
-def assert_envelope(response, status):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is False
-    assert isinstance(body["error"], str) and body["error"]
-    assert "detail" in body
-    assert body["request_id"] == response["X-Request-ID"]
-    return body
 
 
 @pytest.fixture

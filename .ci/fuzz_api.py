@@ -1,0 +1,151 @@
+"""schemathesis against a live StashHog: no 5xx, no answer the schema does not describe.
+
+Starts what `make run` would, on loopback and in a throw-away data folder: an embedded
+Redis, SQLite, daphne and a Celery worker, plus the fake Stash and fake OpenAI servers of
+the test suite; seeds a synced library and a plan; then runs schemathesis with a
+superuser's token, bounded by ``--max-examples`` per operation (and ``--seed`` for
+repeatable runs).
+
+The operations that send requests to a URL taken from their input (changing the Stash or
+AI URL, the connection tests) are left out: outbound requests go to loopback only.
+
+    .venv/bin/python .ci/fuzz_api.py [--max-examples 10] [--seed 1] [extra schemathesis args]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+NOT_FUZZED = [  # they reach out to URLs from their input
+    "settings_update", "settings_test_stash_create", "settings_test_openai_create",
+]
+
+NOT_CHECKED = [
+    # Sends made-up credentials of one of the schema's schemes (session cookie) beside the
+    # valid token, which rightly still authenticates; tests/ checks every route needs auth.
+    "ignored_auth",
+    # Expects any schema-valid body to be accepted, but ids that do not exist (scenes,
+    # changes) are rightly refused with 400 naming them.
+    "positive_data_acceptance",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call(url: str, token: str, method: str = "GET", body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        url, method=method, data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read() or b"null")
+
+
+def wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"daphne exited:\n{log.read_text()[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answers (an error status is an answer)
+        except OSError:
+            time.sleep(0.3)
+    sys.exit(f"daphne did not answer {url} within {timeout:g} s")
+
+
+def prepare(data_dir: Path) -> None:
+    """This process becomes StashHog's environment (the children inherit it)."""
+    os.environ.update(STASHHOG_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="stashhog.settings")
+    os.environ.pop("DATABASE_URL", None)  # SQLite in the throw-away folder
+    sys.path.insert(0, str(REPO))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--max-examples", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1)
+    args, schemathesis_args = parser.parse_known_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="stashhog-fuzz-"))
+    prepare(data_dir)
+    from stashhog import embedded_redis
+
+    redis_socket = data_dir / "redis.sock"
+    redis = embedded_redis.start(redis_socket)
+    os.environ["REDIS_URL"] = f"unix://{redis_socket}"
+    web = worker = None
+    try:
+        import django
+
+        django.setup()
+        from django.contrib.auth.models import User
+        from django.core.management import call_command
+        from rest_framework.authtoken.models import Token
+
+        from settings_app.registry import save_settings
+        from tests.fakes.openai import FakeOpenAIServer
+        from tests.fakes.stash import FakeStashServer
+        from tests.fakes.stash_library import generate_library
+
+        call_command("migrate", verbosity=0)
+        token = Token.objects.create(user=User.objects.create_superuser("fuzzer")).key
+        with FakeStashServer(generate_library(30, seed=3), port=0) as stash, \
+                FakeOpenAIServer(api_key="sk-fuzz") as ai:
+            save_settings({"stash_url": stash.url, "openai_base_url": ai.base_url,
+                           "openai_api_key": "sk-fuzz"})
+            port, log = free_port(), data_dir / "daphne.log"
+            with log.open("w") as out:
+                web = subprocess.Popen(
+                    [BIN / "daphne", "-b", "127.0.0.1", "-p", str(port),
+                     "stashhog.asgi:application"],
+                    cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                worker = subprocess.Popen(
+                    [BIN / "celery", "-A", "stashhog", "worker", "-Q", "default,ai", "-P", "solo",
+                     "--loglevel", "WARNING"],
+                    cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            api = f"http://127.0.0.1:{port}/api"
+            wait_for(f"{api}/schema", web, log)
+            call(f"{api}/scenes/sync?background=false&incremental=false", token, "POST")
+            call(f"{api}/analysis/generate?background=false", token, "POST",
+                 {"options": {"create_missing": True, "confidence_threshold": 0}})
+            argv = [BIN / "schemathesis", "run", f"{api}/schema?format=json",
+                    "--header", f"Authorization: Token {token}",
+                    "--checks", "all", "--exclude-checks", ",".join(NOT_CHECKED),
+                    "--max-examples", str(args.max_examples),
+                    "--seed", str(args.seed), "--workers", "2", "--request-timeout", "30",
+                    "--suppress-health-check", "too_slow,filter_too_much",
+                    *[arg for op in NOT_FUZZED for arg in ("--exclude-operation-id", op)],
+                    *schemathesis_args]
+            result = subprocess.run(argv, cwd=data_dir)
+            if result.returncode:
+                print(f"== the end of daphne's log\n{log.read_text()[-6000:]}", flush=True)
+            return result.returncode
+    finally:
+        for process in (web, worker):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+        embedded_redis.stop(redis)
+        if not os.environ.get("KEEP_FUZZ_DATA"):
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
