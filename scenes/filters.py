@@ -65,8 +65,9 @@ class SceneFilterSet(django_filters.FilterSet):
     performer_ids = IdListFilter(help_text="Repeat or comma-separate; scenes with ALL of them.")
     tag_ids = IdListFilter(help_text="Repeat or comma-separate; scenes with ALL of them.")
     organized = StrictBooleanFilter()
-    date_from = django_filters.DateFilter()
-    date_to = django_filters.DateFilter()
+    # ISO 8601 dates only, as the schema says (``format: date``), not Django's local forms.
+    date_from = django_filters.DateFilter(input_formats=["%Y-%m-%d"], help_text="YYYY-MM-DD")
+    date_to = django_filters.DateFilter(input_formats=["%Y-%m-%d"], help_text="YYYY-MM-DD")
 
     class Meta:
         model = Scene

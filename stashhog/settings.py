@@ -255,6 +255,7 @@ SPECTACULAR_SETTINGS = {
         "stashhog.api.schema.paths_without_trailing_slash",
         "stashhog.api.schema.document_error_codes",
         "stashhog.api.schema.document_access_errors",
+        "stashhog.api.schema.document_empty_query_values",
     ],
 }
 

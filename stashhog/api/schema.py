@@ -101,3 +101,14 @@ def document_access_errors(result, generator, request, public):
 def error_response(description: str, *examples: OpenApiExample) -> OpenApiResponse:
     return OpenApiResponse(ErrorEnvelopeSerializer, description=description,
                            examples=list(examples))
+
+
+def document_empty_query_values(result, generator, request, public):
+    """A query parameter sent empty (``?date_to=``) counts as left out, as forms send it
+    (django-filter and DRF read query strings so): every optional one allows it."""
+    for item in result["paths"].values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and not parameter.get("required"):
+                    parameter["allowEmptyValue"] = True
+    return result
