@@ -130,6 +130,14 @@ def test_a_misspelt_filter_is_400_naming_it(api_client):
     assert list(body["detail"]) == ["studio"] and "studio" in body["error"]
 
 
+@pytest.mark.parametrize("value", ["01/02/2020", "2020-01-02T00:00", "2020-1-2x"])
+def test_a_date_filter_takes_iso_dates_only(api_client, value):
+    body = assert_envelope(api_client.get("/api/scenes", {"date_from": value}), 400)
+    assert list(body["detail"]) == ["date_from"]
+    assert api_client.get("/api/scenes", {"date_from": "2020-01-02", "date_to": ""}).status_code \
+        == 200
+
+
 def list_paths(schema) -> list[str]:
     """Every GET of the schema that takes query parameters and no path parameter."""
     return sorted(
