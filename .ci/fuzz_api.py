@@ -1,8 +1,8 @@
 """schemathesis against a live StashHog: no 5xx, no answer the schema does not describe.
 
 Starts what `make run` would, on loopback and in a throw-away data folder: an embedded
-Redis, SQLite, daphne and a Celery worker, plus the fake Stash and fake OpenAI servers of
-the test suite; seeds a synced library and a plan; then runs schemathesis with a
+Redis, SQLite, the web server and a Celery worker (the launcher's commands), plus the fake
+Stash and fake OpenAI servers of the test suite; seeds a synced library and a plan; then runs schemathesis with a
 superuser's token, bounded by ``--max-examples`` per operation (and ``--seed`` for
 repeatable runs).
 
@@ -66,7 +66,7 @@ def wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 60
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            sys.exit(f"daphne exited:\n{log.read_text()[-3000:]}")
+            sys.exit(f"the web server exited:\n{log.read_text()[-3000:]}")
         try:
             urllib.request.urlopen(url, timeout=2).close()
             return
@@ -74,7 +74,7 @@ def wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 60
             return  # it answers (an error status is an answer)
         except OSError:
             time.sleep(0.3)
-    sys.exit(f"daphne did not answer {url} within {timeout:g} s")
+    sys.exit(f"the web server did not answer {url} within {timeout:g} s")
 
 
 def wait_for_worker(health_url: str, log: Path, timeout: float = 90) -> None:
@@ -119,6 +119,7 @@ def main() -> int:
         from rest_framework.authtoken.models import Token
 
         from settings_app.registry import save_settings
+        from stashhog import launcher
         from tests.fakes.openai import FakeOpenAIServer
         from tests.fakes.stash import FakeStashServer
         from tests.fakes.stash_library import generate_library
@@ -129,16 +130,15 @@ def main() -> int:
                 FakeOpenAIServer(api_key="sk-fuzz") as ai:
             save_settings({"stash_url": stash.url, "openai_base_url": ai.base_url,
                            "openai_api_key": "sk-fuzz"})
-            port, log = free_port(), data_dir / "daphne.log"
+            port, log = free_port(), data_dir / "server.log"
+            os.environ.update(STASHHOG_HOST="127.0.0.1", STASHHOG_PORT=str(port),
+                              STASHHOG_WEB_WORKERS="2")
+            commands = launcher.commands()  # what `make run` starts
             with log.open("w") as out:
-                web = subprocess.Popen(
-                    [BIN / "daphne", "-b", "127.0.0.1", "-p", str(port),
-                     "stashhog.asgi:application"],
-                    cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-                worker = subprocess.Popen(
-                    [BIN / "celery", "-A", "stashhog", "worker", "-Q", "default,ai", "-c", "2",
-                     "--loglevel", "WARNING"],
-                    cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                web, worker = (
+                    subprocess.Popen(commands[name], cwd=REPO, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+                    for name in ("web", "worker"))
             api = f"http://127.0.0.1:{port}/api"
             wait_for(f"{api}/schema", web, log)
             wait_for_worker(f"{api}/health", log)
@@ -155,7 +155,7 @@ def main() -> int:
                     *schemathesis_args]
             result = subprocess.run(argv, cwd=data_dir)
             if result.returncode:
-                print(f"== the end of daphne's log\n{log.read_text()[-6000:]}", flush=True)
+                print(f"== the end of the server log\n{log.read_text()[-6000:]}", flush=True)
             return result.returncode
     finally:
         for process in (web, worker):
