@@ -2,9 +2,9 @@
 
 Starts what `make run` would, on loopback and in a throw-away data folder: an embedded
 Redis, SQLite, the web server and a Celery worker (the launcher's commands), plus the fake
-Stash and fake OpenAI servers of the test suite; seeds a synced library and a plan; then runs schemathesis with a
-superuser's token, bounded by ``--max-examples`` per operation (and ``--seed`` for
-repeatable runs).
+Stash and fake OpenAI servers of the test suite; seeds a synced library and a plan; then
+runs schemathesis with a superuser's token, bounded by ``--max-examples`` per operation
+(and ``--seed`` for repeatable runs).
 
 Left out: the operations that send requests to a URL taken from their input (changing the
 Stash or AI URL, the connection tests), since outbound requests go to loopback only, and
