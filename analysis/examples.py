@@ -73,7 +73,7 @@ PLAN_DETAIL = OpenApiExample("Plan with its changes", response_only=True, status
                                                         _DETAILS_CHANGE]},
                              ]})
 CHANGE_PAGE = OpenApiExample("Changes", response_only=True,
-                             value=[_STUDIO_CHANGE, _PERFORMERS_CHANGE])
+                             value=_STUDIO_CHANGE)  # one item: the schema wraps it in a page
 PLAN_CANCELLED = OpenApiExample("Cancelled plan", response_only=True,
                                 value={**_PLAN, "status": "cancelled"})
 
@@ -131,11 +131,11 @@ REVERT_PLAN = OpenApiExample(
 )
 SCENE_HISTORY = OpenApiExample(
     "History", response_only=True,
-    value=[{"change_id": 501, "plan_id": 7, "plan_name": "Unorganized scenes",
-            "field": "studio", "action": "set", "value_before": None,
-            "applied_value": {"id": "12", "name": "Blue Harbor Films"},
-            "applied_at": "2026-01-10T10:02:11Z", "reviewed_by": "admin",
-            "applied_by": "admin"}],
+    value={"change_id": 501, "plan_id": 7, "plan_name": "Unorganized scenes",
+           "field": "studio", "action": "set", "value_before": None,
+           "applied_value": {"id": "12", "name": "Blue Harbor Films"},
+           "applied_at": "2026-01-10T10:02:11Z", "reviewed_by": "admin",
+           "applied_by": "admin"},  # one item: the schema wraps it in a page
 )
 
 INVALID_INPUT = error_example("Unknown scene ids", 400, "2 scene id(s) are not in the library",

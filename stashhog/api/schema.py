@@ -1,9 +1,28 @@
 """OpenAPI pieces shared by every app: the error envelope, strict request bodies, and the
 hooks that finish the document."""
 
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
+
+
+class BoundedFiltersExtension(DjangoFilterExtension):
+    """django-filter's parameters, with a number filter's ``min_value``/``max_value`` shown
+    as the schema's bounds (drf-spectacular leaves them out)."""
+
+    target_class = "stashhog.api.filters.StrictFilterBackend"
+    priority = 1
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name,
+                             filter_field):
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field)
+        bounds = {bound: filter_field.extra[option] for bound, option in (
+            ("minimum", "min_value"), ("maximum", "max_value")) if option in filter_field.extra}
+        for parameter in parameters:
+            parameter["schema"].update(bounds)
+        return parameters
 
 
 class NoUnknownKeysExtension(OpenApiSerializerExtension):
