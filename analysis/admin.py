@@ -3,6 +3,7 @@ go through the services."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -12,7 +13,7 @@ from analysis.models import AIAnswerCache, AnalysisPlan, ChangeStatus, PlanChang
 from analysis.plan_queries import display_title, plans_with_counts, primary_path, review_counts
 from analysis.revert import create_revert_plan
 from analysis.review import bulk_review
-from stashhog.api.exceptions import StashHogException
+from stashhog.api.exceptions import NotFound, StashHogException
 
 CHANGE_FIELDS = ["scene_id", "scene_title", "field", "action", "current_value",
                  "proposed_value", "confidence", "source", "reason", "status", "error",
@@ -38,7 +39,10 @@ class AnalysisPlanAdmin(admin.ModelAdmin):
         """The review screen instead of a model form (the plan's fields are not edited)."""
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        screen = ReviewScreen(self, request, object_id)
+        try:
+            screen = ReviewScreen(self, request, object_id)
+        except NotFound:
+            raise Http404("No such plan") from None
         if request.method == "POST":
             if not self.has_change_permission(request, screen.plan):
                 raise PermissionDenied

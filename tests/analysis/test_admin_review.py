@@ -76,6 +76,10 @@ def test_review_screen_groups_changes_by_scene_with_title_path_link_and_diff(adm
                                           "applied": 0, "failed": 0}
 
 
+def test_an_unknown_plan_is_404(admin_client, db):
+    assert admin_client.get("/admin/analysis/analysisplan/999/change/").status_code == 404
+
+
 def test_a_change_of_another_plan_is_not_reviewed_from_this_screen(admin_client, plan,
                                                                   plan_factory):
     other = plan_factory({"scene_id": "2", "field": "details", "proposed_value": "x"})
