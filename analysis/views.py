@@ -47,12 +47,23 @@ from jobs.schema import (
     JOB_ID,
     JOB_QUEUE_UNAVAILABLE_RESPONSE,
 )
-from stashhog.api.schema import error_response
+from stashhog.api.schema import error_example, error_response
 from stashhog.api.validation import validated
 
 COMMON_ERRORS = {
     400: error_response("Invalid input; ``detail`` says what.", examples.INVALID_INPUT),
 }
+INLINE_JOB_FAILED = error_response(
+    "background=false: the job failed because Stash or the AI server did (``code`` says "
+    "which); ``detail.job_id`` names the failed job.",
+    error_example("AI server down", 502, "Could not connect to the AI server; check the base "
+                  "URL", {"job_id": JOB_ID, "result": None}, code="ai_unavailable"),
+)
+INLINE_JOB_CANCELLED = error_response(
+    "background=false: the job was cancelled while the request waited.",
+    error_example("Cancelled", 409, "The analysis job was cancelled",
+                  {"job_id": JOB_ID, "result": None}, code="job_cancelled"),
+)
 PLAN_NOT_FOUND = error_response("No plan has this id.", examples.PLAN_NOT_FOUND)
 
 
@@ -73,6 +84,8 @@ class AnalysisViewSet(viewsets.ViewSet):
             200: OpenApiResponse(PlanDetailSerializer,
                                  description="background=false: the finished plan."),
             202: JOB_ACCEPTED_RESPONSE,
+            409: INLINE_JOB_CANCELLED,
+            502: INLINE_JOB_FAILED,
             503: JOB_QUEUE_UNAVAILABLE_RESPONSE,
             **COMMON_ERRORS,
         },
@@ -180,6 +193,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
             202: JOB_ACCEPTED_RESPONSE,
             404: PLAN_NOT_FOUND,
             409: JOB_ALREADY_ACTIVE_RESPONSE,
+            502: INLINE_JOB_FAILED,
             503: JOB_QUEUE_UNAVAILABLE_RESPONSE,
             **COMMON_ERRORS,
         },

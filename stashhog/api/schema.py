@@ -91,18 +91,22 @@ def error_example(name: str, status: int, error: str, detail=None, *,
                           value=error_value(status, error, detail, code=code))
 
 
-# What every operation that needs a user can answer, documented once for all of them.
+# What every operation that needs a user can answer, documented once for all of them
+# (an operation's own description of a status, if any, is kept).
 _ACCESS_ERRORS = {
     "401": ("Not authenticated (no or wrong credentials).", "NoCredentials",
             error_value(401, "Authentication credentials were not provided.")),
     "403": ("Signed in, but not allowed (staff only; settings: superusers only).",
             "NotAllowed",
             error_value(403, "You do not have permission to perform this action.")),
+    "503": ("StashHog cannot serve the request now (its database is locked by a writer); "
+            "retry after the Retry-After header's seconds.", "DatabaseBusy",
+            error_value(503, "The database is busy; retry shortly")),
 }
 
 
 def document_access_errors(result, generator, request, public):
-    """Add the 401 and 403 envelopes to every operation that requires authentication."""
+    """Add the 401, 403 and 503 envelopes to every operation that requires authentication."""
     envelope = {"$ref": "#/components/schemas/ErrorEnvelope"}
     for item in result["paths"].values():
         for operation in item.values():

@@ -308,7 +308,8 @@ def test_inline_sync_with_stash_down_is_502(api_client, fake_stash, use_stash, m
     use_stash(fake_stash)
     fake_stash.stop()
 
-    body = assert_envelope(api_client.post("/api/scenes/sync?background=false"), 502)
+    body = assert_envelope(api_client.post("/api/scenes/sync?background=false"), 502,
+                           "stash_unavailable")
 
     assert body["error"].startswith("Could not reach Stash at http://127.0.0.1:")
     assert Job.objects.get(id=body["detail"]["job_id"]).status == JobStatus.FAILED
