@@ -127,7 +127,8 @@ class SceneField:
     name: str  # a ChangeField value: PlanChange.field
     label: str  # "Details", "A studio": in messages
     shape: Shape
-    option: str  # the AnalysisOptions switch that has analysis propose it
+    option: str  # the analysis option that switches its proposals on and off
+    option_help: str
     write: Writer  # apply's mutation: (client, scene ids, mode, value or entity id)
     kind: EntityKind | None = None  # ENTITY and ENTITY_LIST fields
     person_names: bool = False  # entity names are people's names ("Doe, Jane")
@@ -208,18 +209,20 @@ class SceneField:
 
 STUDIO = SceneField(
     name=ChangeField.STUDIO, label="A studio", shape=Shape.ENTITY, option="detect_studios",
-    kind=STUDIOS, write=set_input("studio_id"),
+    option_help="Default true.", kind=STUDIOS, write=set_input("studio_id"),
 )
 PERFORMERS_FIELD = SceneField(
     name=ChangeField.PERFORMERS, label="Performers", shape=Shape.ENTITY_LIST,
-    option="detect_performers", kind=PERFORMERS, person_names=True, write=_edit_performers,
+    option="detect_performers", option_help="Default true.", kind=PERFORMERS,
+    person_names=True, write=_edit_performers,
 )
 TAGS_FIELD = SceneField(
     name=ChangeField.TAGS, label="Tags", shape=Shape.ENTITY_LIST, option="detect_tags",
-    kind=TAGS, write=_edit_tags,
+    option_help="Default true.", kind=TAGS, write=_edit_tags,
 )
 DETAILS = SceneField(
     name=ChangeField.DETAILS, label="Details", shape=Shape.VALUE, option="detect_details",
+    option_help="Propose plain-text details for details carrying HTML. Default true.",
     column="details", stash_key="details", blank="", check=text("Details are a string."),
     write=set_input("details"),
 )

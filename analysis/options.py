@@ -27,29 +27,32 @@ class AnalysisOptions:
     confidence_threshold: float
     auto_accept_threshold: float | None
     max_cost_usd: float
-    # One switch per scene field (SceneField.option); every field is proposed by default.
-    detect_studios: bool = True
-    detect_performers: bool = True
-    detect_tags: bool = True
-    detect_details: bool = True
+    # The SCENE_FIELDS names to propose. Outside, each is a switch named by its field's
+    # ``option`` ("detect_tags"), on unless turned off.
+    fields: frozenset[str] = frozenset(SCENE_FIELDS)
 
     @classmethod
     def resolve(cls, **requested) -> "AnalysisOptions":
         """The requested (already validated) options over the effective settings."""
         defaults = {name: get_setting(setting) for name, setting in SETTING_DEFAULTS.items()}
-        return cls(**{**defaults, **requested})
+        return cls.from_dict({**defaults, **requested})
 
     def detects(self, field: SceneField) -> bool:
         """Whether analysis proposes changes of this field."""
-        return getattr(self, field.option)
+        return field.name in self.fields
 
     @property
     def detects_anything(self) -> bool:
-        return any(self.detects(field) for field in SCENE_FIELDS.values())
+        return bool(self.fields)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """Flat JSON: the settings-backed options and one switch per field."""
+        values = {name: value for name, value in asdict(self).items() if name != "fields"}
+        return {**values, **{field.option: self.detects(field) for field in SCENE_FIELDS.values()}}
 
     @classmethod
     def from_dict(cls, values: dict) -> "AnalysisOptions":
-        return cls(**values)
+        """From ``as_dict``'s shape; a switch left out is on."""
+        values = dict(values)
+        switches = {field.name: values.pop(field.option, True) for field in SCENE_FIELDS.values()}
+        return cls(**values, fields=frozenset(name for name, on in switches.items() if on))

@@ -5,6 +5,7 @@ import django_filters
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
+from analysis.fields import SCENE_FIELDS
 from analysis.filters import PlanChangeFilterSet
 from analysis.models import AnalysisPlan, ChangeField, PlanChange
 from analysis.options import AnalysisOptions
@@ -75,12 +76,6 @@ class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
 
     # Validates into AnalysisOptions (see ``validate``).
 
-    detect_studios = JSONBooleanField(required=False, help_text="Default true.")
-    detect_performers = JSONBooleanField(required=False, help_text="Default true.")
-    detect_tags = JSONBooleanField(required=False, help_text="Default true.")
-    detect_details = JSONBooleanField(
-        required=False, help_text="Propose plain-text details for details carrying HTML. "
-        "Default true.")
     use_ai = JSONBooleanField(required=False, help_text="Default: analysis_use_ai.")
     create_missing = JSONBooleanField(
         required=False, help_text="Propose entities Stash lacks ({id: null, name}). Default: "
@@ -96,6 +91,14 @@ class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
         required=False, min_value=0, max_value=REGISTRY["analysis_max_cost_usd"].maximum,
         help_text="The job stops before its AI cost would exceed this. Default: "
         "analysis_max_cost_usd.")
+
+    def get_fields(self):
+        """The declared options, then one switch per scene field."""
+        return {
+            **super().get_fields(),
+            **{field.option: JSONBooleanField(required=False, help_text=field.option_help)
+               for field in SCENE_FIELDS.values()},
+        }
 
     def validate(self, attrs) -> AnalysisOptions:
         options = AnalysisOptions.resolve(**attrs)
