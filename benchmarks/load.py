@@ -94,7 +94,7 @@ def ensure_data(scenes: int):
         print("analysing the library into a plan first...", flush=True)
         start_job(ANALYSIS_JOB, {"scene_ids": None, "filters": None,
                                  "plan_name": "load benchmark",
-                                 "options": AnalysisOptions(use_ai=False).as_dict()},
+                                 "options": AnalysisOptions.resolve(use_ai=False).as_dict()},
                   inline=True)
         plan = AnalysisPlan.objects.get(name="load benchmark")
     finished = Job.objects.filter(status=JobStatus.COMPLETED).count()
