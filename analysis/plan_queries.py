@@ -17,6 +17,8 @@ CHANGE_FIELDS = ("id", "plan_id", "scene_id", "scene_title", "field", "action",
 # The counts every plan carries: how far its review and apply went.
 REVIEW_COUNTS = (ChangeStatus.PENDING, ChangeStatus.ACCEPTED, ChangeStatus.REJECTED,
                  ChangeStatus.APPLIED, ChangeStatus.FAILED)
+# The annotation ``plans_with_counts`` puts each of those counts in (named once, here).
+COUNT_ANNOTATIONS = {status: f"count_{status}" for status in REVIEW_COUNTS}
 
 
 def get_plan(plan_id, *, for_update: bool = False) -> AnalysisPlan:
@@ -31,8 +33,8 @@ def get_plan(plan_id, *, for_update: bool = False) -> AnalysisPlan:
 def plans_with_counts() -> QuerySet:
     """Plans annotated with ``total_scenes``, ``total_changes`` and ``count_<status>`` for
     each of REVIEW_COUNTS (one grouped query)."""
-    per_status = {f"count_{status}": Count("changes", filter=Q(changes__status=status))
-                  for status in REVIEW_COUNTS}
+    per_status = {name: Count("changes", filter=Q(changes__status=status))
+                  for status, name in COUNT_ANNOTATIONS.items()}
     return AnalysisPlan.objects.annotate(
         total_scenes=Count("changes__scene", distinct=True),
         total_changes=Count("changes"),
@@ -42,7 +44,7 @@ def plans_with_counts() -> QuerySet:
 
 def review_counts(plan: AnalysisPlan) -> dict[str, int]:
     """``{pending, accepted, ...}`` of a plan from ``plans_with_counts``."""
-    return {status.value: getattr(plan, f"count_{status}") for status in REVIEW_COUNTS}
+    return {status.value: getattr(plan, name) for status, name in COUNT_ANNOTATIONS.items()}
 
 
 def primary_path() -> Subquery:

@@ -9,7 +9,7 @@ from analysis.fields import SCENE_FIELDS
 from analysis.filters import PlanChangeFilterSet
 from analysis.models import AnalysisPlan, ChangeField, PlanChange
 from analysis.options import AnalysisOptions
-from analysis.plan_queries import REVIEW_COUNTS
+from analysis.plan_queries import COUNT_ANNOTATIONS
 from analysis.review import BULK_STATUSES, REVIEW_STATUSES
 from analysis.selection import SceneSelection
 from scenes.filters import ID_PATTERN, IdListFilter, SceneFilterSet, StrictBooleanFilter
@@ -179,8 +179,8 @@ class ReviewCountsSerializer(serializers.Serializer):
     """How many of the plan's changes are in each status (from ``plans_with_counts``)."""
 
     def get_fields(self):
-        return {status.value: serializers.IntegerField(source=f"count_{status}")
-                for status in REVIEW_COUNTS}
+        return {status.value: serializers.IntegerField(source=name)
+                for status, name in COUNT_ANNOTATIONS.items()}
 
 
 class PlanSerializer(serializers.ModelSerializer):
