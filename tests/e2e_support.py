@@ -309,7 +309,7 @@ def daphne_server(e2e_env) -> Iterator[WebServer]:
 def live_celery() -> Iterator[None]:
     """Dispatch tasks to the broker from the test process instead of running them eagerly."""
     celery_app.conf.task_always_eager = False
-    yield
+    return
 
 
 @pytest.fixture

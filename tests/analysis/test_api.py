@@ -79,11 +79,12 @@ def test_generate_rejects_unknown_scene_ids_listing_them(api_client, scenes):
 
     assert response.status_code == 400
     body = response.json()
-    assert body["success"] is False and body["detail"] == {"scene_ids": ["77", "78"]}
+    assert body["success"] is False
+    assert body["detail"] == {"scene_ids": ["77", "78"]}
     assert not Job.objects.exists()
 
 
-@pytest.mark.parametrize("body, key", [
+@pytest.mark.parametrize(("body", "key"), [
     ({"options": {"confidence_threshold": 2}}, "options"),
     ({"options": {"colour": True}}, "options"),
     ({"filters": {"organized": "maybe"}}, "filters"),
@@ -201,7 +202,7 @@ def test_patch_edits_values_normalised_against_the_library(api_client, plan):
     assert text.json()["proposed_value"] == "Edited text"
 
 
-@pytest.mark.parametrize("field, scene_id, value, message", [
+@pytest.mark.parametrize(("field", "scene_id", "value", "message"), [
     ("studio", "1", [{"id": "10"}], "A studio is"),
     ("studio", "1", {"id": "999"}, "Unknown studio"),
     ("studio", "1", {"id": None, "name": "vixen"}, "already exists (id 11)"),
@@ -337,7 +338,8 @@ def test_bulk_review_validates_its_body(api_client, plan, plan_factory):
     assert bulk(api_client, plan, status="pending").status_code == 400
     assert bulk(api_client, plan, status="accepted", field="rating").status_code == 400
     response = bulk(api_client, plan, status="accepted", change_ids=[foreign])
-    assert response.status_code == 400 and response.json()["detail"] == {"change_ids": [foreign]}
+    assert response.status_code == 400
+    assert response.json()["detail"] == {"change_ids": [foreign]}
     assert api_client.post("/api/analysis/plans/999/bulk-review", {"status": "accepted"},
                            format="json").status_code == 404
 
@@ -349,7 +351,8 @@ def test_delete_cancels_the_plan_and_answers_it(api_client, plan):
     response = api_client.delete(f"/api/analysis/plans/{plan.id}")
 
     assert response.status_code == 200
-    assert response.json()["status"] == "cancelled" and response.json()["total_changes"] == 4
+    assert response.json()["status"] == "cancelled"
+    assert response.json()["total_changes"] == 4
     assert api_client.patch(f"/api/analysis/changes/{change(plan, '1', 'studio').id}",
                             {"status": "accepted"}, format="json").status_code == 409
     assert bulk(api_client, plan, status="accepted").status_code == 409
@@ -385,8 +388,10 @@ def test_apply_is_a_thin_call_of_the_apply_service(api_client, plan, monkeypatch
     finished = api_client.post(f"/api/analysis/plans/{plan.id}/apply/?background=false",
                                {}, format="json")
 
-    assert queued.status_code == 202 and queued.json()["status"] == "pending"
-    assert finished.status_code == 200 and finished.json() == {"applied": 3}
+    assert queued.status_code == 202
+    assert queued.json()["status"] == "pending"
+    assert finished.status_code == 200
+    assert finished.json() == {"applied": 3}
     assert calls == [(plan.id, ["1"], True, "tester"), (plan.id, None, False, "tester")]
 
 

@@ -77,7 +77,8 @@ def test_exactly_the_accepted_changes_land(stash):
     assert all(c.applied_at for c in plan.changes.filter(status=ChangeStatus.APPLIED))
     plan.refresh_from_db()
     assert plan.status == PlanStatus.APPLIED
-    assert job.result["applied"] == 4 and job.result["failed"] == 0
+    assert job.result["applied"] == 4
+    assert job.result["failed"] == 0
     assert job.result["plan_status"] == PlanStatus.APPLIED
     # Lists were only ever added to, never replaced.
     for variables in mutations(stash, "BulkSceneUpdate"):
@@ -294,7 +295,8 @@ def test_a_bad_entity_id_fails_only_its_own_changes(stash):
     # The bad group: one request for three scenes, then one per scene.
     bad_sends = [v for v in mutations(stash) if v["input"]["tag_ids"]["ids"] == ["987654"]]
     assert [len(v["input"]["ids"]) for v in bad_sends] == [3, 1, 1, 1]
-    assert job.result["failed"] == 3 and job.result["applied"] == 4
+    assert job.result["failed"] == 3
+    assert job.result["applied"] == 4
 
 
 def test_a_rejected_chunk_is_retried_scene_by_scene(stash):
@@ -405,7 +407,8 @@ def test_progress_per_scene_and_cancel_between_chunks(stash, monkeypatch):
     progress = RecordingProgress(plan)
     result = apply_job(progress, {"plan_id": plan.pk, "scene_ids": None})
     assert progress.updates == [(0, 6), (4, 6), (6, 6)]
-    assert result["applied"] == 6 and result["plan_status"] == PlanStatus.APPLIED
+    assert result["applied"] == 6
+    assert result["plan_status"] == PlanStatus.APPLIED
     assert all(tag.id in library.scenes[sid].tag_ids for sid in ids)
 
 
@@ -421,7 +424,8 @@ def test_no_api_key_in_errors_results_or_logs(stash, caplog):
 
     change.refresh_from_db()
     assert change.status == ChangeStatus.FAILED
-    assert change.error and API_KEY not in change.error
+    assert change.error
+    assert API_KEY not in change.error
     assert API_KEY not in json.dumps(job.result)
     assert API_KEY not in caplog.text
 

@@ -11,6 +11,9 @@ def test_every_change_field_has_one_definition():
 def test_entity_fields_name_their_kind_and_plain_fields_their_columns():
     for field in SCENE_FIELDS.values():
         if field.shape == Shape.VALUE:
-            assert field.kind is None and field.column and field.check is not None
+            assert field.kind is None
+            assert field.column
+            assert field.check is not None
         else:
-            assert field.kind is not None and field.kind.many == (field.shape == Shape.ENTITY_LIST)
+            assert field.kind is not None
+            assert field.kind.many == (field.shape == Shape.ENTITY_LIST)

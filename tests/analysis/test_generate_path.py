@@ -40,9 +40,11 @@ def test_each_detector_is_wired_with_the_documented_value_shapes(library, catalo
     studio = changes["1", "studio"]
     assert (studio.action, studio.current_value) == ("set", None)
     assert studio.proposed_value == {"id": "10", "name": "Blue Harbor Films"}
-    assert studio.source == ChangeSource.PATH and "folder" in studio.reason
+    assert studio.source == ChangeSource.PATH
+    assert "folder" in studio.reason
     performers = changes["1", "performers"]
-    assert performers.action == "add" and performers.current_value == []
+    assert performers.action == "add"
+    assert performers.current_value == []
     assert sorted(names(performers.proposed_value)) == ["Anna Bell", "Jane Doe"]
     assert {item["id"] for item in performers.proposed_value} == {"20", "21"}
     details = changes["1", "details"]
@@ -184,7 +186,7 @@ def test_options_default_from_the_settings(library, catalogue, analyse):
     assert plan.changes.count() == 0  # nothing is that certain
 
 
-@pytest.mark.parametrize("options, problem", [
+@pytest.mark.parametrize(("options", "problem"), [
     ({"confidence_threshold": 1.5}, "confidence_threshold"),
     ({"use_ai": "yes"}, "use_ai"),
     ({"max_cost_usd": -1}, "max_cost_usd"),

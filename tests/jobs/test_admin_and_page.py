@@ -22,7 +22,8 @@ def test_admin_lists_and_filters_jobs(staff_client):
     page = staff_client.get("/admin/jobs/job/", {"type": "sync", "status": "running"})
     assert page.status_code == 200
     assert page.context["cl"].result_count == 1
-    assert b"By type" in page.content and b"By status" in page.content
+    assert b"By type" in page.content
+    assert b"By status" in page.content
 
 
 def test_admin_is_read_only(staff_client):
@@ -62,7 +63,9 @@ def test_monitor_page_renders_with_its_script_and_csrf_cookie(client, user):
     response = client.get("/jobs/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'id="jobs"' in html and "jobs/monitor.js" in html and "jobs/monitor.css" in html
+    assert 'id="jobs"' in html
+    assert "jobs/monitor.js" in html
+    assert "jobs/monitor.css" in html
     assert "csrftoken" in response.cookies
     script = client.get("/static/jobs/monitor.js")
     assert script.status_code == 200

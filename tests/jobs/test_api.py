@@ -51,7 +51,7 @@ def test_list_limit_defaults_to_50(api_client):
     assert len(api_client.get("/api/jobs").json()) == 50
 
 
-@pytest.mark.parametrize("params, field", [
+@pytest.mark.parametrize(("params", "field"), [
     ({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"limit": "many"}, "limit"),
     ({"status": "done"}, "status"),
 ])
@@ -77,7 +77,8 @@ def test_detail_adds_parameters_result_and_duration(api_client, slash):
                                  seconds=3), completed_at=timezone.now())
     body = api_client.get(f"/api/jobs/{job.id}{slash}").json()
     assert set(body) == DETAIL_FIELDS
-    assert body["parameters"] == {"n": 5} and body["result"] == {"counted": 5}
+    assert body["parameters"] == {"n": 5}
+    assert body["result"] == {"counted": 5}
     assert 2.9 < body["duration_seconds"] < 3.1
 
 
@@ -93,7 +94,8 @@ def test_delete_cancels_a_pending_job_at_once(api_client):
         response = api_client.delete(f"/api/jobs/{job.id}/")
     assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "cancelled" and set(body) == DETAIL_FIELDS
+    assert body["status"] == "cancelled"
+    assert set(body) == DETAIL_FIELDS
     assert Job.objects.get(id=job.id).status == JobStatus.CANCELLED
 
 
@@ -101,7 +103,8 @@ def test_delete_asks_a_running_job_to_stop(api_client):
     job = Job.objects.create(type="demo.count", status=JobStatus.RUNNING)
     assert api_client.delete(f"/api/jobs/{job.id}").json()["status"] == "cancelling"
     row = Job.objects.get(id=job.id)
-    assert row.status == JobStatus.CANCELLING and row.cancel_requested
+    assert row.status == JobStatus.CANCELLING
+    assert row.cancel_requested
 
 
 def test_delete_of_a_finished_job_is_409(api_client):
@@ -126,7 +129,7 @@ def test_job_already_active_answers_409_with_the_active_job_id(rf):
     assert response.data["detail"] == {"job_id": str(active.id)}
 
 
-@pytest.mark.parametrize("method, path", [
+@pytest.mark.parametrize(("method", "path"), [
     ("get", "/api/jobs"), ("get", "/api/jobs/00000000-0000-0000-0000-000000000000"),
     ("delete", "/api/jobs/00000000-0000-0000-0000-000000000000"),
 ])

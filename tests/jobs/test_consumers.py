@@ -49,8 +49,10 @@ def test_job_socket_streams_status_progress_and_the_terminal_status(token):
         assert connected
         first = await socket.receive_json_from(timeout=TIMEOUT)
         assert first["type"] == "job_status"
-        assert first["job"]["id"] == str(job.id) and first["job"]["status"] == "pending"
-        assert "parameters" in first["job"] and "duration_seconds" in first["job"]
+        assert first["job"]["id"] == str(job.id)
+        assert first["job"]["status"] == "pending"
+        assert "parameters" in first["job"]
+        assert "duration_seconds" in first["job"]
         await database_sync_to_async(runner.run_job)(str(job.id), "unit@test")
         messages = []
         while True:
@@ -80,7 +82,8 @@ def test_a_client_connecting_after_the_end_gets_the_final_status_and_a_close(tok
         return message, close
 
     message, close = run(scenario)
-    assert message["type"] == "job_status" and message["job"]["status"] == "failed"
+    assert message["type"] == "job_status"
+    assert message["job"]["status"] == "failed"
     assert message["job"]["error"] == "boom"
     assert close == {"type": "websocket.close", "code": 1000}
 
@@ -135,7 +138,7 @@ def origin_accepted(token, origin: bytes, host: bytes = b"127.0.0.1:8000",
     return run(scenario)
 
 
-@pytest.mark.parametrize("origin, host, allowed", [
+@pytest.mark.parametrize(("origin", "host", "allowed"), [
     (b"http://127.0.0.1:8000", b"127.0.0.1:8000", True),
     (b"http://localhost", b"localhost", True),
     (b"http://localhost:80", b"localhost", True),  # the default port, spelled out

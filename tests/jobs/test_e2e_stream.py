@@ -53,7 +53,8 @@ def test_demo_job_streams_progress_to_a_websocket_client_and_completes(stack, ce
     assert kinds[0] == "job_status"
     assert kinds.count("job_progress") >= 3
     progress = [m["job"]["processed_items"] for m in messages if m["type"] == "job_progress"]
-    assert progress == sorted(progress) and progress[-1] == 12
+    assert progress == sorted(progress)
+    assert progress[-1] == 12
     assert messages[-1]["type"] == "job_status"
     assert messages[-1]["job"]["status"] == "completed"
     assert messages[-1]["job"]["result"] == {"counted": 12}

@@ -51,7 +51,8 @@ def test_a_starting_worker_fails_its_own_leftovers_and_those_of_silent_nodes():
         row = Job.objects.get(id=job.id)
         assert row.status == JobStatus.FAILED
         assert row.error.startswith(f"Worker lost: {job.worker} stopped")
-        assert row.exclusive_key is None and row.completed_at is not None
+        assert row.exclusive_key is None
+        assert row.completed_at is not None
     assert (status_of(alive), status_of(pending), status_of(done)) == (
         JobStatus.RUNNING, JobStatus.PENDING, JobStatus.COMPLETED)
 
@@ -94,7 +95,8 @@ def test_a_lost_pool_child_fails_its_job_through_task_failure():
                       exception=WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL)"))
     row = Job.objects.get(id=job.id)
     assert row.status == JobStatus.FAILED
-    assert "process running the job died" in row.error and "SIGKILL" in row.error
+    assert "process running the job died" in row.error
+    assert "SIGKILL" in row.error
 
 
 def test_other_task_failures_leave_jobs_alone():

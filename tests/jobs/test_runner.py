@@ -76,13 +76,15 @@ def test_start_job_raises_queue_unavailable_when_the_broker_refuses():
                     side_effect=ConnectionRefusedError("broker down")):
         with pytest.raises(runner.JobQueueUnavailable) as refused:
             runner.start_job("demo.count")
-    assert http_status(refused.value) == 503 and refused.value.job.status == JobStatus.FAILED
+    assert http_status(refused.value) == 503
+    assert refused.value.job.status == JobStatus.FAILED
 
 
 def test_idempotent_job_types_go_through_the_late_ack_task(django_capture_on_commit_callbacks):
     from jobs.tasks import run_idempotent_job_task
 
-    assert run_idempotent_job_task.acks_late and run_idempotent_job_task.reject_on_worker_lost
+    assert run_idempotent_job_task.acks_late
+    assert run_idempotent_job_task.reject_on_worker_lost
     with mock.patch("jobs.tasks.run_idempotent_job_task.apply_async") as apply_async:
         with django_capture_on_commit_callbacks(execute=True):
             job = runner.start_job("demo.idempotent")
@@ -121,15 +123,19 @@ def test_run_job_records_timestamps_worker_and_result():
     job = run(Job.objects.create(type="demo.count", parameters={"n": 2}))
     assert job.status == JobStatus.COMPLETED
     assert job.worker == "unit@test"
-    assert job.started_at and job.completed_at and job.heartbeat_at
-    assert job.duration_seconds is not None and job.duration_seconds >= 0
+    assert job.started_at
+    assert job.completed_at
+    assert job.heartbeat_at
+    assert job.duration_seconds is not None
+    assert job.duration_seconds >= 0
 
 
 def test_a_failing_body_records_a_redacted_message_and_traceback():
     job = run(Job.objects.create(type="demo.fail"))
     assert job.status == JobStatus.FAILED
     assert job.error.startswith("upstream refused apikey=********")
-    assert "Traceback" in job.error and "RuntimeError" in job.error
+    assert "Traceback" in job.error
+    assert "RuntimeError" in job.error
     assert SECRET_IN_ERROR not in job.error
     assert len(job.error) <= runner.MESSAGE_LIMIT + runner.TRACEBACK_LIMIT + 2
     assert (job.processed_items, job.message) == (1, "about to fail")
@@ -208,10 +214,12 @@ def test_progress_reaches_both_the_job_group_and_the_monitor_group():
     runner.Progress(job).update(5, 10, "half")
     for drain in (one, every):
         (message,) = drain()
-        assert message["type"] == "job.update" and message["event"] == "job_progress"
+        assert message["type"] == "job.update"
+        assert message["event"] == "job_progress"
         assert message["job"]["id"] == str(job.id)
         assert (message["job"]["progress"], message["job"]["message"]) == (50, "half")
-        assert "parameters" in message["job"] and "duration_seconds" in message["job"]
+        assert "parameters" in message["job"]
+        assert "duration_seconds" in message["job"]
 
 
 def test_a_throttled_last_update_is_written_when_the_job_finishes():
@@ -232,7 +240,8 @@ def test_cancel_a_pending_job_cancels_it_at_once_and_revokes_the_message():
     with mock.patch("stashhog.celery.app.control.revoke") as revoke:
         cancelled = runner.cancel_job(job.id)
     assert cancelled.status == JobStatus.CANCELLED
-    assert cancelled.completed_at is not None and cancelled.exclusive_key is None
+    assert cancelled.completed_at is not None
+    assert cancelled.exclusive_key is None
     revoke.assert_called_once_with(str(job.id))
     assert run(job).status == JobStatus.CANCELLED  # a late delivery does nothing
 
@@ -305,10 +314,11 @@ def test_exclusive_jobs_clash_with_job_already_active():
 
 def test_inline_start_runs_through_the_same_states():
     job = runner.start_job("demo.count", {"n": 3}, inline=True)
-    assert job.status == JobStatus.COMPLETED and job.result == {"counted": 3}
+    assert job.status == JobStatus.COMPLETED
+    assert job.result == {"counted": 3}
 
 
-@pytest.mark.parametrize("job_type, status_code, message", [
+@pytest.mark.parametrize(("job_type", "status_code", "message"), [
     ("demo.upstream_down", 502, "Could not reach Stash"),
     ("demo.fail", 500, "upstream refused apikey=********"),
 ])

@@ -115,7 +115,7 @@ def test_unknown_scene_is_404_in_the_envelope(api_client, library):
     assert_envelope(api_client.get("/api/scenes/999"), 404)
 
 
-@pytest.mark.parametrize("method, path", [
+@pytest.mark.parametrize(("method", "path"), [
     ("get", "/api/scenes"), ("get", "/api/scenes/1"), ("post", "/api/scenes/sync"),
     ("post", "/api/scenes/1/resync"), ("get", "/api/performers"), ("get", "/api/tags"),
     ("get", "/api/studios"),
@@ -127,7 +127,7 @@ def test_every_endpoint_needs_authentication(anon_client, library, method, path)
 # -- filters and sorting ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("params, expected", [
+@pytest.mark.parametrize(("params", "expected"), [
     ({"search": "golden"}, ["1"]),
     ({"search": "CAFÉ"}, ["1"]),  # details, case-insensitive beyond ASCII
     ({"search": "zoë's"}, ["10"]),
@@ -149,7 +149,7 @@ def test_scene_filters(api_client, library, params, expected):
     assert ids(api_client.get("/api/scenes", params)) == expected
 
 
-@pytest.mark.parametrize("params, field", [
+@pytest.mark.parametrize(("params", "field"), [
     ({"organized": "maybe"}, "organized"),
     ({"date_from": "2024-13-01"}, "date_from"),
     ({"date_to": "yesterday"}, "date_to"),
@@ -165,7 +165,7 @@ def test_invalid_scene_parameters_are_400_in_the_envelope(api_client, library, p
     assert field in body["detail"]
 
 
-@pytest.mark.parametrize("sort_by, order, expected", [
+@pytest.mark.parametrize(("sort_by", "order", "expected"), [
     ("id", "asc", ["1", "2", "3", "10"]),  # numerically, not as text
     ("id", "desc", ["10", "3", "2", "1"]),
     ("title", "asc", ["1", "3", "2", "10"]),
@@ -220,7 +220,7 @@ def _queries(api_client, path: str, params: dict) -> int:
     return len(captured)
 
 
-@pytest.mark.parametrize("path, params", [
+@pytest.mark.parametrize(("path", "params"), [
     ("/api/scenes", {}),
     ("/api/scenes", {"tag_ids": "700", "search": "scene"}),
     ("/api/performers", {}),
@@ -291,7 +291,8 @@ def test_a_sync_the_job_queue_refuses_is_503_not_a_pending_202(api_client):
     body = assert_envelope(response, 503)
     assert int(response["Retry-After"]) > 0
     job = Job.objects.get(id=body["detail"]["job_id"])
-    assert job.status == JobStatus.FAILED and job.exclusive_key is None
+    assert job.status == JobStatus.FAILED
+    assert job.exclusive_key is None
     # the failed job does not block the next sync
     with mock.patch("jobs.tasks.run_job_task.apply_async"):
         assert api_client.post("/api/scenes/sync").status_code == 202

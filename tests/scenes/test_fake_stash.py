@@ -320,7 +320,8 @@ def test_deleting_a_tag_leaves_scene_timestamps_alone():
 
     library.delete_tag(tag.id)
 
-    assert scene.tag_ids == [] and scene.updated_at == scene.created_at
+    assert scene.tag_ids == []
+    assert scene.updated_at == scene.created_at
 
 
 def test_clock_offset_is_configurable():
@@ -386,7 +387,8 @@ def test_generator_truth_matches_paths(big_library):
             assert any(name.lower() in lowered for name in [studio.name, *studio.aliases, *cast])
         else:
             nameless += 1
-            assert studio.name not in path and not any(name in path for name in cast)
+            assert studio.name not in path
+            assert not any(name in path for name in cast)
     assert named > nameless > 0
 
 
@@ -396,7 +398,8 @@ def test_generator_is_realistic(big_library):
     scenes = list(library.scenes.values())
     performer_names = [p.name for p in library.performers.values()]
 
-    assert any(" & " in p for p in paths) and any(" feat. " in p for p in paths)
+    assert any(" & " in p for p in paths)
+    assert any(" feat. " in p for p in paths)
     assert any("_and_" in p and p.endswith("_1080p.mkv") for p in paths)
     assert any(p.startswith("/media/performers/") for p in paths)
     assert len(set(paths)) == len(paths)
@@ -407,8 +410,10 @@ def test_generator_is_realistic(big_library):
     assert any(p.alias_list for p in library.performers.values())
     assert any(len(s.file_ids) > 1 for s in scenes)
     assert any(s.details and "<" in s.details for s in scenes)
-    assert any(s.studio_id for s in scenes) and any(s.studio_id is None for s in scenes)
-    assert any(s.performer_ids for s in scenes) and any(s.tag_ids for s in scenes)
+    assert any(s.studio_id for s in scenes)
+    assert any(s.studio_id is None for s in scenes)
+    assert any(s.performer_ids for s in scenes)
+    assert any(s.tag_ids for s in scenes)
     assert len({s.updated_at for s in scenes}) > 1
 
 

@@ -33,7 +33,7 @@ def test_search_can_use_the_trigram_index():
     assert "scenes_scene_search_trgm" in plan
 
 
-@pytest.mark.parametrize("params, index", [
+@pytest.mark.parametrize(("params", "index"), [
     ({"studio_id": "5"}, "scenes_scene_studio_id"),
     ({"date_from": "2024-01-01"}, r"scene_date(_desc)?_id"),
     ({"tag_ids": "7"}, "scenes_scene_tags_tag_id"),

@@ -211,7 +211,7 @@ def test_the_overlap_is_subtracted_in_stash_format(stash):
     assert any(expected.encode() in body and b"ScenePage" in body for body in sent)
 
 
-@pytest.mark.parametrize("stamp, seconds, shifted", [
+@pytest.mark.parametrize(("stamp", "seconds", "shifted"), [
     ("2026-01-11T18:07:53+11:00", 3600, "2026-01-11T17:07:53+11:00"),
     ("2026-01-11T00:30:00-05:00", 3600, "2026-01-10T23:30:00-05:00"),
     ("2026-01-11T18:07:53Z", 60, "2026-01-11T18:06:53Z"),
@@ -397,7 +397,8 @@ def test_neither_the_api_key_nor_stream_urls_reach_the_database_or_logs(
         assert API_KEY not in record.getMessage()
         assert "apikey=" not in record.getMessage().lower()
     stored = _every_text_value(exclude_tables={"settings_app_setting"})
-    assert Scene.objects.count() == 30 and stored
+    assert Scene.objects.count() == 30
+    assert stored
     assert not [value for value in stored if API_KEY in value or "apikey=" in value.lower()]
     assert not [value for value in stored if "/stream" in value]
 

@@ -30,7 +30,8 @@ def test_pagination_envelope(api_client, rows):
 def test_pagination_sorts_descending(api_client, rows):
     response = api_client.get("/test/paged", {"sort_by": "key", "sort_order": "desc"})
     keys = [item["key"] for item in response.json()["items"]]
-    assert keys == sorted(keys, reverse=True) and len(keys) == 7
+    assert keys == sorted(keys, reverse=True)
+    assert len(keys) == 7
 
 
 def test_pagination_defaults(api_client, rows):
@@ -40,10 +41,11 @@ def test_pagination_defaults(api_client, rows):
 
 def test_page_past_the_end_is_empty(api_client, rows):
     body = api_client.get("/test/paged", {"page": 9}).json()
-    assert body["items"] == [] and body["total"] == 7
+    assert body["items"] == []
+    assert body["total"] == 7
 
 
-@pytest.mark.parametrize("params, field", [
+@pytest.mark.parametrize(("params", "field"), [
     ({"per_page": 0}, "per_page"),
     ({"per_page": 101}, "per_page"),
     ({"page": 0}, "page"),

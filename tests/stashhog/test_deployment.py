@@ -65,7 +65,8 @@ def test_compose_points_every_stashhog_service_at_postgres_and_redis():
 def test_dockerfile_runs_as_a_non_root_user():
     lines = (ROOT / "Dockerfile").read_text().splitlines()
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
-    assert users and users[-1] not in ("root", "0")
+    assert users
+    assert users[-1] not in ("root", "0")
 
 
 

@@ -92,4 +92,5 @@ def test_health_is_503_with_redis_stopped(anon_client, stopped_redis):
 
 def test_health_reveals_no_configuration(anon_client, settings, worker_answers):
     text = anon_client.get("/api/health").content.decode()
-    assert settings.REDIS_URL not in text and "sqlite" not in text
+    assert settings.REDIS_URL not in text
+    assert "sqlite" not in text
