@@ -78,7 +78,7 @@ class AIUsage:
 def _names(scene_field: SceneField, value) -> str | list[str] | None:
     """A current entity value as the prompt shows it: names only."""
     names = [item["name"] for item in scene_field.entity_items(value)]
-    return names if scene_field.kind.many else next(iter(names), None)
+    return names if scene_field.entity_kind.many else next(iter(names), None)
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class AIAnalyser:
     def prepare(self, scene: SceneSnapshot) -> _Request:
         text = " ".join(part for part in (scene.path, scene.title) if part)
         candidates = {
-            f.name: self.indexes[f.kind].candidates(text, CANDIDATES_PER_KIND)
+            f.name: self.indexes[f.entity_kind].candidates(text, CANDIDATES_PER_KIND)
             for f in self.fields
         }
         scene_data = {
@@ -293,5 +293,5 @@ class AIAnalyser:
     def _exists(self, scene_field: SceneField, normalized: str) -> bool:
         """Whether the whole name is a known name or alias (creating it would duplicate)."""
         tokens = tokenize(normalized)
-        index = self.indexes[scene_field.kind]
+        index = self.indexes[scene_field.entity_kind]
         return any(m.start == 0 and m.end == len(tokens) for m in index.find(tokens))

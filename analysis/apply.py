@@ -88,12 +88,10 @@ def request_apply(plan_id: int, scene_ids: list[str] | None, *, background: bool
     plan = get_plan(plan_id)
     if plan.status == PlanStatus.CANCELLED:
         raise Conflict("The plan is cancelled")
-    parameters = {
-        "plan_id": plan.pk,
-        "scene_ids": None if scene_ids is None else [str(i) for i in scene_ids],
-    }
+    ids = None if scene_ids is None else [str(i) for i in scene_ids]
+    parameters = {"plan_id": plan.pk, "scene_ids": ids}
     ensure_not_active(APPLY_JOB, parameters)
-    if not _accepted(plan.pk, parameters["scene_ids"]).exists():
+    if not _accepted(plan.pk, ids).exists():
         scope = " for these scenes" if scene_ids is not None else ""
         raise Conflict(f"The plan has no accepted changes to apply{scope}")
     return start_job(APPLY_JOB, parameters, inline=not background, created_by=user)
@@ -183,7 +181,7 @@ class ApplyRun:
             self.by_scene.setdefault(change.scene_id, []).append(change)
         self.counts = Counter(applied=0, skipped=0, failed=0)
         self.created: dict[str, list[dict]] = {
-            field.kind.plural: [] for field in ENTITY_FIELDS
+            field.entity_kind.plural: [] for field in ENTITY_FIELDS
         }
         self.created_ids: set[tuple[str, str]] = set()  # (kind plural, Stash id)
         self.waiting: dict[int, set[Write]] = {}  # change id -> writes not yet confirmed
@@ -231,7 +229,7 @@ class ApplyRun:
         for change in self.changes:
             for item in _entity_items(change):
                 if item.get("id") is None and item.get("name"):
-                    key = (SCENE_FIELDS[change.field].kind, item["name"].casefold())
+                    key = (SCENE_FIELDS[change.field].entity_kind, item["name"].casefold())
                     wanted.setdefault(key, {})[change.pk] = change
                     names.setdefault(key, item["name"])
                     if change.action != ChangeAction.REMOVE:

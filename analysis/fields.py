@@ -90,7 +90,7 @@ def _entities(items: list, kind: EntityKind, *, allow_new: bool) -> list[dict]:
     unknown = [entity_id for entity_id in ids if entity_id not in names]
     if unknown:
         raise invalid(f"Unknown {kind.singular} id(s): {', '.join(unknown)}.")
-    values = []
+    values: list[dict[str, Any]] = []
     for item in items:
         if item["id"] is not None:
             values.append({"id": str(item["id"]), "name": names[str(item["id"])]})
@@ -139,6 +139,13 @@ class SceneField:
     blank: Any = None
     check: Callable[[Any], Any] | None = None
 
+    @property
+    def entity_kind(self) -> EntityKind:
+        """The kind an ENTITY or ENTITY_LIST field holds; asking a VALUE field is a bug."""
+        if self.kind is None:
+            raise TypeError(f"{self.name} holds a plain value, not entities")
+        return self.kind
+
     def entity_items(self, value: Any) -> list[dict]:
         """The ``{"id", "name"}`` items a change's value names (none for a plain value)."""
         if self.shape == Shape.VALUE:
@@ -177,11 +184,12 @@ class SceneField:
 
     def held_ids(self, stash_scene: dict) -> set[str]:
         """The entity ids a list field holds in Stash now."""
-        return {item["id"] for item in self.kind.items_of(stash_scene)}
+        return {item["id"] for item in self.entity_kind.items_of(stash_scene)}
 
     def validate(self, change: PlanChange, value: Any) -> Any:
         """``value`` cleaned for a change of this field, or InvalidInput."""
         if self.shape == Shape.VALUE:
+            assert self.check is not None  # every VALUE field has one
             try:
                 return self.check(value)
             except ValueError as exc:
@@ -189,16 +197,16 @@ class SceneField:
         if self.shape == Shape.ENTITY:
             if not isinstance(value, dict):
                 raise invalid(f'{self.label} is {{"id": "12"}} or {{"id": null, '
-                              f'"name": "New {self.kind.singular}"}}.')
-            entity = _entities([value], self.kind, allow_new=True)[0]
-            if entity["id"] in _scene_entity_ids(self.kind, change.scene_id):
-                raise invalid(f"The scene already has this {self.kind.singular}.")
+                              f'"name": "New {self.entity_kind.singular}"}}.')
+            entity = _entities([value], self.entity_kind, allow_new=True)[0]
+            if entity["id"] in _scene_entity_ids(self.entity_kind, change.scene_id):
+                raise invalid(f"The scene already has this {self.entity_kind.singular}.")
             return entity
         if not isinstance(value, list) or not value:
             raise invalid(f"{self.label} are a non-empty list of entities.")
         adding = change.action == ChangeAction.ADD
-        values = _entities(value, self.kind, allow_new=adding)
-        current = _scene_entity_ids(self.kind, change.scene_id)
+        values = _entities(value, self.entity_kind, allow_new=adding)
+        current = _scene_entity_ids(self.entity_kind, change.scene_id)
         clash = [v["name"] for v in values
                  if v["id"] is not None and (v["id"] in current) == adding]
         if clash:

@@ -35,7 +35,7 @@ LibraryIndexes = dict[EntityKind, EntityIndex]
 def _index(field: SceneField, wanted: bool) -> EntityIndex:
     if not wanted:
         return EntityIndex([])
-    rows = (field.kind.model.objects.order_by().values_list("id", "name", "aliases")
+    rows = (field.entity_kind.model.objects.order_by().values_list("id", "name", "aliases")
             .iterator(chunk_size=ROWS_PER_FETCH))
     entities = (Entity(id_, name, tuple(aliases or ())) for id_, name, aliases in rows)
     return EntityIndex(entities, person_names=field.person_names)
@@ -43,7 +43,7 @@ def _index(field: SceneField, wanted: bool) -> EntityIndex:
 
 def load_indexes(options: AnalysisOptions) -> LibraryIndexes:
     """Indexes of the entity kinds the options detect (built once per job)."""
-    return {field.kind: _index(field, options.detects(field)) for field in ENTITY_FIELDS}
+    return {field.entity_kind: _index(field, options.detects(field)) for field in ENTITY_FIELDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,15 +81,16 @@ def _value(field: SceneField, row: dict, linked: dict[str, dict[str, list[dict]]
         return row[field.column]
     if field.shape == Shape.ENTITY_LIST:
         return linked[field.name].get(row["id"], [])
-    entity_id = row[field.kind.column]  # a single entity: read with the scene row
-    return {"id": entity_id, "name": row[field.kind.name_lookup]} if entity_id else None
+    entity_id = row[field.entity_kind.column]  # a single entity: read with the scene row
+    return {"id": entity_id, "name": row[field.entity_kind.name_lookup]} if entity_id else None
 
 
 def load_snapshots(ids: list[str]) -> list[SceneSnapshot]:
     """Snapshots of ``ids`` in that order (ids that no longer exist are skipped)."""
     columns = [column for field in SCENE_FIELDS.values() for column in (
         [field.column] if field.shape == Shape.VALUE
-        else [field.kind.column, field.kind.name_lookup] if field.shape == Shape.ENTITY
+        else [field.entity_kind.column, field.entity_kind.name_lookup]
+        if field.shape == Shape.ENTITY
         else []
     )]
     rows = {
@@ -102,7 +103,7 @@ def load_snapshots(ids: list[str]) -> list[SceneSnapshot]:
     files = SceneFile.objects.filter(scene_id__in=ids).order_by("scene_id", "-primary", "id")
     for scene_id, path in files.values_list("scene_id", "path"):
         paths.setdefault(scene_id, path)
-    linked = {field.name: _linked(field.kind, ids)
+    linked = {field.name: _linked(field.entity_kind, ids)
               for field in SCENE_FIELDS.values() if field.shape == Shape.ENTITY_LIST}
     return [
         SceneSnapshot(

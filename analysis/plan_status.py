@@ -31,7 +31,7 @@ def refresh_plan_status(plan: AnalysisPlan) -> AnalysisPlan:
         plan.changes.values("status").annotate(n=Count("id")).values_list("status", "n")
     )
     status = derive_status(counts)
-    fields = {"status": status}
+    fields: dict[str, object] = {"status": status}
     if status == PlanStatus.APPLIED and plan.applied_at is None:
         fields["applied_at"] = timezone.now()
     AnalysisPlan.objects.filter(pk=plan.pk).update(**fields)

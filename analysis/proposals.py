@@ -81,7 +81,7 @@ def path_findings(scene: SceneSnapshot, indexes: LibraryIndexes, options: Analys
         Finding(p.field, p.entity_id, p.name, p.confidence, p.reason, ChangeSource.PATH)
         for name, detect in PATH_DETECTORS.items()
         if options.detects(field := SCENE_FIELDS[name])
-        for p in detect(text, indexes[field.kind])
+        for p in detect(text, indexes[field.entity_kind])
     ]
 
 

@@ -176,7 +176,8 @@ def _create_job(type_name: str, parameters: dict | None, *, dispatch: bool,
     spec = _spec(type_name)
     parameters = parameters or {}
     key = _exclusive_key(spec, parameters)
-    queued = {}  # filled on commit (later, when the caller's own transaction commits)
+    # Filled on commit (later, when the caller's own transaction commits).
+    queued: dict[str, bool] = {}
     try:
         with transaction.atomic():
             job = Job.objects.create(type=type_name, parameters=parameters, exclusive_key=key,
@@ -201,7 +202,7 @@ def _dispatch(job: Job, spec: JobType) -> bool:
     task = run_idempotent_job_task if spec.idempotent else run_job_task
     publish_job(job, "job_status")  # the monitor shows queued jobs too
     try:
-        task.apply_async(args=[str(job.id)], queue=spec.queue, task_id=str(job.id))
+        task.apply_async(args=(str(job.id),), queue=spec.queue, task_id=str(job.id))
         Job.objects.filter(id=job.id).update(celery_task_id=str(job.id))
     except Exception as exc:  # the broker is down: the job must not stay pending forever
         logger.error("could not queue job %s: %s", job.id, redact(str(exc)))
@@ -351,7 +352,9 @@ class Progress:
         self._last_write = now
         job.heartbeat_at = timezone.now()
         Job.objects.filter(id=job.id).update(**self.counters(), heartbeat_at=job.heartbeat_at)
-        job.status = Job.objects.filter(id=job.id).values_list("status", flat=True).first()
+        # The row's status (a cancel may have moved it); the last known one if it is gone.
+        job.status = (Job.objects.filter(id=job.id).values_list("status", flat=True).first()
+                      or job.status)
         publish_job(job, "job_progress")
 
     def counters(self) -> dict:

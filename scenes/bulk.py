@@ -21,8 +21,16 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
+def column(model: type[models.Model], name: str) -> str:
+    """The database column of the model's concrete field ``name``."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.column:
+        raise ValueError(f"{model.__name__}.{name} is not a column")
+    return field.column
+
+
 def _columns(model: type[models.Model], fields: Sequence[str]) -> list[str]:
-    return [_quote(model._meta.get_field(name).column) for name in fields]
+    return [_quote(column(model, name)) for name in fields]
 
 
 def _adapter(field: models.Field) -> Callable | None:

@@ -37,7 +37,9 @@ class EntityKind:
     @property
     def column(self) -> str:
         """The link's column holding the entity id ("tag_id", "studio_id")."""
-        return self.link._meta.get_field(self.link_field).attname
+        field = self.link._meta.get_field(self.link_field)
+        assert isinstance(field, models.ForeignKey)  # link_field names the link's foreign key
+        return field.attname
 
     @property
     def name_lookup(self) -> str:
@@ -63,7 +65,7 @@ class EntityKind:
     def named_links(self, scene_ids: Iterable[str]) -> Iterable[tuple[str, str, str]]:
         """``(scene id, entity id, entity name)`` for these local scenes, by name then id."""
         name = self.name_lookup
-        links = self.link.objects.filter(**{f"{self._scene_column}__in": list(scene_ids)})
+        links = self.link._default_manager.filter(**{f"{self._scene_column}__in": list(scene_ids)})
         if not self.many:
             links = links.exclude(**{self.column: None})
         return links.order_by(name, self.column).values_list(self._scene_column, self.column, name)
@@ -71,7 +73,7 @@ class EntityKind:
     def scenes_using(self, entity_ids: Iterable[str]) -> list[str]:
         """Ids of the local scenes that reference any of these entities."""
         return list(
-            self.link.objects.filter(**{f"{self.column}__in": list(entity_ids)})
+            self.link._default_manager.filter(**{f"{self.column}__in": list(entity_ids)})
             .values_list(self._scene_column, flat=True).distinct()
         )
 

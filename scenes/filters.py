@@ -71,7 +71,7 @@ class SceneFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Scene
-        fields = []
+        fields: list[str] = []
 
     def filter_queryset(self, queryset):
         return filter_scenes(SceneFilters.from_values(self.form.cleaned_data), queryset)
@@ -87,16 +87,16 @@ class EntityFilterSet(django_filters.FilterSet):
 class PerformerFilterSet(EntityFilterSet):
     class Meta:
         model = Performer
-        fields = []
+        fields: list[str] = []
 
 
 class TagFilterSet(EntityFilterSet):
     class Meta:
         model = Tag
-        fields = []
+        fields: list[str] = []
 
 
 class StudioFilterSet(EntityFilterSet):
     class Meta:
         model = Studio
-        fields = []
+        fields: list[str] = []

@@ -1,5 +1,7 @@
 """StashHog's copy of the Stash library. Primary keys are Stash's own ids (as strings)."""
 
+from typing import ClassVar, Self
+
 from django.db import models
 from django.db.models.functions import Cast
 
@@ -13,6 +15,10 @@ class Entity(models.Model):
     # Lower-cased name and aliases, one per line: what ``search`` looks in, kept by sync.
     search_text = models.TextField(blank=True, editable=False)
     last_synced = models.DateTimeField(db_index=True)
+
+    # Each concrete kind gets its own default manager; declared for the type checker, which
+    # gives an abstract model none.
+    objects: ClassVar[models.Manager[Self]]
 
     class Meta:
         abstract = True
@@ -53,6 +59,10 @@ class Scene(models.Model):
     # Lower-cased title, details and file paths: what ``search`` looks in, kept by sync.
     search_text = models.TextField(blank=True, editable=False)
     last_synced = models.DateTimeField()
+
+    # Not columns: set per page by scenes.responses.attach_related for the serializer.
+    file_rows: list[dict]
+    entity_refs: dict[str, list[dict]]
 
     class Meta:
         ordering = ["id"]

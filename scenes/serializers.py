@@ -44,6 +44,7 @@ class SceneSerializer(serializers.ModelSerializer):
         """The declared fields, built directly: DRF's field-by-field walk over nested
         serializers costs more than the whole query work of a 100-scene page."""
         fields = self.fields
+        studio = scene.studio if scene.studio_id else None  # no query for a scene without one
         return {
             "id": scene.id,
             "title": scene.title,
@@ -52,8 +53,7 @@ class SceneSerializer(serializers.ModelSerializer):
             "details": scene.details,
             "created_date": fields["created_date"].to_representation(scene.created_date),
             "scene_date": scene.scene_date.isoformat() if scene.scene_date else None,
-            "studio": {"id": scene.studio.id, "name": scene.studio.name} if scene.studio_id
-            else None,
+            "studio": {"id": studio.id, "name": studio.name} if studio else None,
             "performers": scene.entity_refs[PERFORMERS.field],
             "tags": scene.entity_refs[TAGS.field],
             "last_synced": fields["last_synced"].to_representation(scene.last_synced),

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from scenes import store
@@ -242,9 +243,9 @@ def refresh_planner_statistics() -> None:
     get index plans and index-only counts from the first request."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return
-    models = (Scene, SceneFile, *(kind.model for kind in ENTITY_KINDS),
-              *(kind.link for kind in SCENE_LISTS))
-    tables = [model._meta.db_table for model in models]
+    synced: list[type[Model]] = [Scene, SceneFile, *(kind.model for kind in ENTITY_KINDS),
+                                 *(kind.link for kind in SCENE_LISTS)]
+    tables = [model._meta.db_table for model in synced]
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM (ANALYZE) {', '.join(map(connection.ops.quote_name, tables))}")
 

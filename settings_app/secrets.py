@@ -2,6 +2,7 @@
 
 import logging
 import re
+from collections.abc import Iterable
 
 # What stands for a secret wherever one would show: API reads, logs, error messages.
 SECRET_MASK = "********"
@@ -15,7 +16,7 @@ _SECRET_PATTERNS = [
 ]
 
 
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """``text`` with every known secret value and secret-looking token masked."""
     for secret in secrets:
         if secret and len(secret) >= 4:

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -13,7 +13,7 @@ handler403 = "stashhog.api.errors.handler403"
 handler404 = "stashhog.api.errors.handler404"
 handler500 = "stashhog.api.errors.handler500"
 
-api_urlpatterns = [
+api_urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^health/?$", HealthView.as_view(), name="health"),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file (no inline script,

@@ -109,7 +109,7 @@ class AIClient:
 
         if choice and choice.message.refusal:
             raise invalid(f"The model refused to answer: {_shorten(choice.message.refusal)}")
-        if not content:
+        if choice is None or not content:
             raise invalid("The model returned an empty answer")
         if choice.finish_reason == "length":
             raise invalid("The answer was cut off at the model's token limit")

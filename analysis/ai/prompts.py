@@ -60,7 +60,7 @@ def answer_schema(fields: tuple[SceneField, ...]) -> dict:
     of proposals for an entity list, one proposal or null for a single entity."""
     proposal = {"$ref": "#/$defs/proposal"}
     properties = {
-        field.name: {"type": "array", "items": proposal} if field.kind.many
+        field.name: {"type": "array", "items": proposal} if field.entity_kind.many
         else {"anyOf": [{"type": "null"}, proposal]}
         for field in fields
     }

@@ -9,7 +9,7 @@ import heapq
 import math
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from analysis.detectors.normalize import name_variants, tokenize
@@ -137,7 +137,7 @@ class EntityIndex:
         scores: dict[str, float] = defaultdict(float)
         for word, similarity in similar:
             weight = similarity * self._idf[word]
-            posting = self._postings[word]
+            posting: Collection[str] = self._postings[word]
             if scores and len(posting) > _BROAD_POSTING:
                 # A first name shared by thousands only re-ranks what rarer words found.
                 posting = [entity_id for entity_id in scores if entity_id in posting]

@@ -6,6 +6,7 @@ GraphQL server rejects documents with unused fragments.
 
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 from graphql import (
     DocumentNode,
@@ -48,6 +49,16 @@ def _document_for(
     return DocumentNode(definitions=(operation, *needed.values()))
 
 
+Definition = TypeVar("Definition", OperationDefinitionNode, FragmentDefinitionNode)
+
+
+def _define(target: dict[str, Definition], name: str, definition: Definition,
+            path: Path) -> None:
+    if name in target:
+        raise ValueError(f"{path.name}: {name} is defined twice")
+    target[name] = definition
+
+
 @cache
 def operations() -> dict[str, DocumentNode]:
     """Operation name -> a document ready to send."""
@@ -55,9 +66,10 @@ def operations() -> dict[str, DocumentNode]:
     fragments: dict[str, FragmentDefinitionNode] = {}
     for path in sorted(OPERATIONS_DIR.glob("*.graphql")):
         for definition in parse(path.read_text()).definitions:
-            target = ops if isinstance(definition, OperationDefinitionNode) else fragments
-            name = definition.name.value
-            if name in target:
-                raise ValueError(f"{path.name}: {name} is defined twice")
-            target[name] = definition
+            if isinstance(definition, OperationDefinitionNode) and definition.name:
+                _define(ops, definition.name.value, definition, path)
+            elif isinstance(definition, FragmentDefinitionNode):
+                _define(fragments, definition.name.value, definition, path)
+            else:
+                raise ValueError(f"{path.name}: only named operations and fragments belong here")
     return {name: _document_for(op, fragments) for name, op in ops.items()}
