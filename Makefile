@@ -33,6 +33,7 @@ test: $(BIN)/.installed-dev
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 migrations-check: $(BIN)/.installed-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run

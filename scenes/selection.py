@@ -54,7 +54,7 @@ class SceneFilters:
         return cls(**typed)
 
 
-_UNSET = (None, "", (), [])
+_UNSET: tuple[object, ...] = (None, "", (), [])
 _DATES = ("date_from", "date_to")
 
 
@@ -62,7 +62,7 @@ def _with_all(kind: EntityKind, entity_ids: tuple[str, ...]) -> QuerySet:
     """Ids of the scenes linked to ALL these entities: one subquery on the link table, no
     joins, so counting a page stays a count over scene ids."""
     return (
-        kind.link.objects.filter(**{f"{kind.column}__in": entity_ids})
+        kind.link._default_manager.filter(**{f"{kind.column}__in": entity_ids})
         .values("scene_id")
         .annotate(matched=Count(kind.column))
         .filter(matched=len(entity_ids))

@@ -118,7 +118,8 @@ def test_docker_image_is_multi_stage_with_no_compiler_at_runtime():
     *build_stages, runtime = dockerfile_stages()
     assert build_stages, "the compiler belongs in a build stage"
     build = " ".join(" ".join(stage) for stage in build_stages)
-    assert "gcc" in build and "-r /tmp/requirements.txt" in build
+    assert "gcc" in build
+    assert "-r /tmp/requirements.txt" in build
     assert "requirements-dev" not in build  # runtime dependencies only
     runtime_text = " ".join(runtime)
     for tool in ("gcc", "make", "build-essential", "apt-get install", "pip install"):
