@@ -55,7 +55,7 @@ def test_start_job_writes_a_pending_row_and_dispatches_on_commit(
         apply_async.assert_not_called()  # nothing is sent before the row is committed
         for callback in callbacks:
             callback()
-    apply_async.assert_called_once_with(args=[str(job.id)], queue="default", task_id=str(job.id))
+    apply_async.assert_called_once_with(args=(str(job.id),), queue="default", task_id=str(job.id))
     assert Job.objects.get(id=job.id).celery_task_id == str(job.id)
 
 
@@ -88,7 +88,7 @@ def test_idempotent_job_types_go_through_the_late_ack_task(django_capture_on_com
     with mock.patch("jobs.tasks.run_idempotent_job_task.apply_async") as apply_async:
         with django_capture_on_commit_callbacks(execute=True):
             job = runner.start_job("demo.idempotent")
-    apply_async.assert_called_once_with(args=[str(job.id)], queue="default", task_id=str(job.id))
+    apply_async.assert_called_once_with(args=(str(job.id),), queue="default", task_id=str(job.id))
 
 
 def test_eager_dispatch_runs_the_job_to_completion(django_capture_on_commit_callbacks):
