@@ -17,10 +17,12 @@ import hashlib
 import json
 import math
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
-from analysis.ai import AIClient, AIError, AIOutputInvalid, cost_usd
+from analysis.ai import AIClient, AIError, AIOutputInvalid, AIResult, cost_usd
 from analysis.ai.errors import AIAuthError, AIModelNotFound, AIUnreachable
 from analysis.ai.prompts import (
     AI_FIELDS,
@@ -60,14 +62,14 @@ class AIUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    error_samples: list[dict] = field(default_factory=list)
+    error_samples: list[dict[str, Any]] = field(default_factory=list)
 
     def record_error(self, scene_id: str, message: str) -> None:
         self.errors += 1
         if len(self.error_samples) < ERRORS_KEPT:
             self.error_samples.append({"scene_id": scene_id, "error": message})
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "requests": self.requests, "cache_hits": self.cache_hits, "errors": self.errors,
             "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
@@ -75,7 +77,7 @@ class AIUsage:
         }
 
 
-def _names(scene_field: SceneField, value) -> str | list[str] | None:
+def _names(scene_field: SceneField, value: Any) -> str | list[str] | None:
     """A current entity value as the prompt shows it: names only."""
     names = [item["name"] for item in scene_field.entity_items(value)]
     return names if scene_field.entity_kind.many else next(iter(names), None)
@@ -89,6 +91,10 @@ class _Request:
     candidates: dict[str, list[Entity]]
 
 
+# A request and the AI answer to cache for it.
+_Answer = tuple[_Request, AIResult]
+
+
 @dataclass
 class ChunkOutcome:
     findings: dict[str, list[Finding]]  # scene id -> AI findings, for every analysed scene
@@ -98,7 +104,7 @@ class ChunkOutcome:
 
 class AIAnalyser:
     def __init__(self, client: AIClient, indexes: LibraryIndexes, options: AnalysisOptions, *,
-                 prices: dict, concurrency: int):
+                 prices: dict[str, Any], concurrency: int):
         self.client = client
         self.model = client.config.model
         self.indexes = indexes
@@ -145,7 +151,8 @@ class AIAnalyser:
         ).encode()).hexdigest()
         return _Request(scene, key, user, candidates)
 
-    def analyse(self, scenes: list[SceneSnapshot], check_cancelled) -> ChunkOutcome:
+    def analyse(self, scenes: list[SceneSnapshot],
+                check_cancelled: Callable[[], None]) -> ChunkOutcome:
         """AI findings for as many of ``scenes`` as the budget allows (cache hits are free)."""
         requests = [self.prepare(scene) for scene in scenes]
         cached = {
@@ -165,10 +172,11 @@ class AIAnalyser:
         self._store(answers)
         return outcome
 
-    def _run(self, pending: deque, outcome: ChunkOutcome, check_cancelled) -> list:
-        in_flight: dict[Future, tuple[_Request, float]] = {}
+    def _run(self, pending: deque[_Request], outcome: ChunkOutcome,
+             check_cancelled: Callable[[], None]) -> list[_Answer]:
+        in_flight: dict[Future[AIResult], tuple[_Request, float]] = {}
         reserved = 0.0
-        answers = []
+        answers: list[_Answer] = []
         while pending or in_flight:
             while pending and len(in_flight) < self.concurrency and not (
                 outcome.stop or outcome.fatal
@@ -203,7 +211,8 @@ class AIAnalyser:
                 outcome.stop = "cancelled"
         return answers
 
-    def _settle(self, request: _Request, future: Future, outcome: ChunkOutcome):
+    def _settle(self, request: _Request, future: Future[AIResult],
+                outcome: ChunkOutcome) -> _Answer | None:
         """Record one finished request; the (request, result) pair to cache, if valid."""
         scene_id = request.scene.id
         self.usage.requests += 1
@@ -247,7 +256,7 @@ class AIAnalyser:
         prompt_tokens = math.ceil(self._characters(request) * ratio)
         return cost_usd(self.prices, self.model, prompt_tokens, completion) * ESTIMATE_MARGIN
 
-    def _store(self, answers: list) -> None:
+    def _store(self, answers: list[_Answer]) -> None:
         if not answers:
             return
         AIAnswerCache.objects.bulk_create(
@@ -260,7 +269,7 @@ class AIAnalyser:
             update_fields=["request_key", "model", "answer", "created_at"],
         )
 
-    def findings(self, request: _Request, answer: dict) -> list[Finding]:
+    def findings(self, request: _Request, answer: dict[str, Any]) -> list[Finding]:
         found = []
         for scene_field in self.fields:
             for proposal in scene_field.entity_items(answer.get(scene_field.name)):
@@ -269,7 +278,7 @@ class AIAnalyser:
                     found.append(finding)
         return found
 
-    def _finding(self, request: _Request, scene_field: SceneField, proposal: dict
+    def _finding(self, request: _Request, scene_field: SceneField, proposal: dict[str, Any]
                  ) -> Finding | None:
         name = " ".join(proposal["name"].split())
         wanted = normalize(name)

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from analysis.fields import ENTITY_FIELDS, SCENE_FIELDS
@@ -39,7 +40,7 @@ from analysis.models import (
 from analysis.plan_queries import get_plan
 from analysis.plan_status import refresh_plan_status
 from jobs.models import Job
-from jobs.runner import ensure_not_active, start_job
+from jobs.runner import Progress, ensure_not_active, start_job
 from scenes import store
 from scenes.batching import SCENE_BATCH, batched
 from scenes.entities import EntityKind
@@ -65,11 +66,11 @@ class Write(NamedTuple):
     value: Any
 
 
-def apply_key(parameters: dict) -> str:
+def apply_key(parameters: dict[str, Any]) -> str:
     return f"apply:plan:{parameters['plan_id']}"
 
 
-def _accepted(plan_id: int, scene_ids: list[str] | None):
+def _accepted(plan_id: int, scene_ids: list[str] | None) -> QuerySet[PlanChange]:
     changes = PlanChange.objects.filter(plan_id=plan_id, status=ChangeStatus.ACCEPTED)
     if scene_ids is not None:
         changes = changes.filter(scene_id__in=scene_ids)
@@ -97,7 +98,7 @@ def request_apply(plan_id: int, scene_ids: list[str] | None, *, background: bool
     return start_job(APPLY_JOB, parameters, inline=not background, created_by=user)
 
 
-def apply_job(progress, parameters: dict) -> dict:
+def apply_job(progress: Progress, parameters: dict[str, Any]) -> dict[str, Any]:
     """Parameters: ``plan_id``, ``scene_ids`` (None: every scene).
 
     Result: ``applied`` (changes Stash confirmed), ``skipped`` (changes Stash already held,
@@ -122,7 +123,7 @@ def apply_job(progress, parameters: dict) -> dict:
     return {**run.result(), "plan_status": plan.status}
 
 
-def restore_plan_status(job: Job, **kwargs) -> None:
+def restore_plan_status(job: Job, **kwargs: Any) -> None:
     """An apply job failed from outside its body (its worker was lost) never reached the
     ``finally`` above: do not leave its plan ``applying``."""
     if job.type != APPLY_JOB:
@@ -132,12 +133,12 @@ def restore_plan_status(job: Job, **kwargs) -> None:
         refresh_plan_status(plan)
 
 
-def _entity_items(change: PlanChange) -> list[dict]:
+def _entity_items(change: PlanChange) -> list[dict[str, Any]]:
     """The ``{"id", "name"}`` items a change names (its proposed value holds them)."""
     return SCENE_FIELDS[change.field].entity_items(change.proposed_value)
 
 
-def _best_match(found: list[dict], name: str) -> dict | None:
+def _best_match(found: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     """The exact name before an alias match; a performer without disambiguation first."""
     folded = name.casefold()
     return min(
@@ -147,7 +148,7 @@ def _best_match(found: list[dict], name: str) -> dict | None:
     )
 
 
-def writes_needed(change: PlanChange, scene: dict) -> list[Write] | str:
+def writes_needed(change: PlanChange, scene: dict[str, Any]) -> list[Write] | str:
     """The writes ``change`` still needs, given the scene as Stash has it now; an empty
     list when Stash already holds the change, or the reason it must not be applied."""
     field = SCENE_FIELDS[change.field]
@@ -180,7 +181,7 @@ class ApplyRun:
         for change in self.changes:
             self.by_scene.setdefault(change.scene_id, []).append(change)
         self.counts = Counter(applied=0, skipped=0, failed=0)
-        self.created: dict[str, list[dict]] = {
+        self.created: dict[str, list[dict[str, Any]]] = {
             field.entity_kind.plural: [] for field in ENTITY_FIELDS
         }
         self.created_ids: set[tuple[str, str]] = set()  # (kind plural, Stash id)
@@ -188,7 +189,7 @@ class ApplyRun:
         self.requests_before = client.requests_sent
         self.started = time.monotonic()
 
-    def result(self) -> dict:
+    def result(self) -> dict[str, Any]:
         return {
             **self.counts,
             "remaining": len(self.changes) - sum(self.counts.values()),
@@ -244,7 +245,7 @@ class ApplyRun:
             if entity is not None:
                 self.record_entity(kind, entity, folded, list(changes.values()))
 
-    def find_or_create(self, kind: EntityKind, name: str, *, create: bool) -> dict | None:
+    def find_or_create(self, kind: EntityKind, name: str, *, create: bool) -> dict[str, Any] | None:
         found = _best_match(kind.find_by_name(self.client, name), name)
         if found is not None or not create:
             return found
@@ -262,7 +263,7 @@ class ApplyRun:
         return entity
 
     @staticmethod
-    def record_entity(kind: EntityKind, entity: dict, folded: str,
+    def record_entity(kind: EntityKind, entity: dict[str, Any], folded: str,
                       changes: list[PlanChange]) -> None:
         """Keep the entity locally and its id in the changes, committed before any use."""
         for change in changes:

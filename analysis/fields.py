@@ -67,7 +67,7 @@ def _edit_performers(client: StashClient, scene_ids: list[str], mode: str,
 # -- validation of a proposed value ----------------------------------------------------------
 
 
-def _new_name(item: dict, kind: EntityKind) -> str:
+def _new_name(item: dict[str, Any], kind: EntityKind) -> str:
     name = item.get("name")
     if not isinstance(name, str) or not name.strip():
         raise invalid("A new entity needs a non-empty name.")
@@ -80,7 +80,8 @@ def _new_name(item: dict, kind: EntityKind) -> str:
     return name
 
 
-def _entities(items: list, kind: EntityKind, *, allow_new: bool) -> list[dict]:
+def _entities(items: list[dict[str, Any]], kind: EntityKind, *,
+              allow_new: bool) -> list[dict[str, Any]]:
     """Each item as {"id", "name"}: an existing id (name read from the library) or a new name."""
     for item in items:
         if not isinstance(item, dict) or "id" not in item:
@@ -146,7 +147,7 @@ class SceneField:
             raise TypeError(f"{self.name} holds a plain value, not entities")
         return self.kind
 
-    def entity_items(self, value: Any) -> list[dict]:
+    def entity_items(self, value: Any) -> list[dict[str, Any]]:
         """The ``{"id", "name"}`` items a change's value names (none for a plain value)."""
         if self.shape == Shape.VALUE:
             return []
@@ -160,7 +161,7 @@ class SceneField:
             return str(value["id"]) if value and value.get("id") is not None else None
         return self.blank if value is None else value
 
-    def held(self, stash_scene: dict) -> Any:
+    def held(self, stash_scene: dict[str, Any]) -> Any:
         """What Stash holds now for a set field, comparable with ``set_value``."""
         if self.kind is not None:
             items = self.kind.items_of(stash_scene)

@@ -9,6 +9,7 @@ metadata (``outcome`` and ``message``). A run that finds nothing still leaves it
 
 import time
 from collections import Counter
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -26,7 +27,7 @@ from analysis.plan_status import refresh_plan_status
 from analysis.proposals import ChangeBuilder, local_findings
 from analysis.selection import SceneSelection
 from jobs.models import Job
-from jobs.runner import JobCancelled, start_job
+from jobs.runner import JobCancelled, Progress, start_job
 from scenes.batching import SCENE_BATCH
 from settings_app import get_setting
 from stashhog.api.exceptions import InvalidInput, StashHogException
@@ -71,7 +72,7 @@ def ai_client_from_settings() -> AIClient:
     ))
 
 
-def ai_prices() -> dict:
+def ai_prices() -> dict[str, Any]:
     return {**DEFAULT_PRICES_PER_MILLION, **(get_setting("ai_prices") or {})}
 
 
@@ -83,7 +84,7 @@ def _safe_message(exc: Exception) -> str:
 
 
 class _Run:
-    def __init__(self, progress, parameters: dict):
+    def __init__(self, progress: Progress, parameters: dict[str, Any]) -> None:
         self.progress = progress
         self.options = AnalysisOptions.from_dict(parameters["options"])
         self.selection = SceneSelection.from_parameters(parameters)
@@ -91,7 +92,7 @@ class _Run:
         self.total = self.selection.count()
         self.analysed = 0
         self.with_changes = 0
-        self.by_field: Counter = Counter()
+        self.by_field: Counter[str] = Counter()
         self.auto_accepted = 0
         self.usage = AIUsage()
         self.model: str | None = None
@@ -100,7 +101,7 @@ class _Run:
             name=parameters["plan_name"][:255], metadata=self.metadata("running", "Running")
         )
 
-    def metadata(self, outcome: str, message: str) -> dict:
+    def metadata(self, outcome: str, message: str) -> dict[str, Any]:
         return {
             "job_id": str(self.progress.job.id),
             "options": self.options.as_dict(),
@@ -125,13 +126,13 @@ class _Run:
             "duration_seconds": round(time.monotonic() - self.started, 3),
         }
 
-    def result(self, outcome: str, message: str) -> dict:
+    def result(self, outcome: str, message: str) -> dict[str, Any]:
         metadata = self.metadata(outcome, message)
         return {"plan_id": self.plan.id, "outcome": outcome, "message": message,
                 "counts": metadata["counts"], "tokens": metadata["tokens"],
                 "cost_usd": metadata["cost_usd"], "ai_errors": self.usage.errors}
 
-    def execute(self) -> dict:
+    def execute(self) -> dict[str, Any]:
         indexes = load_indexes(self.options)
         analyser = self._analyser(indexes)
         chunk_size = AI_SCENE_CHUNK if analyser else SCENE_BATCH
@@ -179,7 +180,7 @@ class _Run:
         return analyser
 
     def _write(self, scenes: list[SceneSnapshot], indexes: LibraryIndexes,
-               ai_findings: dict) -> None:
+               ai_findings: dict[str, Any]) -> None:
         changes = []
         for scene in scenes:
             findings = local_findings(scene, indexes, self.options) + ai_findings.get(scene.id, [])
@@ -208,7 +209,7 @@ class _Run:
             message += f"; {self.usage.errors} AI error(s), see the plan's metadata"
         return message
 
-    def _finish(self, outcome: str, message: str) -> dict:
+    def _finish(self, outcome: str, message: str) -> dict[str, Any]:
         AnalysisPlan.objects.filter(pk=self.plan.pk).update(
             metadata=self.metadata(outcome, message)
         )
@@ -219,6 +220,6 @@ class _Run:
         return result
 
 
-def run_analysis(progress, parameters: dict) -> dict:
+def run_analysis(progress: Progress, parameters: dict[str, Any]) -> dict[str, Any]:
     """The body of the "analysis" job; returns the job result (``plan_id`` and counts)."""
     return _Run(progress, parameters).execute()

@@ -69,14 +69,15 @@ class SceneSnapshot:
         )
 
 
-def _linked(kind: EntityKind, ids: list[str]) -> dict[str, list[dict]]:
+def _linked(kind: EntityKind, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     named = defaultdict(list)
     for scene_id, entity_id, name in kind.named_links(ids):
         named[scene_id].append({"id": entity_id, "name": name})
     return named
 
 
-def _value(field: SceneField, row: dict, linked: dict[str, dict[str, list[dict]]]) -> Any:
+def _value(field: SceneField, row: dict[str, Any],
+           linked: dict[str, dict[str, list[dict[str, Any]]]]) -> Any:
     if field.shape == Shape.VALUE:
         return row[field.column]
     if field.shape == Shape.ENTITY_LIST:
@@ -118,7 +119,7 @@ def load_snapshots(ids: list[str]) -> list[SceneSnapshot]:
     ]
 
 
-def iter_scene_chunks(scenes: QuerySet, chunk_size: int = SCENE_BATCH) -> Iterator[
+def iter_scene_chunks(scenes: QuerySet[Scene], chunk_size: int = SCENE_BATCH) -> Iterator[
     list[SceneSnapshot]
 ]:
     """Snapshots of the selected scenes, chunk by chunk in id order (keyset paging)."""

@@ -59,6 +59,9 @@ class AnalysisPlan(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     applied_at = models.DateTimeField(null=True, blank=True)
 
+    # Not a column: the plan detail sets it (analysis.plan_queries.plan_scenes).
+    scenes: list[dict[str, Any]]
+
     class Meta:
         ordering = ["-created_at", "-id"]
 

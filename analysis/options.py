@@ -6,6 +6,7 @@ parameters, so a settings change while a job waits does not alter what it was as
 """
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from analysis.fields import SCENE_FIELDS, SceneField
 from settings_app import get_setting
@@ -32,7 +33,7 @@ class AnalysisOptions:
     fields: frozenset[str] = frozenset(SCENE_FIELDS)
 
     @classmethod
-    def resolve(cls, **requested) -> "AnalysisOptions":
+    def resolve(cls, **requested: Any) -> "AnalysisOptions":
         """The requested (already validated) options over the effective settings."""
         defaults = {name: get_setting(setting) for name, setting in SETTING_DEFAULTS.items()}
         return cls.from_dict({**defaults, **requested})

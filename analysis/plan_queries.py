@@ -21,7 +21,7 @@ REVIEW_COUNTS = (ChangeStatus.PENDING, ChangeStatus.ACCEPTED, ChangeStatus.REJEC
 COUNT_ANNOTATIONS = {status: f"count_{status}" for status in REVIEW_COUNTS}
 
 
-def get_plan(plan_id, *, for_update: bool = False) -> AnalysisPlan:
+def get_plan(plan_id: int | str, *, for_update: bool = False) -> AnalysisPlan:
     """The plan, or NotFound (for an unknown or malformed id)."""
     plans = AnalysisPlan.objects.select_for_update() if for_update else AnalysisPlan.objects
     try:

@@ -110,13 +110,13 @@ def local_findings(scene: SceneSnapshot, indexes: LibraryIndexes, options: Analy
 
 def _merge(findings: list[Finding]) -> list[Finding]:
     """One finding per proposal: the most confident, path winning ties (cheaper evidence)."""
-    best: dict[tuple, Finding] = {}
+    best: dict[tuple[Any, ...], Finding] = {}
     for finding in sorted(findings, key=lambda f: (-f.confidence, f.source != ChangeSource.PATH)):
         best.setdefault(finding.key, finding)
     return list(best.values())
 
 
-def _is_current(finding: Finding, current: list[dict]) -> bool:
+def _is_current(finding: Finding, current: list[dict[str, Any]]) -> bool:
     if finding.entity_id is not None:
         return any(item["id"] == finding.entity_id for item in current)
     return any(normalize(item["name"]) == normalize(finding.name) for item in current)
@@ -129,7 +129,7 @@ def _status(confidence: float, options: AnalysisOptions) -> str:
     return ChangeStatus.PENDING
 
 
-def _value(finding: Finding) -> dict:
+def _value(finding: Finding) -> dict[str, Any]:
     return {"id": finding.entity_id, "name": finding.name}
 
 
@@ -166,7 +166,7 @@ class ChangeBuilder:
             changes += [change] if change else []
         return changes
 
-    def _change(self, scene: SceneSnapshot, **fields) -> PlanChange:
+    def _change(self, scene: SceneSnapshot, **fields: Any) -> PlanChange:
         return PlanChange(
             scene_id=scene.id, scene_title=scene.title,
             status=_status(fields["confidence"], self.options), **fields,

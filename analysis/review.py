@@ -4,6 +4,9 @@ Every action ends with ``refresh_plan_status``. Applied changes are history and 
 a plan being applied or cancelled takes no review (409).
 """
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db import transaction
 from django.db.models import Count
 
@@ -72,7 +75,7 @@ def update_change(change_id, *, proposed_value=UNSET, status: str | None = None,
     return change
 
 
-def bulk_review(plan_id, status: str, *, change_ids: list | None = None,
+def bulk_review(plan_id: int | str, status: str, *, change_ids: list[Any] | None = None,
                 field: str | None = None, min_confidence: float | None = None,
                 scene_ids: list | None = None, filters: dict | None = None,
                 user=None) -> dict:
@@ -122,7 +125,7 @@ def bulk_review(plan_id, status: str, *, change_ids: list | None = None,
     }
 
 
-def cancel_plan(plan_id) -> AnalysisPlan:
+def cancel_plan(plan_id: int | str) -> AnalysisPlan:
     """Cancel a plan that is not applied or being applied (Conflict); idempotent."""
     with transaction.atomic():
         plan = get_plan(plan_id, for_update=True)
@@ -135,7 +138,8 @@ def cancel_plan(plan_id) -> AnalysisPlan:
     return plan
 
 
-def forget_removed_scenes(sender=None, scene_ids=(), **kwargs) -> None:
+def forget_removed_scenes(sender: object = None, scene_ids: Iterable[str] = (),
+                          **kwargs: Any) -> None:
     """``scenes_removed`` receiver: drop those scenes' unapplied changes and cached answers.
 
     Runs inside sync's deleting transaction. Plans being applied keep their status (the

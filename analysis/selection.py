@@ -1,7 +1,10 @@
 """The scenes an analysis run covers: explicit ids, the scene list's filters, both, or all."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
 
 from analysis.library import SceneSnapshot, iter_scene_chunks, load_snapshots
 from scenes.batching import SCENE_BATCH, batched
@@ -18,11 +21,12 @@ class SceneSelection:
     filters: SceneFilters | None = None
 
     @classmethod
-    def of(cls, scene_ids=None, filters: SceneFilters | None = None) -> "SceneSelection":
+    def of(cls, scene_ids: Iterable[object] | None = None,
+           filters: SceneFilters | None = None) -> "SceneSelection":
         ids = tuple(sorted(set(map(str, scene_ids)))) if scene_ids is not None else None
         return cls(ids, filters if filters and filters.as_dict() else None)
 
-    def as_parameters(self) -> dict:
+    def as_parameters(self) -> dict[str, Any]:
         """JSON for the job's parameters (``from_parameters`` reads it back)."""
         return {
             "scene_ids": list(self.scene_ids) if self.scene_ids is not None else None,
@@ -30,12 +34,12 @@ class SceneSelection:
         }
 
     @classmethod
-    def from_parameters(cls, parameters: dict) -> "SceneSelection":
+    def from_parameters(cls, parameters: dict[str, Any]) -> "SceneSelection":
         filters = parameters.get("filters")
         return cls.of(parameters.get("scene_ids"),
                       SceneFilters.from_values(filters) if filters else None)
 
-    def _filtered(self):
+    def _filtered(self) -> QuerySet[Scene]:
         return filter_scenes(self.filters) if self.filters else Scene.objects.all()
 
     def check_ids(self) -> None:
@@ -72,7 +76,7 @@ class SceneSelection:
             if ids:
                 yield load_snapshots(ids)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """For the plan's metadata."""
         return {
             "scene_ids": len(self.scene_ids) if self.scene_ids is not None else None,

@@ -15,9 +15,10 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from celery import current_app
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -51,18 +52,18 @@ class JobCancelled(Exception):
 @dataclass(frozen=True)
 class JobType:
     name: str
-    body: Callable[["Progress", dict], Any]
+    body: Callable[["Progress", dict[str, Any]], Any]
     queue: str
-    exclusive_key: Callable[[dict], str | None] | None
+    exclusive_key: Callable[[dict[str, Any]], str | None] | None
     idempotent: bool
 
 
 JOB_TYPES: dict[str, JobType] = {}
 
 
-def register_job_type(name: str, body: Callable[["Progress", dict], Any], *,
+def register_job_type(name: str, body: Callable[["Progress", dict[str, Any]], Any], *,
                       queue: str = "default",
-                      exclusive_key: Callable[[dict], str | None] | None = None,
+                      exclusive_key: Callable[[dict[str, Any]], str | None] | None = None,
                       idempotent: bool = False) -> None:
     """Register ``body(progress, parameters) -> result`` as the job type ``name``; apps call
     this from their ``AppConfig.ready``. A name registered twice is a configuration error.
@@ -158,11 +159,11 @@ def _spec(type_name: str) -> JobType:
     return spec
 
 
-def _exclusive_key(spec: JobType, parameters: dict) -> str | None:
+def _exclusive_key(spec: JobType, parameters: dict[str, Any]) -> str | None:
     return spec.exclusive_key(parameters) if spec.exclusive_key else None
 
 
-def ensure_not_active(type_name: str, parameters: dict) -> None:
+def ensure_not_active(type_name: str, parameters: dict[str, Any]) -> None:
     """Raise JobAlreadyActive when ``start_job`` would clash with an active job now, for
     callers that must say so before they check anything else."""
     key = _exclusive_key(_spec(type_name), parameters)
@@ -265,8 +266,9 @@ def describe_failure(exc: BaseException) -> str:
     return redact(f"{message}\n\n{trace}", current_secrets())
 
 
-def _finish(job_id, status: str, *, result=None, error: str = "", counters: dict | None = None,
-            from_statuses=ACTIVE_STATUSES) -> bool:
+def _finish(job_id: str | UUID, status: str, *, result: Any = None, error: str = "",
+            counters: dict[str, Any] | None = None,
+            from_statuses: Iterable[str] = ACTIVE_STATUSES) -> bool:
     """Move a job in ``from_statuses`` to a terminal status; False when it was in none."""
     now = timezone.now()
     fields = {
@@ -289,14 +291,14 @@ def fail_job(job: Job, error: str) -> bool:
     return _finish(job.id, JobStatus.FAILED, error=error)
 
 
-def _get_job(job_id) -> Job:
+def _get_job(job_id: str | UUID) -> Job:
     try:
         return Job.objects.get(id=job_id)
     except (Job.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("Job not found") from None
 
 
-def cancel_job(job_id) -> Job:
+def cancel_job(job_id: str | UUID) -> Job:
     """Cancel: pending jobs stop at once, running ones at their next safe point.
 
     Raises NotFound for an unknown id and Conflict for a finished job.
@@ -329,7 +331,7 @@ class Progress:
 
     def __init__(self, job: Job):
         self.job = job
-        self.partial_result = None  # bodies may set what they achieved before a stop
+        self.partial_result: Any = None  # bodies may set what they achieved before a stop
         self._last_write = 0.0
         self._last_cancel_check = 0.0
 
@@ -357,7 +359,7 @@ class Progress:
                       or job.status)
         publish_job(job, "job_progress")
 
-    def counters(self) -> dict:
+    def counters(self) -> dict[str, Any]:
         """The progress fields as the body last reported them (written on finish too, so
         a throttled last update is never lost)."""
         job = self.job
@@ -381,21 +383,21 @@ class _Heartbeat:
     A failed beat ("database is locked", a dropped connection) is logged and the next one
     tried on a fresh connection: the thread only ends with the job."""
 
-    def __init__(self, job_id, interval: float | None = None):
+    def __init__(self, job_id: str | UUID, interval: float | None = None) -> None:
         self.job_id = job_id
         self.stop = threading.Event()
         self.interval = interval or max(1.0, get_setting("job_heartbeat_timeout_seconds") / 5)
 
-    def __enter__(self):
+    def __enter__(self) -> "_Heartbeat":
         self.thread = threading.Thread(target=self._beat, daemon=True, name="job-heartbeat")
         self.thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join(timeout=5)
 
-    def _beat(self):
+    def _beat(self) -> None:
         try:
             while not self.stop.wait(self.interval):
                 try:

@@ -13,6 +13,7 @@ Both speak ``INSERT ... ON CONFLICT (pk) DO UPDATE SET col = EXCLUDED.col``.
 
 import json
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from django.db import connection, models
 
@@ -33,7 +34,7 @@ def _columns(model: type[models.Model], fields: Sequence[str]) -> list[str]:
     return [_quote(column(model, name)) for name in fields]
 
 
-def _adapter(field: models.Field) -> Callable | None:
+def _adapter(field: object) -> Callable[[Any], Any] | None:
     """How a Python value of ``field`` becomes a parameter (None: as it is)."""
     if isinstance(field, models.JSONField):
         return json.dumps  # PostgreSQL casts the text to jsonb; SQLite stores it as is
@@ -46,7 +47,8 @@ def _adapter(field: models.Field) -> Callable | None:
     return None
 
 
-def _adapted_columns(model, fields: Sequence[str], rows: list[tuple]) -> list[list]:
+def _adapted_columns(model: type[models.Model], fields: Sequence[str],
+                     rows: list[tuple[Any, ...]]) -> list[list[Any]]:
     columns = []
     for name, values in zip(fields, zip(*rows, strict=True), strict=True):
         adapt = _adapter(model._meta.get_field(name))
@@ -55,7 +57,8 @@ def _adapted_columns(model, fields: Sequence[str], rows: list[tuple]) -> list[li
     return columns
 
 
-def _insert(model, fields: Sequence[str], rows: list[tuple], on_conflict: str) -> None:
+def _insert(model: type[models.Model], fields: Sequence[str], rows: list[tuple[Any, ...]],
+            on_conflict: str) -> None:
     table = _quote(model._meta.db_table)
     names = ", ".join(_columns(model, fields))
     columns = _adapted_columns(model, fields, rows)
@@ -76,7 +79,7 @@ def _insert(model, fields: Sequence[str], rows: list[tuple], on_conflict: str) -
             )
 
 
-def upsert(model: type[models.Model], fields: Sequence[str], rows: list[tuple]) -> None:
+def upsert(model: type[models.Model], fields: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
     """Insert ``rows`` (values in ``fields`` order, primary key first) or update them."""
     if rows:
         columns = _columns(model, fields)
@@ -84,13 +87,13 @@ def upsert(model: type[models.Model], fields: Sequence[str], rows: list[tuple]) 
         _insert(model, fields, rows, f"ON CONFLICT ({columns[0]}) DO UPDATE SET {updates}")
 
 
-def insert(model: type[models.Model], fields: Sequence[str], rows: list[tuple]) -> None:
+def insert(model: type[models.Model], fields: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
     """Insert ``rows``, skipping any that would break a unique constraint."""
     if rows:
         _insert(model, fields, rows, "ON CONFLICT DO NOTHING")
 
 
-def _where_in(model, key: str, values: Sequence) -> tuple[str, list]:
+def _where_in(model: type[models.Model], key: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
     """``key IN values`` (on PostgreSQL ``= ANY(array)``: one parameter, not thousands)."""
     column = _columns(model, [key])[0]
     if connection.vendor == "postgresql":
@@ -100,8 +103,8 @@ def _where_in(model, key: str, values: Sequence) -> tuple[str, list]:
 
 
 def select_where_in(
-    model: type[models.Model], fields: Sequence[str], key: str, values: Sequence
-) -> list[tuple]:
+    model: type[models.Model], fields: Sequence[str], key: str, values: Sequence[Any]
+) -> list[tuple[Any, ...]]:
     """``SELECT fields FROM model WHERE key IN values`` as tuples."""
     if not values:
         return []
@@ -110,10 +113,11 @@ def select_where_in(
            f"WHERE {condition}")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
-def delete_where_in(model: type[models.Model], key: str, values: Sequence) -> None:
+def delete_where_in(model: type[models.Model], key: str, values: Sequence[Any]) -> None:
     """``DELETE FROM model WHERE key IN values``: no cascades, no signals."""
     if not values:
         return

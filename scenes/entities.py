@@ -8,6 +8,7 @@ kind is one entry in ``ENTITY_KINDS`` (with its model, its client calls and its 
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import models
 
@@ -29,9 +30,9 @@ class EntityKind:
     link: type[models.Model]
     link_field: str
     alias_key: str  # where Stash keeps the aliases
-    list_all: Callable[[StashClient], list[dict]]
-    find_by_name: Callable[[StashClient, str], list[dict]]
-    create: Callable[[StashClient, str], dict]
+    list_all: Callable[[StashClient], list[dict[str, Any]]]
+    find_by_name: Callable[[StashClient, str], list[dict[str, Any]]]
+    create: Callable[[StashClient, str], dict[str, Any]]
     extra_fields: tuple[str, ...] = ()  # copied as-is from Stash, None -> ""
 
     @property
@@ -50,7 +51,7 @@ class EntityKind:
     def update_fields(self) -> list[str]:
         return ["name", "aliases", "search_text", "last_synced", *self.extra_fields]
 
-    def items_of(self, stash_scene: dict) -> list[dict]:
+    def items_of(self, stash_scene: dict[str, Any]) -> list[dict[str, Any]]:
         """The ``{"id", "name", ...}`` entities of this kind that a Stash scene holds."""
         value = stash_scene.get(self.field)
         if self.many:

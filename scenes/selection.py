@@ -6,7 +6,9 @@ their input at the edge and hand a ``SceneFilters`` to ``filter_scenes``.
 
 from dataclasses import asdict, dataclass
 from datetime import date
+from typing import Any, TypeVar
 
+from django.db import models
 from django.db.models import Count, QuerySet
 
 from scenes.entities import PERFORMERS, TAGS, EntityKind
@@ -25,7 +27,7 @@ class SceneFilters:
     date_from: date | None = None
     date_to: date | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """The filters that are set, as JSON values (for job parameters and plan metadata)."""
         values = {}
         for name, value in asdict(self).items():
@@ -39,7 +41,7 @@ class SceneFilters:
         return values
 
     @classmethod
-    def from_values(cls, values: dict) -> "SceneFilters":
+    def from_values(cls, values: dict[str, Any]) -> "SceneFilters":
         """From values already validated (cleaned form data, a serializer's, or ``as_dict``'s
         output): unset ones are dropped, lists become tuples, ISO dates dates."""
         typed = {}
@@ -54,30 +56,33 @@ class SceneFilters:
         return cls(**typed)
 
 
+Rows = TypeVar("Rows", bound=models.Model)
 _UNSET: tuple[object, ...] = (None, "", (), [])
 _DATES = ("date_from", "date_to")
 
 
-def _with_all(kind: EntityKind, entity_ids: tuple[str, ...]) -> QuerySet:
+def _with_all(kind: EntityKind, entity_ids: tuple[str, ...]) -> QuerySet[Any, Any]:
     """Ids of the scenes linked to ALL these entities: one subquery on the link table, no
     joins, so counting a page stays a count over scene ids."""
-    return (
+    ids: QuerySet[Any, Any] = (
         kind.link._default_manager.filter(**{f"{kind.column}__in": entity_ids})
         .values("scene_id")
         .annotate(matched=Count(kind.column))
         .filter(matched=len(entity_ids))
         .values("scene_id")
     )
+    return ids
 
 
-def contains_lowered(queryset: QuerySet, column: str, text: str) -> QuerySet:
+def contains_lowered(queryset: QuerySet[Rows], column: str, text: str) -> QuerySet[Rows]:
     """Rows whose ``column`` (kept lower-cased by sync) contains ``text``: a plain LIKE that
     a trigram index on PostgreSQL can serve (icontains would wrap the column in UPPER())."""
     text = text.strip().lower()
     return queryset.filter(**{f"{column}__contains": text}) if text else queryset
 
 
-def filter_scenes(filters: SceneFilters, scenes: QuerySet | None = None) -> QuerySet:
+def filter_scenes(filters: SceneFilters,
+                  scenes: QuerySet[Scene] | None = None) -> QuerySet[Scene]:
     """``scenes`` (default: all) narrowed to those matching ``filters``."""
     scenes = Scene.objects.all() if scenes is None else scenes
     scenes = contains_lowered(scenes, "search_text", filters.search)

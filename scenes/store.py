@@ -7,6 +7,7 @@ fixed number of statements per call, whatever the number of rows: bulk upserts (
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
 from django.db import models, transaction
 
@@ -35,13 +36,13 @@ def search_text(*parts: str | None) -> str:
 # -- entities ------------------------------------------------------------------------------
 
 
-def _entity_row(kind: EntityKind, item: dict, now: datetime) -> tuple:
+def _entity_row(kind: EntityKind, item: dict[str, Any], now: datetime) -> tuple[Any, ...]:
     aliases = list(item.get(kind.alias_key) or ())
     extra = tuple(item.get(field) or "" for field in kind.extra_fields)
     return (item["id"], item["name"], aliases, search_text(item["name"], *aliases), now, *extra)
 
 
-def upsert_entities(kind: EntityKind, items: list[dict], now: datetime) -> None:
+def upsert_entities(kind: EntityKind, items: list[dict[str, Any]], now: datetime) -> None:
     bulk.upsert(
         kind.model, ["id", *kind.update_fields], [_entity_row(kind, item, now) for item in items]
     )
@@ -69,7 +70,7 @@ SCENE_FIELDS = ["id", "title", "details", "organized", "code", "urls", "rating",
                 "last_synced"]
 
 
-def _scene_row(scene: dict, now: datetime) -> tuple:
+def _scene_row(scene: dict[str, Any], now: datetime) -> tuple[Any, ...]:
     studio = scene.get("studio")
     return (
         scene["id"],
@@ -93,7 +94,7 @@ def _scene_row(scene: dict, now: datetime) -> tuple:
 FILE_COLUMNS = [*FILE_FIELDS, "scene_id"]
 
 
-def _file_rows(scene: dict) -> list[tuple]:
+def _file_rows(scene: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Rows in ``FILE_COLUMNS`` order. Stash lists a scene's primary file first."""
     return [
         (
@@ -106,7 +107,7 @@ def _file_rows(scene: dict) -> list[tuple]:
     ]
 
 
-def save_scenes(scenes: list[dict], now: datetime) -> int:
+def save_scenes(scenes: list[dict[str, Any]], now: datetime) -> int:
     """Upsert a page of scenes with their files and relations; returns how many were new.
 
     A fixed number of statements per page: entity stubs, the scenes, the files (and the

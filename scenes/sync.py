@@ -18,11 +18,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from jobs.runner import Progress
 from scenes import store
 from scenes.batching import ROWS_PER_FETCH, batched
 from scenes.entities import ENTITY_KINDS, SCENE_LISTS
@@ -68,7 +70,8 @@ class Counts:
 class _Run:
     """One sync: its mode, counters and the newest ``updated_at`` seen."""
 
-    def __init__(self, client: StashClient, progress, incremental: bool, since: str | None):
+    def __init__(self, client: StashClient, progress: Progress, incremental: bool,
+                 since: str | None) -> None:
         self.client = client
         self.progress = progress
         self.incremental = incremental
@@ -79,7 +82,7 @@ class _Run:
         self.counts = {name: Counts() for name in ("scenes", *(k.plural for k in ENTITY_KINDS))}
         progress.partial_result = self.result()
 
-    def result(self) -> dict:
+    def result(self) -> dict[str, Any]:
         return {
             "incremental": self.incremental,
             **{name: asdict(counts) for name, counts in self.counts.items()},
@@ -90,7 +93,7 @@ class _Run:
         """Keep the job's partial result current, for a cancel or failure mid-way."""
         self.progress.partial_result = self.result()
 
-    def see(self, items: Iterable[dict]) -> None:
+    def see(self, items: Iterable[dict[str, Any]]) -> None:
         newest = max((item["updated_at"] for item in items), default="")
         self.newest_seen = max(self.newest_seen, newest)
 
@@ -142,7 +145,8 @@ class _Run:
                 self.progress.update(self.processed, total)
                 self.progress.check_cancelled()
 
-    def remove_deleted_scenes(self, id_scan: Future | None, scan_started: datetime) -> None:
+    def remove_deleted_scenes(self, id_scan: Future[set[str]] | None,
+                              scan_started: datetime) -> None:
         if id_scan is not None:
             # Scenes written after the id scan began may be newer than it: they stay.
             in_stash = id_scan.result()
@@ -160,7 +164,7 @@ class _Run:
         self.counts["scenes"].removed += len(store.remove_scenes(gone))
         self.publish()
 
-    def finish(self, previous_watermark: str) -> dict:
+    def finish(self, previous_watermark: str) -> dict[str, Any]:
         watermark = max(previous_watermark, self.newest_seen) if self.incremental else (
             self.newest_seen
         )
@@ -202,7 +206,8 @@ def _fewer_checkpoints() -> Iterator[None]:
             cursor.execute(f"PRAGMA wal_autocheckpoint = {previous}")
 
 
-def run_sync(connect: Callable[[], StashClient], progress, *, incremental: bool = True) -> dict:
+def run_sync(connect: Callable[[], StashClient], progress: Progress, *,
+             incremental: bool = True) -> dict[str, Any]:
     """Bring the local library up to date with Stash; returns the counts.
 
     ``connect()`` opens a Stash client (two are used: incremental sync scans Stash's scene
@@ -255,7 +260,7 @@ def _scene_ids(connect: Callable[[], StashClient]) -> set[str]:
         return set(client.scene_ids())
 
 
-def refresh_scenes(client: StashClient, scene_ids: Iterable[str | int]) -> dict:
+def refresh_scenes(client: StashClient, scene_ids: Iterable[str | int]) -> dict[str, Any]:
     """Re-read these scenes from Stash now and store them; scenes Stash no longer has are
     removed locally (with ``scenes_removed``). For code that changed scenes in Stash.
 

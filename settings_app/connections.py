@@ -13,6 +13,7 @@ the saved key.
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -26,7 +27,7 @@ STASH = "stash"  # the services the settings page tests
 AI = "openai"
 
 # ``check(timeout=..., **values) -> {"success": bool, ...}``, by service name.
-ConnectionCheck = Callable[..., dict]
+ConnectionCheck = Callable[..., dict[str, Any]]
 CONNECTION_CHECKS: dict[str, ConnectionCheck] = {}
 
 
@@ -36,7 +37,7 @@ def register_connection_check(service: str, check: ConnectionCheck) -> None:
     CONNECTION_CHECKS[service] = check
 
 
-def check_connection(service: str, **values) -> dict:
+def check_connection(service: str, **values: Any) -> dict[str, Any]:
     """Run the check registered for ``service`` with the values the user typed."""
     return CONNECTION_CHECKS[service](timeout=CONNECTION_TEST_TIMEOUT, **values)
 
@@ -46,7 +47,7 @@ def saved_if_masked(api_key: str | None, key: str) -> str | None:
     return get_setting(key) if api_key == SECRET_MASK else api_key
 
 
-def failure(service: str, reason: str, error: str, secret: str | None) -> dict:
+def failure(service: str, reason: str, error: str, secret: str | None) -> dict[str, Any]:
     """A failed check's answer, logged; ``secret`` is masked in both."""
     error = redact(error, (secret,) if secret else ())
     logger.warning("%s connection test failed (%s): %s", service, reason, error)

@@ -75,14 +75,14 @@ class SettingSpec:
         if self.type in (int, float) and (self.minimum is None or self.maximum is None):
             raise TypeError(f"setting {self.key}: a number setting needs minimum and maximum")
 
-    def parse_env(self, raw: str):
+    def parse_env(self, raw: str) -> Any:
         if self.type is bool:
             return parse_bool(raw)
         if self.type is dict:
             return json.loads(raw)
         return self.type(raw)
 
-    def clean(self, value):
+    def clean(self, value: Any) -> Any:
         """The value as stored, or ValueError with a user-facing reason."""
         if self.secret and isinstance(value, str) and not value.strip():
             value = None  # an empty key is no key
@@ -155,7 +155,7 @@ def _spec(key: str) -> SettingSpec:
         raise KeyError(f"unknown setting {key!r}") from None
 
 
-def _environment_value(spec: SettingSpec):
+def _environment_value(spec: SettingSpec) -> Any:
     raw = os.environ.get(spec.env, "") if spec.env else ""
     if not raw.strip():
         return spec.default
@@ -165,7 +165,7 @@ def _environment_value(spec: SettingSpec):
         return spec.default
 
 
-def get_setting(key: str):
+def get_setting(key: str) -> Any:
     """The effective value of ``key``: database, else environment, else default."""
     from settings_app.models import Setting
 
@@ -174,7 +174,7 @@ def get_setting(key: str):
     return row["value"] if row is not None else _environment_value(spec)
 
 
-def effective_settings() -> dict:
+def effective_settings() -> dict[str, Any]:
     """Every registered key with its effective value (secrets in clear: callers mask)."""
     from settings_app.models import Setting
 
@@ -185,7 +185,7 @@ def effective_settings() -> dict:
     }
 
 
-def masked(values: dict) -> dict:
+def masked(values: dict[str, Any]) -> dict[str, Any]:
     return {
         key: (SECRET_MASK if value else None) if REGISTRY[key].secret else value
         for key, value in values.items()
@@ -198,7 +198,7 @@ def problem_message(exc: ValueError) -> str:
     return f"{text[:1].upper()}{text[1:]}."
 
 
-def validate_changes(changes: dict) -> dict:
+def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """Clean every change or raise InvalidInput listing every problem (nothing partial).
 
     The mask sent back for a secret means "keep the stored value", so it is dropped here.
@@ -222,7 +222,7 @@ def validate_changes(changes: dict) -> dict:
     return cleaned
 
 
-def save_settings(changes: dict) -> None:
+def save_settings(changes: dict[str, Any]) -> None:
     """Validate then store all changes in one transaction."""
     from django.db import transaction
 

@@ -8,9 +8,10 @@ client, whose HTTP connection pool is thread-safe.
 
 import json
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Self
+from typing import Any, Self
 
 import openai
 from jsonschema import Draft202012Validator
@@ -48,7 +49,7 @@ class AIConfig:
 
 @dataclass(frozen=True)
 class AIResult:
-    data: dict
+    data: dict[str, Any]
     prompt_tokens: int
     completion_tokens: int
     model: str
@@ -71,10 +72,11 @@ class AIClient:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def complete_json(self, *, system: str, user: str, schema: dict, schema_name: str) -> AIResult:
+    def complete_json(self, *, system: str, user: str, schema: dict[str, Any],
+                      schema_name: str) -> AIResult:
         """One structured-output request; the answer is parsed and validated against ``schema``.
 
         Raises ``AIOutputInvalid`` (with the usage) when the answer is not matching JSON.
@@ -130,7 +132,7 @@ class AIClient:
             model=model,
         )
 
-    def check_model(self) -> dict:
+    def check_model(self) -> dict[str, Any]:
         """Prove the server, key and model work: retrieve the model, then a tiny completion."""
         with self._translate_errors():
             model = _openai_answer(self._client.models.retrieve(self.config.model), Model)
@@ -146,7 +148,7 @@ class AIClient:
         return result
 
     @contextmanager
-    def _translate_errors(self):
+    def _translate_errors(self) -> Iterator[None]:
         """Turn ``openai`` exceptions into AIError subclasses with key-free messages."""
         try:
             yield

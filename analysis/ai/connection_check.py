@@ -1,6 +1,7 @@
 """The AI server connection test of the settings page (registered with settings_app)."""
 
 import logging
+from typing import Any
 
 from settings_app.connections import failure, saved_if_masked
 from settings_app.registry import SECRET_MASK, get_setting, http_url
@@ -30,7 +31,7 @@ def _ai_reason(exc: AIError) -> tuple[str, str]:
 
 
 def check_openai(*, timeout: float, api_key: str | None = SECRET_MASK, model: str | None = None,
-                 base_url: str | None = None) -> dict:
+                 base_url: str | None = None) -> dict[str, Any]:
     """Check the model exists on the AI server and answers a one-token request."""
     base_url = base_url or get_setting("openai_base_url")
     config = AIConfig(

@@ -42,17 +42,17 @@ SCENE_UPDATE_FIELDS = frozenset({"studio_id", "details"})
 
 @dataclass(frozen=True)
 class ScenePage:
-    scenes: list[dict]
+    scenes: list[dict[str, Any]]
     total: int | None  # the filtered count; only the first page of a scan carries it
 
 
-def _since_filter(updated_since: str | None) -> dict | None:
+def _since_filter(updated_since: str | None) -> dict[str, Any] | None:
     if updated_since is None:
         return None
     return {"updated_at": {"value": updated_since, "modifier": "GREATER_THAN"}}
 
 
-def _named(items: list[dict], name: str, alias_key: str) -> list[dict]:
+def _named(items: list[dict[str, Any]], name: str, alias_key: str) -> list[dict[str, Any]]:
     """Keep the items whose name or an alias equals ``name`` ignoring case.
 
     Stash's EQUALS is SQL LIKE: ``_`` and ``%`` match anything, so its answer is a superset.
@@ -92,7 +92,7 @@ class StashClient:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -102,7 +102,7 @@ class StashClient:
 
     # -- server ---------------------------------------------------------------------------
 
-    def server_info(self) -> dict:
+    def server_info(self) -> dict[str, Any]:
         data = self._execute("ServerInfo")
         return {"version": data["version"], "system_status": data["systemStatus"]}
 
@@ -136,13 +136,14 @@ class StashClient:
     def scene_ids(self) -> list[str]:
         return [scene["id"] for scene in self._execute("SceneIds")["findScenes"]["scenes"]]
 
-    def get_scene(self, scene_id: str | int) -> dict | None:
-        return self._execute("FindScene", id=str(scene_id))["findScene"]
+    def get_scene(self, scene_id: str | int) -> dict[str, Any] | None:
+        scene: dict[str, Any] | None = self._execute("FindScene", id=str(scene_id))["findScene"]
+        return scene
 
-    def get_scenes(self, ids: Iterable[str | int]) -> dict[str, dict | None]:
+    def get_scenes(self, ids: Iterable[str | int]) -> dict[str, dict[str, Any] | None]:
         """Scenes by id; a scene missing from Stash maps to None."""
         wanted = list(dict.fromkeys(str(scene_id) for scene_id in ids))
-        found: dict[str, dict | None] = {}
+        found: dict[str, dict[str, Any] | None] = {}
         for chunk in batched(wanted):
             try:
                 scenes = self._execute("FindScenesByIds", ids=chunk)["findScenes"]["scenes"]
@@ -184,12 +185,14 @@ class StashClient:
             updated.extend(scene["id"] for scene in result["bulkSceneUpdate"] or ())
         return updated
 
-    def update_scene(self, scene_id: str | int, **fields: Any) -> dict:
+    def update_scene(self, scene_id: str | int, **fields: Any) -> dict[str, Any]:
         """Set ``studio_id`` (None clears it) and/or ``details`` on one scene."""
         unknown = set(fields) - SCENE_UPDATE_FIELDS
         if unknown:
             raise TypeError(f"update_scene does not set {sorted(unknown)}")
-        return self._execute("SceneUpdate", input={"id": str(scene_id), **fields})["sceneUpdate"]
+        data = self._execute("SceneUpdate", input={"id": str(scene_id), **fields})
+        scene: dict[str, Any] = data["sceneUpdate"]
+        return scene
 
     def bulk_set_fields(self, scene_ids: Iterable[str | int], **fields: Any) -> list[str]:
         """Set ``studio_id`` (None clears it) and/or ``details`` on many scenes at once;
@@ -205,41 +208,48 @@ class StashClient:
 
     # -- tags, performers, studios --------------------------------------------------------
 
-    def all_tags(self, updated_since: str | None = None) -> list[dict]:
-        return self._execute("AllTags", filter=_since_filter(updated_since))["findTags"]["tags"]
+    def all_tags(self, updated_since: str | None = None) -> list[dict[str, Any]]:
+        data = self._execute("AllTags", filter=_since_filter(updated_since))
+        tags: list[dict[str, Any]] = data["findTags"]["tags"]
+        return tags
 
-    def all_performers(self, updated_since: str | None = None) -> list[dict]:
+    def all_performers(self, updated_since: str | None = None) -> list[dict[str, Any]]:
         data = self._execute("AllPerformers", filter=_since_filter(updated_since))
-        return data["findPerformers"]["performers"]
+        performers: list[dict[str, Any]] = data["findPerformers"]["performers"]
+        return performers
 
-    def all_studios(self, updated_since: str | None = None) -> list[dict]:
+    def all_studios(self, updated_since: str | None = None) -> list[dict[str, Any]]:
         data = self._execute("AllStudios", filter=_since_filter(updated_since))
-        return data["findStudios"]["studios"]
+        studios: list[dict[str, Any]] = data["findStudios"]["studios"]
+        return studios
 
-    def find_tags_by_name(self, name: str) -> list[dict]:
+    def find_tags_by_name(self, name: str) -> list[dict[str, Any]]:
         tags = self._execute("FindTagsByName", name=name)["findTags"]["tags"]
         return _named(tags, name, "aliases")
 
-    def find_performers_by_name(self, name: str) -> list[dict]:
+    def find_performers_by_name(self, name: str) -> list[dict[str, Any]]:
         data = self._execute("FindPerformersByName", name=name)
         return _named(data["findPerformers"]["performers"], name, "alias_list")
 
-    def find_studios_by_name(self, name: str) -> list[dict]:
+    def find_studios_by_name(self, name: str) -> list[dict[str, Any]]:
         studios = self._execute("FindStudiosByName", name=name)["findStudios"]["studios"]
         return _named(studios, name, "aliases")
 
-    def create_tag(self, name: str) -> dict:
-        return self._execute("TagCreate", name=name)["tagCreate"]
+    def create_tag(self, name: str) -> dict[str, Any]:
+        created: dict[str, Any] = self._execute("TagCreate", name=name)["tagCreate"]
+        return created
 
-    def create_performer(self, name: str) -> dict:
-        return self._execute("PerformerCreate", name=name)["performerCreate"]
+    def create_performer(self, name: str) -> dict[str, Any]:
+        created: dict[str, Any] = self._execute("PerformerCreate", name=name)["performerCreate"]
+        return created
 
-    def create_studio(self, name: str) -> dict:
-        return self._execute("StudioCreate", name=name)["studioCreate"]
+    def create_studio(self, name: str) -> dict[str, Any]:
+        created: dict[str, Any] = self._execute("StudioCreate", name=name)["studioCreate"]
+        return created
 
     # -- transport ------------------------------------------------------------------------
 
-    def _execute(self, operation: str, **variables: Any) -> dict:
+    def _execute(self, operation: str, **variables: Any) -> dict[str, Any]:
         """Run one named operation, retrying connection failures and 5xx answers.
 
         Mutations are retried too: the bulk modes and sceneUpdate are idempotent, and a create

@@ -1,6 +1,7 @@
 """The Stash connection test of the settings page (registered with settings_app)."""
 
 import logging
+from typing import Any
 
 from settings_app.connections import failure, saved_if_masked
 from settings_app.registry import SECRET_MASK, get_setting, http_url
@@ -25,7 +26,7 @@ def _stash_reason(exc: StashError) -> tuple[str, str]:
 
 
 def check_stash(*, timeout: float, url: str | None = None,
-                api_key: str | None = SECRET_MASK) -> dict:
+                api_key: str | None = SECRET_MASK) -> dict[str, Any]:
     """Ask Stash for its version and system status with this URL and key."""
     url = http_url(url or get_setting("stash_url"))
     api_key = saved_if_masked(api_key, "stash_api_key")
