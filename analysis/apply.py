@@ -22,7 +22,7 @@ between chunks. Failed changes stay failed until a person accepts them again.
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from django.db import transaction
@@ -276,7 +276,7 @@ class ApplyRun:
 
     # -- scenes --------------------------------------------------------------------------
 
-    def apply_chunk(self, scene_ids: list[str]) -> None:
+    def apply_chunk(self, scene_ids: Sequence[str]) -> None:
         in_stash = self.client.get_scenes(scene_ids)
         groups: dict[Write, list[tuple[str, PlanChange]]] = {}
         held, failed = [], []

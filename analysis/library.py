@@ -6,7 +6,7 @@ than one chunk at a time, so a 100k-scene library analyses in constant memory.
 """
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +69,7 @@ class SceneSnapshot:
         )
 
 
-def _linked(kind: EntityKind, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _linked(kind: EntityKind, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     named = defaultdict(list)
     for scene_id, entity_id, name in kind.named_links(ids):
         named[scene_id].append({"id": entity_id, "name": name})
@@ -86,7 +86,7 @@ def _value(field: SceneField, row: dict[str, Any],
     return {"id": entity_id, "name": row[field.entity_kind.name_lookup]} if entity_id else None
 
 
-def load_snapshots(ids: list[str]) -> list[SceneSnapshot]:
+def load_snapshots(ids: Sequence[str]) -> list[SceneSnapshot]:
     """Snapshots of ``ids`` in that order (ids that no longer exist are skipped)."""
     columns = [column for field in SCENE_FIELDS.values() for column in (
         [field.column] if field.shape == Shape.VALUE

@@ -45,7 +45,7 @@ def entities_with_scene_counts(kind: EntityKind) -> QuerySet:
     """The kind's entities with ``scene_count``: a correlated subquery, which a count of the
     page can drop."""
     per_entity = (
-        kind.link.objects.filter(**{kind.column: OuterRef("pk")})
+        kind.link._default_manager.filter(**{kind.column: OuterRef("pk")})
         .values(kind.column)
         .annotate(count=Count("*"))
         .values("count")

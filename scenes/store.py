@@ -5,7 +5,7 @@ fixed number of statements per call, whatever the number of rows: bulk upserts (
 ``scenes.bulk``) and relation diffs computed as sets. Callers own the transaction.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -107,7 +107,7 @@ def _file_rows(scene: dict[str, Any]) -> list[tuple[Any, ...]]:
     ]
 
 
-def save_scenes(scenes: list[dict[str, Any]], now: datetime) -> int:
+def save_scenes(scenes: Sequence[dict[str, Any]], now: datetime) -> int:
     """Upsert a page of scenes with their files and relations; returns how many were new.
 
     A fixed number of statements per page: entity stubs, the scenes, the files (and the

@@ -17,8 +17,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from settings_app.registry import SECRET_MASK, get_setting
-from settings_app.secrets import redact
+from settings_app.registry import get_setting
+from settings_app.secrets import SECRET_MASK, redact
 
 logger = logging.getLogger("stashhog.settings")
 

@@ -8,11 +8,11 @@ from rest_framework.response import Response
 from settings_app.connections import AI, STASH, check_connection
 from settings_app.registry import (
     REGISTRY,
-    SECRET_MASK,
     effective_settings,
     masked,
     save_settings,
 )
+from settings_app.secrets import SECRET_MASK
 from settings_app.serializers import (
     OpenAIConnectionResult,
     OpenAIConnectionTest,

@@ -4,7 +4,8 @@ import logging
 from typing import Any
 
 from settings_app.connections import failure, saved_if_masked
-from settings_app.registry import SECRET_MASK, get_setting, http_url
+from settings_app.registry import get_setting, http_url
+from settings_app.secrets import SECRET_MASK
 
 from .client import AIClient, AIConfig
 from .errors import AIAuthError, AIError, AIModelNotFound, AINotOpenAI, AIUnreachable
