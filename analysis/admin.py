@@ -94,7 +94,7 @@ class PlanChangeAdmin(admin.ModelAdmin):
     list_filter = ["plan", "status", "field", "source"]
     search_fields = ["=scene_id", "scene_title"]
     list_select_related = ["plan"]
-    fields = readonly_fields = ["plan", *CHANGE_FIELDS, "applied_at"]
+    fields = readonly_fields = ("plan", *CHANGE_FIELDS, "applied_at")
     actions = ["accept_changes", "reject_changes"]
 
     def has_add_permission(self, request):

@@ -78,7 +78,7 @@ def _accepted(plan_id: int, scene_ids: list[str] | None) -> QuerySet[PlanChange]
 
 
 def request_apply(plan_id: int, scene_ids: list[str] | None, *, background: bool,
-                  user=None) -> Job:
+                  user: Any = None) -> Job:
     """Start applying the plan's accepted changes (only those of ``scene_ids`` if given);
     ``user`` started it and is recorded on the changes it applies.
 
@@ -171,8 +171,9 @@ def writes_needed(change: PlanChange, scene: dict[str, Any]) -> list[Write] | st
 class ApplyRun:
     """One apply of one plan's accepted changes (see the module docstring)."""
 
-    def __init__(self, plan_id: int, client: StashClient, progress,
-                 scene_ids: list[str] | None = None, applied_by_id: int | None = None):
+    def __init__(self, plan_id: int, client: StashClient, progress: Progress,
+                 scene_ids: list[str] | None = None,
+                 applied_by_id: int | None = None) -> None:
         self.client = client
         self.applied_by_id = applied_by_id
         self.progress = progress

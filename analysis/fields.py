@@ -168,22 +168,22 @@ class SceneField:
             return items[0]["id"] if items else None
         return self.set_value(stash_scene.get(self.stash_key))
 
-    def stash_value(self, stash_scene: dict) -> Any:
+    def stash_value(self, stash_scene: dict[str, Any]) -> Any:
         """The field as a Stash scene holds it, in the shape of ``PlanChange.current_value``
         (what apply records before writing, and what a revert restores)."""
         if self.shape == Shape.VALUE:
             return self.set_value(stash_scene.get(self.stash_key))
         items = [{"id": item["id"], "name": item["name"]}
-                 for item in self.kind.items_of(stash_scene)]
+                 for item in self.entity_kind.items_of(stash_scene)]
         if self.shape == Shape.ENTITY:
             return items[0] if items else None
         return items
 
     def same_set_value(self, one: Any, other: Any) -> bool:
         """Whether two values of a set field are the same to Stash (an entity by its id)."""
-        return self.set_value(one) == self.set_value(other)
+        return bool(self.set_value(one) == self.set_value(other))
 
-    def held_ids(self, stash_scene: dict) -> set[str]:
+    def held_ids(self, stash_scene: dict[str, Any]) -> set[str]:
         """The entity ids a list field holds in Stash now."""
         return {item["id"] for item in self.entity_kind.items_of(stash_scene)}
 

@@ -22,7 +22,7 @@ class PlanFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = AnalysisPlan
-        fields = []
+        fields: list[str] = []
 
 
 def _scene_title_or_path(queryset, _name, value):
@@ -50,7 +50,7 @@ class PlanChangeFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = PlanChange
-        fields = []
+        fields: list[str] = []
 
 
 def filter_changes(changes, filters: dict):

@@ -47,7 +47,7 @@ def _check_ai_configured(options: AnalysisOptions) -> None:
 
 def request_analysis(selection: SceneSelection, options: AnalysisOptions, *,
                      plan_name: str | None = None, background: bool = True,
-                     user=None) -> Job:
+                     user: Any = None) -> Job:
     """Start the analysis job (run here and finished when not background); ``user``
     started it.
 

@@ -9,6 +9,8 @@ Change states: ``pending`` -> ``accepted`` | ``rejected`` (and back, while not a
 ``accepted`` -> ``applied`` | ``failed`` by apply; a ``failed`` change can be accepted again.
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 

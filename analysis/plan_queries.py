@@ -1,8 +1,10 @@
 """Read-side queries of plans: counts by aggregation, changes with their scene's title and
 primary file path, and changes grouped by scene (all of them, or one page of scenes)."""
 
+from collections.abc import Iterable
 from itertools import groupby
 from pathlib import PurePath
+from typing import Any
 
 from django.db.models import BigIntegerField, Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Cast
@@ -30,7 +32,7 @@ def get_plan(plan_id: int | str, *, for_update: bool = False) -> AnalysisPlan:
         raise NotFound("Plan not found") from None
 
 
-def plans_with_counts() -> QuerySet:
+def plans_with_counts() -> QuerySet[AnalysisPlan]:
     """Plans annotated with ``total_scenes``, ``total_changes`` and ``count_<status>`` for
     each of REVIEW_COUNTS (one grouped query)."""
     per_status = {name: Count("changes", filter=Q(changes__status=status))
@@ -58,12 +60,12 @@ def scene_number() -> Cast:
     return Cast("scene_id", BigIntegerField())
 
 
-def change_rows(changes: QuerySet) -> QuerySet:
+def change_rows(changes: QuerySet[PlanChange]) -> QuerySet[Any, dict[str, Any]]:
     """``changes`` as value rows (CHANGE_FIELDS) with ``scene_path``; one query, however
     many rows. ``display`` turns each row into what the API shows."""
-    return changes.annotate(scene_path=primary_path(), scene_number=scene_number()).values(
-        *CHANGE_FIELDS
-    )
+    rows: QuerySet[Any, dict[str, Any]] = changes.annotate(
+        scene_path=primary_path(), scene_number=scene_number()).values(*CHANGE_FIELDS)
+    return rows
 
 
 def display_title(title: str, path: str | None) -> str:
@@ -71,25 +73,26 @@ def display_title(title: str, path: str | None) -> str:
     return title or (PurePath(path).name if path else "")
 
 
-def display(row: dict) -> dict:
+def display(row: dict[str, Any]) -> dict[str, Any]:
     row["scene_title"] = display_title(row["scene_title"], row["scene_path"])
     return row
 
 
-def change_row(change_id: int) -> dict:
+def change_row(change_id: int) -> dict[str, Any]:
     return display(change_rows(PlanChange.objects.filter(pk=change_id)).get())
 
 
-def _grouped(rows) -> list[dict]:
+def _grouped(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     scenes = []
-    for scene_id, changes in groupby(map(display, rows), key=lambda r: r["scene_id"]):
-        changes = list(changes)
+    for scene_id, group in groupby(map(display, rows), key=lambda r: r["scene_id"]):
+        changes = list(group)
         scenes.append({"scene_id": scene_id, "scene_title": changes[0]["scene_title"],
                        "scene_path": changes[0]["scene_path"], "changes": changes})
     return scenes
 
 
-def plan_scenes(changes: QuerySet, page: int | None = None, per_page: int = 50) -> list[dict]:
+def plan_scenes(changes: QuerySet[PlanChange], page: int | None = None,
+                per_page: int = 50) -> list[dict[str, Any]]:
     """``changes`` grouped by scene, scenes in id order: all of them (one query) or the
     ``page``-th ``per_page`` scenes (two queries)."""
     if page is not None:
@@ -101,7 +104,7 @@ def plan_scenes(changes: QuerySet, page: int | None = None, per_page: int = 50) 
     return _grouped(rows.iterator(chunk_size=2000))
 
 
-def scene_history(scene_id: str) -> QuerySet:
+def scene_history(scene_id: str) -> QuerySet[PlanChange]:
     """The scene's applied changes with their plan and users; NotFound when the scene is
     neither in the library nor in any plan's history."""
     changes = PlanChange.objects.filter(scene_id=str(scene_id), status=ChangeStatus.APPLIED)

@@ -29,7 +29,9 @@ from scenes.sync import client_from_settings
 from stashhog.api.exceptions import Conflict
 
 REVERT_CONFIDENCE = 1.0
-UNDO_ACTION = {ChangeAction.ADD: ChangeAction.REMOVE, ChangeAction.REMOVE: ChangeAction.ADD}
+UNDO_ACTION: dict[str, str] = {
+    ChangeAction.ADD: ChangeAction.REMOVE, ChangeAction.REMOVE: ChangeAction.ADD,
+}
 
 
 def _label(value) -> str:
@@ -115,7 +117,7 @@ class _Undo:
 def _left_in_stash(changes: list[PlanChange]) -> list[dict]:
     left = {}
     for change in changes:
-        kind = SCENE_FIELDS[change.field].kind
+        kind = SCENE_FIELDS[change.field].entity_kind
         for item in change.created_entities or ():
             left[(kind.plural, item["id"])] = {"kind": kind.singular, **item}
     return list(left.values())
@@ -126,18 +128,18 @@ def create_revert_plan(plan_id, scene_ids: list[str] | None = None) -> AnalysisP
     given). Conflict when there is nothing to undo; UpstreamUnavailable when Stash cannot be
     read. Changes already undone by an applied revert are left out."""
     plan = get_plan(plan_id)
-    applied = plan.changes.filter(status=ChangeStatus.APPLIED).exclude(
+    query = plan.changes.filter(status=ChangeStatus.APPLIED).exclude(
         reverted_by__status=ChangeStatus.APPLIED
     ).order_by("scene_id", "id")
     if scene_ids is not None:
-        applied = applied.filter(scene_id__in=[str(scene_id) for scene_id in scene_ids])
-    applied = list(applied)
+        query = query.filter(scene_id__in=[str(scene_id) for scene_id in scene_ids])
+    applied = list(query)
     if not applied:
         raise Conflict("The plan has no applied changes to revert", detail={"plan_id": plan.pk})
     with client_from_settings() as client:
         in_stash = client.get_scenes(change.scene_id for change in applied)
-    undo = [revert for change in applied
-            if (revert := _Undo(change, in_stash.get(change.scene_id)).build()) is not None]
+    undo = [undone for change in applied
+            if (undone := _Undo(change, in_stash.get(change.scene_id)).build()) is not None]
     if not undo:
         raise Conflict("The plan's applies changed nothing in Stash that could be reverted",
                        detail={"plan_id": plan.pk})

@@ -41,8 +41,8 @@ def _check_reviewable(plan: AnalysisPlan) -> None:
 # -- review actions --------------------------------------------------------------------------
 
 
-def update_change(change_id, *, proposed_value=UNSET, status: str | None = None,
-                  user=None) -> PlanChange:
+def update_change(change_id: int | str, *, proposed_value: Any = UNSET,
+                  status: str | None = None, user: Any = None) -> PlanChange:
     """Edit the proposed value and/or set the status (pending, accepted, rejected); ``user``
     is recorded as the reviewer.
 
@@ -77,8 +77,8 @@ def update_change(change_id, *, proposed_value=UNSET, status: str | None = None,
 
 def bulk_review(plan_id: int | str, status: str, *, change_ids: list[Any] | None = None,
                 field: str | None = None, min_confidence: float | None = None,
-                scene_ids: list | None = None, filters: dict | None = None,
-                user=None) -> dict:
+                scene_ids: list[Any] | None = None, filters: dict[str, Any] | None = None,
+                user: Any = None) -> dict[str, Any]:
     """Set ``status`` on the plan's changes matching every given selector (none: all);
     ``filters`` are those of the changes list (analysis.filters). ``user`` is recorded as
     the reviewer of the changes whose status changed.

@@ -129,8 +129,8 @@ class InlineJobCancelled(JobNotCompleted, Conflict):
         super().__init__(job, f"The {job.type} job was cancelled")
 
 
-def start_job(type_name: str, parameters: dict | None = None, *, inline: bool = False,
-              created_by=None) -> Job:
+def start_job(type_name: str, parameters: dict[str, Any] | None = None, *,
+              inline: bool = False, created_by: Any = None) -> Job:
     """Create the Job row and queue it; raises JobAlreadyActive on an exclusive clash, and
     JobQueueUnavailable when the queue refused it (the row is then failed).
 
@@ -172,8 +172,8 @@ def ensure_not_active(type_name: str, parameters: dict[str, Any]) -> None:
         raise JobAlreadyActive(active)
 
 
-def _create_job(type_name: str, parameters: dict | None, *, dispatch: bool,
-                created_by=None) -> Job:
+def _create_job(type_name: str, parameters: dict[str, Any] | None, *, dispatch: bool,
+                created_by: Any = None) -> Job:
     spec = _spec(type_name)
     parameters = parameters or {}
     key = _exclusive_key(spec, parameters)

@@ -1,3 +1,5 @@
+from typing import Any
+
 from rest_framework import serializers
 
 from jobs.models import Job
@@ -6,8 +8,8 @@ from jobs.models import Job
 class JobSerializer(serializers.ModelSerializer):
     """JobResponse; ``created_by`` is the username of who started it (null: the system)."""
 
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
-                                              allow_null=True)
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Job

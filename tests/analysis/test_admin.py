@@ -28,9 +28,11 @@ def test_plan_and_change_lists_render_with_review_progress(admin_client, plans):
     plans[0].changes.update(status=ChangeStatus.ACCEPTED)
     page = admin_client.get("/admin/analysis/analysisplan/")
     assert page.status_code == 200
-    assert "2 accepted" in page.content.decode() and "3 pending" in page.content.decode()
+    assert "2 accepted" in page.content.decode()
+    assert "3 pending" in page.content.decode()
     by_plan = admin_client.get(f"/admin/analysis/planchange/?plan__id__exact={plans[1].id}")
-    assert by_plan.status_code == 200 and by_plan.context["cl"].result_count == 3
+    assert by_plan.status_code == 200
+    assert by_plan.context["cl"].result_count == 3
     # Untitled scenes show their file name over the path.
     assert "1.mp4<br><small>/media/1.mp4</small>" in by_plan.content.decode()
 

@@ -89,7 +89,7 @@ def test_a_change_of_another_plan_is_not_reviewed_from_this_screen(admin_client,
     assert PlanChange.objects.get(pk=foreign.pk).status == ChangeStatus.PENDING
 
 
-@pytest.mark.parametrize("query, expected", [
+@pytest.mark.parametrize(("query", "expected"), [
     ("?field=details", {"details"}),
     ("?source=ai", {"details"}),
     ("?min_confidence=0.9", {"performers", "details"}),
@@ -132,7 +132,8 @@ def test_accept_and_reject_one_change(admin_client, plan, admin_user):
     response = admin_client.post(url(plan, "?field=studio"),
                                  {"op": f"accept:{studio.id}"})
 
-    assert response.status_code == 302 and response.url == url(plan, "?field=studio")
+    assert response.status_code == 302
+    assert response.url == url(plan, "?field=studio")
     studio.refresh_from_db()
     assert (studio.status, studio.reviewed_by) == (ChangeStatus.ACCEPTED, admin_user)
     admin_client.post(url(plan), {"op": f"reject:{studio.id}"})
@@ -144,7 +145,8 @@ def test_edit_link_opens_one_change_s_editor_with_its_value(admin_client, plan):
     page = admin_client.get(url(plan, f"?field=performers&edit={performers.id}"))
 
     shown = page.context["scenes"][0]["changes"][0]
-    assert shown["editing"] and shown["value_text"] == (
+    assert shown["editing"]
+    assert shown["value_text"] == (
         '[{"id": "21", "name": "Anna Bell"}, {"id": null, "name": "Mia"}]')
     assert page.content.decode().count("<textarea") == 1
     assert f'href="{url(plan, f"?field=performers&amp;edit={performers.id}")}#edit"' in (
@@ -164,7 +166,7 @@ def test_edit_saves_a_valid_value_through_the_review_service(admin_client, plan)
         {"id": "21", "name": "Anna Bell"}]
 
 
-@pytest.mark.parametrize("value, message", [
+@pytest.mark.parametrize(("value", "message"), [
     ('[{"id": "20"}]', "The scene already has: Jane Doe."),
     ('[{"id": "999"}]', "Unknown performer id(s): 999."),
     ("not json", "Not valid JSON."),
@@ -232,7 +234,8 @@ def test_a_view_only_user_sees_the_screen_without_review_buttons(client, plan,
     client.force_login(viewer)
 
     page = client.get(url(plan))
-    assert page.status_code == 200 and 'name="op"' not in page.content.decode()
+    assert page.status_code == 200
+    assert 'name="op"' not in page.content.decode()
     refused = client.post(url(plan), {"op": f"accept:{change(plan, 'studio').id}"})
     assert refused.status_code == 403
     assert change(plan, "studio").status == ChangeStatus.PENDING

@@ -7,7 +7,7 @@ from analysis.diff import ADDED, KEPT, REMOVED, diff_entries
 JANE, ANNA = {"id": "1", "name": "Jane"}, {"id": "2", "name": "Anna"}
 
 
-@pytest.mark.parametrize("action, current, proposed, expected", [
+@pytest.mark.parametrize(("action", "current", "proposed", "expected"), [
     ("add", [JANE], [ANNA, {"id": None, "name": "Mia"}],
      [("Jane", KEPT, False), ("Anna", ADDED, False), ("Mia", ADDED, True)]),
     ("add", [JANE], [JANE, ANNA], [("Jane", KEPT, False), ("Anna", ADDED, False)]),

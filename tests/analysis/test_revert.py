@@ -87,7 +87,8 @@ def test_a_revert_plan_undoes_exactly_what_the_apply_wrote(applied, stash, user)
 
     revert = create_revert_plan(plan.pk)
 
-    assert revert.status == PlanStatus.DRAFT and revert.name == f"Revert of {plan.name}"
+    assert revert.status == PlanStatus.DRAFT
+    assert revert.name == f"Revert of {plan.name}"
     assert f"tag 'Undo Me' (id {created.id})" in revert.description
     assert revert.metadata["entities_left_in_stash"] == [
         {"kind": "tag", "id": str(created.id), "name": "Undo Me"}]
@@ -239,4 +240,5 @@ def test_scene_history_lists_applied_changes_newest_first_with_users(applied, ap
 
 def test_scene_history_of_an_unknown_scene_is_404(api_client, db):
     response = api_client.get("/api/scenes/424242/history")
-    assert response.status_code == 404 and response.json()["error"] == "Scene not found"
+    assert response.status_code == 404
+    assert response.json()["error"] == "Scene not found"

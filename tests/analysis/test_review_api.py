@@ -59,10 +59,11 @@ def test_changes_list_pages_changes_with_scene_title_and_primary_path(api_client
     # Sorted by scene as numbers (2 < 3 < 10), then id; scene 3 is gone from the library.
     all_items = api_client.get(f"/api/analysis/plans/{plan.id}/changes").json()["items"]
     assert [c["scene_id"] for c in all_items] == ["2", "2", "3", "10", "10"]
-    assert all_items[2]["scene_path"] is None and all_items[2]["scene_title"] == ""
+    assert all_items[2]["scene_path"] is None
+    assert all_items[2]["scene_title"] == ""
 
 
-@pytest.mark.parametrize("query, lookups", [
+@pytest.mark.parametrize(("query", "lookups"), [
     ("field=performers", {"field": "performers"}),
     ("action=set", {"action": "set"}),
     ("status=rejected", {"status": "rejected"}),
@@ -82,7 +83,7 @@ def test_changes_list_filters(api_client, plan, query, lookups):
     assert ids(response)  # every case selects something
 
 
-@pytest.mark.parametrize("sort, expected", [
+@pytest.mark.parametrize(("sort", "expected"), [
     ("sort_by=confidence", [0.5, 0.6, 0.9, 0.92, 0.95]),
     ("sort_by=confidence&sort_order=desc", [0.95, 0.92, 0.9, 0.6, 0.5]),
 ])
@@ -101,7 +102,7 @@ def test_changes_list_sorts_by_field_scene_and_id(api_client, plan):
     assert [c["scene_id"] for c in by_scene] == ["10", "10", "3", "2", "2"]
 
 
-@pytest.mark.parametrize("query, key", [
+@pytest.mark.parametrize(("query", "key"), [
     ("field=colour", "field"),
     ("min_confidence=2", "min_confidence"),
     ("max_confidence=x", "max_confidence"),
@@ -116,7 +117,8 @@ def test_changes_list_rejects_bad_filters(api_client, plan, query, key):
 
 def test_changes_list_of_an_unknown_plan_is_404(api_client, db):
     response = api_client.get("/api/analysis/plans/999/changes")
-    assert response.status_code == 404 and response.json()["error"] == "Plan not found"
+    assert response.status_code == 404
+    assert response.json()["error"] == "Plan not found"
 
 
 def test_changes_list_query_count_is_constant(api_client, library, plan_factory):
@@ -158,7 +160,7 @@ def test_plan_detail_without_paging_holds_every_scene(api_client, plan):
     assert [c["field"] for c in untitled["changes"]] == ["performers", "tags"]
 
 
-@pytest.mark.parametrize("query, scenes", [
+@pytest.mark.parametrize(("query", "scenes"), [
     ("per_page=2", ["2", "3"]),
     ("per_page=2&page=2", ["10"]),
     ("page=1", ["2", "3", "10"]),  # page alone: 50 scenes a page
@@ -172,7 +174,8 @@ def test_plan_detail_pages_over_scenes(api_client, plan, query, scenes):
 
 def test_plan_detail_rejects_bad_paging(api_client, plan):
     response = api_client.get(f"/api/analysis/plans/{plan.id}?page=0")
-    assert response.status_code == 400 and "page" in response.json()["detail"]
+    assert response.status_code == 400
+    assert "page" in response.json()["detail"]
 
 
 def test_plan_detail_page_query_count_is_constant(api_client, library, plan_factory):
@@ -218,7 +221,7 @@ def test_bulk_review_filters_by_current_status_and_search(api_client, plan):
         ("10", "performers"), ("10", "tags"), ("2", "details")}
 
 
-@pytest.mark.parametrize("filters, key", [
+@pytest.mark.parametrize(("filters", "key"), [
     ({"min_confidence": 3}, "min_confidence"),
     ({"field": "colour"}, "field"),
     ({"colour": "red"}, "colour"),
