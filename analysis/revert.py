@@ -117,8 +117,8 @@ class _Undo:
 def _left_in_stash(changes: list[PlanChange]) -> list[dict]:
     left = {}
     for change in changes:
-        kind = SCENE_FIELDS[change.field].entity_kind
-        for item in change.created_entities or ():
+        for item in change.created_entities or ():  # only entity fields create any
+            kind = SCENE_FIELDS[change.field].entity_kind
             left[(kind.plural, item["id"])] = {"kind": kind.singular, **item}
     return list(left.values())
 
