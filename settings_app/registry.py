@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 from settings_app.secrets import SECRET_MASK
@@ -44,7 +44,7 @@ def header_safe(value: str) -> str:
     return value
 
 
-def price_table(value: dict) -> dict:
+def price_table(value: dict[str, Any]) -> dict[str, Any]:
     for model, prices in value.items():
         if not isinstance(prices, dict) or set(prices) != {"prompt", "completion"}:
             raise ValueError(
@@ -71,7 +71,7 @@ class SettingSpec:
     minimum: float | None = None
     maximum: float | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.type in (int, float) and (self.minimum is None or self.maximum is None):
             raise TypeError(f"setting {self.key}: a number setting needs minimum and maximum")
 
@@ -94,9 +94,10 @@ class SettingSpec:
             value = float(value)
         if not isinstance(value, self.type) or (self.type is not bool and isinstance(value, bool)):
             raise ValueError(f"must be of type {self.type.__name__}")
-        if self.minimum is not None and not self.minimum <= value <= self.maximum:
+        if (self.minimum is not None and self.maximum is not None
+                and not self.minimum <= cast(float, value) <= self.maximum):
             raise ValueError(f"must be between {self.minimum:g} and {self.maximum:g}")
-        if self.type is str and len(value) > STRING_LIMIT:
+        if self.type is str and len(cast(str, value)) > STRING_LIMIT:
             raise ValueError(f"must be at most {STRING_LIMIT} characters")
         return self.validate(value) if self.validate else value
 

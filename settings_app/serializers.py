@@ -9,13 +9,13 @@ from rest_framework import serializers
 
 from settings_app.registry import (
     REGISTRY,
-    SECRET_MASK,
     STRING_LIMIT,
     SettingSpec,
     header_safe,
     http_url,
     problem_message,
 )
+from settings_app.secrets import SECRET_MASK
 from stashhog.api.validation import NoUnknownKeysMixin
 
 _FIELD_FOR_TYPE = {

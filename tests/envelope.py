@@ -10,7 +10,8 @@ def assert_envelope(response, status: int, code: str | None = None) -> dict:
     body = response.json()
     assert set(body) == {"success", "code", "error", "detail", "request_id"}
     assert body["success"] is False
-    assert isinstance(body["error"], str) and body["error"]
+    assert isinstance(body["error"], str)
+    assert body["error"]
     assert body["code"] in error_codes()
     if code is not None:
         assert body["code"] == code, body

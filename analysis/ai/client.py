@@ -190,7 +190,7 @@ class AIClient:
         return redact(_shorten(str(message or f"HTTP {err.status_code}")), (self.config.api_key,))
 
 
-def _openai_answer(answer, kind: type):
+def _openai_answer(answer: object, kind: type) -> Any:
     """The answer if the openai package could read it as ``kind``; a server that is not
     OpenAI-compatible (e.g. a web page answering 200 with HTML) comes back as plain text."""
     if not isinstance(answer, kind):

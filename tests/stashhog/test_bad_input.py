@@ -73,7 +73,8 @@ def test_every_number_setting_has_a_range(superuser_client, spec):
     assert spec.key in body["detail"]
     response = superuser_client.put("/api/settings", {spec.key: spec.type(spec.maximum)},
                                     format="json")
-    assert response.status_code == 200 and response.json()[spec.key] == spec.maximum
+    assert response.status_code == 200
+    assert response.json()[spec.key] == spec.maximum
 
 
 def test_a_heartbeat_timeout_of_1e12_is_refused_from_the_api_and_the_environment(
@@ -117,7 +118,8 @@ def test_test_openai_against_a_server_answering_html_says_so(superuser_client, h
     }, format="json")
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["success"] is False and body["reason"] == "not_openai"
+    assert body["success"] is False
+    assert body["reason"] == "not_openai"
     assert "OpenAI-compatible" in body["error"]
 
 
@@ -127,7 +129,8 @@ def test_test_openai_against_a_server_answering_html_says_so(superuser_client, h
 def test_a_misspelt_filter_is_400_naming_it(api_client):
     body = assert_envelope(api_client.get("/api/scenes", {"studio": "5"}), 400,
                            "validation_error")
-    assert list(body["detail"]) == ["studio"] and "studio" in body["error"]
+    assert list(body["detail"]) == ["studio"]
+    assert "studio" in body["error"]
 
 
 @pytest.mark.parametrize("value", ["01/02/2020", "2020-01-02T00:00", "2020-1-2x"])

@@ -90,7 +90,8 @@ def test_a_generated_client_drives_a_whole_flow(client_package, live_server, fak
 
     page = parsed(call["scenes_list"].sync_detailed(client=client, per_page=10),
                   models.PaginatedSceneList)
-    assert page.total > 0 and all(isinstance(scene, models.Scene) for scene in page.items)
+    assert page.total > 0
+    assert all(isinstance(scene, models.Scene) for scene in page.items)
 
     options = models.AnalysisOptionsRequest(create_missing=True, confidence_threshold=0.0)
     plan = parsed(call["analysis_generate_create"].sync_detailed(
@@ -100,7 +101,8 @@ def test_a_generated_client_drives_a_whole_flow(client_package, live_server, fak
     detail = parsed(call["analysis_plans_retrieve"].sync_detailed(str(plan.id), client=client),
                     models.PlanDetail)
     changes = [change for scene in detail.scenes for change in scene.changes]
-    assert changes and all(isinstance(change, models.PlanChange) for change in changes)
+    assert changes
+    assert all(isinstance(change, models.PlanChange) for change in changes)
 
     accepted = parsed(call["analysis_changes_partial_update"].sync_detailed(
         str(changes[0].id), client=client,
