@@ -46,13 +46,13 @@ class AnalysisOptions:
     def detects_anything(self) -> bool:
         return bool(self.fields)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """Flat JSON: the settings-backed options and one switch per field."""
         values = {name: value for name, value in asdict(self).items() if name != "fields"}
         return {**values, **{field.option: self.detects(field) for field in SCENE_FIELDS.values()}}
 
     @classmethod
-    def from_dict(cls, values: dict) -> "AnalysisOptions":
+    def from_dict(cls, values: dict[str, Any]) -> "AnalysisOptions":
         """From ``as_dict``'s shape; a switch left out is on."""
         values = dict(values)
         switches = {field.name: values.pop(field.option, True) for field in SCENE_FIELDS.values()}
