@@ -337,6 +337,8 @@ def main() -> int:
             results = asyncio.run(run_clients(server.base_url, token, data, args.clients,
                                               args.seconds))
         cancel_job(job.id)  # the subscribers see it end, and close
+        if any(error for _, _, error in results):
+            print(f"web server log, last lines:\n{server.log_tail(40)}")
         delays, ws_errors = results_queue.get(timeout=120)
         follower.join(timeout=30)
     finally:
