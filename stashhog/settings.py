@@ -163,6 +163,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests run real worker and server processes, so the test database must be a file; one
     # per test run, so that two runs on one machine never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
+elif (DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+      and env_bool("STASHHOG_DATABASE_POOL", False)):
+    # Set by stashhog/gunicorn_conf.py for the web processes: under ASGI each request runs
+    # in a thread of its own, so a persistent connection (CONN_MAX_AGE) would stay open
+    # behind every finished request until PostgreSQL refuses new clients. A pool per process
+    # reuses a few connections instead. (Celery's prefork workers keep CONN_MAX_AGE: a pool
+    # must not be inherited across a fork.)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1, "max_size": env_int("STASHHOG_DATABASE_POOL_SIZE", 8), "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker, channel layer ------------------------------------------------

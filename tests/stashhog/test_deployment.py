@@ -131,3 +131,22 @@ def test_docker_image_starts_the_same_web_server_as_make_run():
     cmd = next(line for line in reversed(dockerfile_stages()[-1]) if line.startswith("CMD "))
     argv = json.loads(cmd.removeprefix("CMD "))
     assert program_args(argv) == program_args(launcher.commands()["web"])
+
+
+def test_the_web_processes_reach_postgresql_through_a_pool(tmp_path):
+    """Under ASGI each request has its own thread: persistent connections would pile up."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("STASHHOG_", "DJANGO_"))}
+    env.update(STASHHOG_DATA_DIR=str(tmp_path),
+               DATABASE_URL="postgres://stashhog@127.0.0.1:5432/stashhog")
+    show = ("from django.conf import settings; import django; django.setup(); "
+            "db = settings.DATABASES['default']; "
+            "print(db['CONN_MAX_AGE'], bool(db.get('OPTIONS', {}).get('pool')))")
+    web = subprocess.run([sys.executable, "-c", f"import stashhog.gunicorn_conf; {show}"],
+                         cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "stashhog.settings"},
+                         capture_output=True, text=True, check=True)
+    assert web.stdout.split() == ["0", "True"]
+    worker = subprocess.run([sys.executable, "-c", show], cwd=ROOT,
+                            env={**env, "DJANGO_SETTINGS_MODULE": "stashhog.settings"},
+                            capture_output=True, text=True, check=True)
+    assert worker.stdout.split() == ["60", "False"]
