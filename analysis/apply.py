@@ -78,19 +78,20 @@ def _accepted(plan_id: int, scene_ids: list[str] | None) -> QuerySet[PlanChange]
 
 
 def request_apply(plan_id: int, scene_ids: list[str] | None, *, background: bool,
-                  user: Any = None) -> Job:
+                  user: Any = None, context: dict | None = None) -> Job:
     """Start applying the plan's accepted changes (only those of ``scene_ids`` if given);
     ``user`` started it and is recorded on the changes it applies.
 
     NotFound for an unknown plan; Conflict when it is cancelled, already being applied or
     has nothing accepted. ``background=False`` runs the job in this process and returns it
-    finished (its ``result`` is ``apply_job``'s).
+    finished (its ``result`` is ``apply_job``'s). ``context`` (e.g. ``schedule_id``) is
+    added to the job's parameters.
     """
     plan = get_plan(plan_id)
     if plan.status == PlanStatus.CANCELLED:
         raise Conflict("The plan is cancelled")
     ids = None if scene_ids is None else [str(i) for i in scene_ids]
-    parameters = {"plan_id": plan.pk, "scene_ids": ids}
+    parameters = {"plan_id": plan.pk, "scene_ids": ids, **(context or {})}
     ensure_not_active(APPLY_JOB, parameters)
     if not _accepted(plan.pk, ids).exists():
         scope = " for these scenes" if scene_ids is not None else ""

@@ -45,21 +45,27 @@ def _check_ai_configured(options: AnalysisOptions) -> None:
         )
 
 
-def request_analysis(selection: SceneSelection, options: AnalysisOptions, *,
-                     plan_name: str | None = None, background: bool = True,
-                     user: Any = None) -> Job:
-    """Start the analysis job (run here and finished when not background); ``user``
-    started it.
-
-    Raises InvalidInput for scene ids the library lacks, or AI asked for but not set up.
-    """
+def analysis_parameters(selection: SceneSelection, options: AnalysisOptions, *,
+                        plan_name: str | None = None) -> dict:
+    """The analysis job's parameters for this request. Raises InvalidInput for scene ids
+    the library lacks, or AI asked for but not set up."""
     selection.check_ids()
     _check_ai_configured(options)
-    parameters = {
+    return {
         **selection.as_parameters(),
         "options": options.as_dict(),
         "plan_name": plan_name or f"Analysis {timezone.now():%Y-%m-%d %H:%M}",
     }
+
+
+def request_analysis(selection: SceneSelection, options: AnalysisOptions, *,
+                     plan_name: str | None = None, background: bool = True,
+                     user: Any = None, context: dict | None = None) -> Job:
+    """Start the analysis job (run here and finished when not background); ``user``
+    started it. Raises as ``analysis_parameters`` does. ``context`` (e.g. ``schedule_id``)
+    is added to the job's parameters."""
+    parameters = {**analysis_parameters(selection, options, plan_name=plan_name),
+                  **(context or {})}
     return start_job(ANALYSIS_JOB, parameters, inline=not background, created_by=user)
 
 

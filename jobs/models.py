@@ -53,6 +53,10 @@ class Job(models.Model):
     # the job is active and cleared when it finishes; the unique constraint makes the rule
     # hold across every web process and worker.
     exclusive_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    # A step of a bigger job (the workflow's sync, analysis and apply): cancelling the
+    # parent cancels its active steps.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="steps")
 
     class Meta:
         ordering = ["-created_at"]

@@ -130,7 +130,8 @@ class InlineJobCancelled(JobNotCompleted, Conflict):
 
 
 def start_job(type_name: str, parameters: dict[str, Any] | None = None, *,
-              inline: bool = False, created_by: Any = None) -> Job:
+              inline: bool = False, created_by: Any = None,
+              delay_seconds: float | None = None) -> Job:
     """Create the Job row and queue it; raises JobAlreadyActive on an exclusive clash, and
     JobQueueUnavailable when the queue refused it (the row is then failed).
 
@@ -139,17 +140,35 @@ def start_job(type_name: str, parameters: dict[str, Any] | None = None, *,
     ``inline=True`` runs the job in this process instead (for ``background=false`` API
     calls), through the same states, and returns the completed row; a job that fails raises
     JobNotCompleted, one that is cancelled InlineJobCancelled (a JobNotCompleted too).
+    ``delay_seconds`` holds a queued job back that long (it stays pending meanwhile).
     """
     if inline:
-        job = _create_job(type_name, parameters, dispatch=False, created_by=created_by)
-        failure = run_job(str(job.id))
-        job.refresh_from_db()
-        if job.status == JobStatus.CANCELLED:
-            raise InlineJobCancelled(job)
-        if job.status != JobStatus.COMPLETED:
-            raise JobNotCompleted(job) from failure
-        return job
-    return _create_job(type_name, parameters, dispatch=True, created_by=created_by)
+        return _run_inline(_create_job(type_name, parameters, dispatch=False,
+                                       created_by=created_by))
+    return _create_job(type_name, parameters, dispatch=True, created_by=created_by,
+                       delay_seconds=delay_seconds)
+
+
+def run_step(parent: "Progress", type_name: str, parameters: dict, *,
+             span: tuple[int, int]) -> Job:
+    """Run a job as a step of the running job ``parent``, here and now: a Job row of its
+    own (``parent`` set, visible like any job), whose progress moves the parent's across
+    ``span`` (percent of the parent). Returns the completed step; it raises as an inline
+    ``start_job`` does (JobNotCompleted, InlineJobCancelled, JobAlreadyActive).
+    """
+    job = _create_job(type_name, parameters, dispatch=False, parent=parent.job,
+                      created_by=parent.job.created_by)
+    return _run_inline(job, worker=parent.job.worker, parent_span=(parent, *span))
+
+
+def _run_inline(job: Job, *, worker: str = "", parent_span=None) -> Job:
+    failure = run_job(str(job.id), worker, parent_span=parent_span)
+    job.refresh_from_db()
+    if job.status == JobStatus.CANCELLED:
+        raise InlineJobCancelled(job)
+    if job.status != JobStatus.COMPLETED:
+        raise JobNotCompleted(job) from failure
+    return job
 
 
 def _spec(type_name: str) -> JobType:
@@ -173,7 +192,8 @@ def ensure_not_active(type_name: str, parameters: dict[str, Any]) -> None:
 
 
 def _create_job(type_name: str, parameters: dict[str, Any] | None, *, dispatch: bool,
-                created_by: Any = None) -> Job:
+                created_by: Any = None, delay_seconds: float | None = None,
+                parent: Job | None = None) -> Job:
     spec = _spec(type_name)
     parameters = parameters or {}
     key = _exclusive_key(spec, parameters)
@@ -182,13 +202,17 @@ def _create_job(type_name: str, parameters: dict[str, Any] | None, *, dispatch: 
     try:
         with transaction.atomic():
             job = Job.objects.create(type=type_name, parameters=parameters, exclusive_key=key,
-                                     created_by=created_by)
+                                     created_by=created_by, parent=parent,
+                                     message=waiting_message(spec.queue) if dispatch else "")
             if dispatch:
-                transaction.on_commit(lambda: queued.update(ok=_dispatch(job, spec)))
+                transaction.on_commit(
+                    lambda: queued.update(ok=_dispatch(job, spec, delay_seconds)))
     except IntegrityError:
         active = Job.objects.filter(exclusive_key=key).first()
         if active is None:  # it finished in between: try once more
-            return _create_job(type_name, parameters, dispatch=dispatch, created_by=created_by)
+            return _create_job(type_name, parameters, dispatch=dispatch,
+                               created_by=created_by, delay_seconds=delay_seconds,
+                               parent=parent)
         raise JobAlreadyActive(active) from None
     if queued.get("ok") is False:
         job.refresh_from_db()
@@ -196,14 +220,20 @@ def _create_job(type_name: str, parameters: dict[str, Any] | None, *, dispatch: 
     return job
 
 
-def _dispatch(job: Job, spec: JobType) -> bool:
+def waiting_message(queue: str) -> str:
+    """What a queued job waits for (health rewrites it when no worker takes that queue)."""
+    return f"Waiting for a worker on the '{queue}' queue"
+
+
+def _dispatch(job: Job, spec: JobType, delay_seconds: float | None = None) -> bool:
     """Send the job's message; False (and the job failed) when the broker refused it."""
     from jobs.tasks import run_idempotent_job_task, run_job_task
 
     task = run_idempotent_job_task if spec.idempotent else run_job_task
     publish_job(job, "job_status")  # the monitor shows queued jobs too
     try:
-        task.apply_async(args=(str(job.id),), queue=spec.queue, task_id=str(job.id))
+        delay = {"countdown": delay_seconds} if delay_seconds else {}
+        task.apply_async(args=(str(job.id),), queue=spec.queue, task_id=str(job.id), **delay)
         Job.objects.filter(id=job.id).update(celery_task_id=str(job.id))
     except Exception as exc:  # the broker is down: the job must not stay pending forever
         logger.error("could not queue job %s: %s", job.id, redact(str(exc)))
@@ -228,8 +258,8 @@ def _claim(job_id: str, worker: str, *, restart_running: bool) -> bool:
     return False
 
 
-def run_job(job_id: str, worker: str = "", *,
-            restart_running: bool = False) -> BaseException | None:
+def run_job(job_id: str, worker: str = "", *, restart_running: bool = False,
+            parent_span=None) -> BaseException | None:
     """Run one job to a terminal state; returns the exception that failed the body, if any.
 
     A job that is no longer pending is left alone.
@@ -240,7 +270,7 @@ def run_job(job_id: str, worker: str = "", *,
     job = Job.objects.get(id=job_id)
     publish_job(job, "job_status")
     spec = JOB_TYPES.get(job.type)
-    progress = Progress(job)
+    progress = Progress(job, parent_span)
     try:
         if spec is None:
             raise RuntimeError(f"no body registered for job type {job.type!r} in this worker")
@@ -314,6 +344,9 @@ def cancel_job(job_id: str | UUID) -> Job:
         status=JobStatus.CANCELLING, cancel_requested=True
     ):
         publish_job(Job.objects.get(id=job.id), "job_status")
+        # The parent is waiting on its running step: the step must stop for it to.
+        for step in job.steps.filter(status=JobStatus.RUNNING):
+            cancel_job(step.id)
     job.refresh_from_db()
     return job
 
@@ -329,9 +362,11 @@ def _revoke(job: Job) -> None:
 class Progress:
     """Handed to every job body: reports progress and checks for cancellation."""
 
-    def __init__(self, job: Job):
+    def __init__(self, job: Job, parent_span: tuple["Progress", int, int] | None = None):
         self.job = job
         self.partial_result: Any = None  # bodies may set what they achieved before a stop
+        # A step's progress moves its parent's from ``start`` to ``end`` percent.
+        self.parent_span = parent_span
         self._last_write = 0.0
         self._last_cancel_check = 0.0
 
@@ -347,6 +382,10 @@ class Progress:
             job.message = message[:MESSAGE_LIMIT]
         if job.total_items:
             job.progress = min(100, int(processed * 100 / job.total_items))
+        if self.parent_span:
+            parent, start, end = self.parent_span
+            parent.update(start + (end - start) * job.progress // 100, 100,
+                          f"{job.type}: {job.message}")
         final = job.total_items is not None and processed >= job.total_items
         now = time.monotonic()
         if not (force or final or now - self._last_write >= PROGRESS_WRITE_INTERVAL):
@@ -366,12 +405,13 @@ class Progress:
         return {"processed_items": job.processed_items, "total_items": job.total_items,
                 "progress": job.progress, "message": job.message}
 
-    def check_cancelled(self) -> None:
-        """Raise JobCancelled when a cancel was requested (reads the row at most 2x/s)."""
-        now = time.monotonic()
-        if now - self._last_cancel_check < PROGRESS_WRITE_INTERVAL:
+    def check_cancelled(self, *, now: bool = False) -> None:
+        """Raise JobCancelled when a cancel was requested (reads the row at most 2x/s, or
+        at once with ``now``: before a step that must not start after a cancel)."""
+        moment = time.monotonic()
+        if not now and moment - self._last_cancel_check < PROGRESS_WRITE_INTERVAL:
             return
-        self._last_cancel_check = now
+        self._last_cancel_check = moment
         if Job.objects.filter(id=self.job.id, cancel_requested=True).exists():
             raise JobCancelled()
 

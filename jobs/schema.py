@@ -13,7 +13,7 @@ JOB_EXAMPLE = {
     "id": JOB_ID, "type": "sync", "status": "running", "progress": 42, "total_items": 1200,
     "processed_items": 504, "message": "Scenes 501-1000", "created_at": "2026-01-05T10:00:00Z",
     "started_at": "2026-01-05T10:00:01Z", "completed_at": None, "error": "",
-    "created_by": "admin",
+    "created_by": "admin", "parent_id": None,
 }
 JOB_DETAIL_EXAMPLE = {
     **JOB_EXAMPLE, "parameters": {"full": False}, "result": None, "duration_seconds": 12.5,

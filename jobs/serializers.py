@@ -11,10 +11,14 @@ class JobSerializer(serializers.ModelSerializer):
     created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True)
 
+    parent_id = serializers.UUIDField(read_only=True, allow_null=True,
+                                      help_text="The job this one is a step of, if any.")
+
     class Meta:
         model = Job
         fields = ["id", "type", "status", "progress", "total_items", "processed_items",
-                  "message", "created_at", "started_at", "completed_at", "error", "created_by"]
+                  "message", "created_at", "started_at", "completed_at", "error", "created_by",
+                  "parent_id"]
         read_only_fields = fields
 
 

@@ -70,8 +70,14 @@ class EntitySerializer(serializers.Serializer):
     scene_count = serializers.IntegerField()
 
 
-class SyncQuerySerializer(BackgroundQuerySerializer):
+class SyncRequestSerializer(serializers.Serializer):
+    """What a sync is asked to do (also a sync schedule's parameters)."""
+
     incremental = serializers.BooleanField(default=True)
+
+
+class SyncQuerySerializer(BackgroundQuerySerializer, SyncRequestSerializer):
+    pass
 
 
 class SyncCountsSerializer(serializers.Serializer):

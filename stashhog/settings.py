@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "jobs",
     "scenes",
     "analysis",
+    "automation",
 ]
 
 MIDDLEWARE = [

@@ -26,6 +26,7 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("analysis.urls")),
     path("", include("jobs.urls")),
     path("", include("settings_app.urls")),
+    path("", include("automation.urls")),
 ]
 
 urlpatterns = [

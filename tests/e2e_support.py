@@ -252,6 +252,17 @@ def start_web_server(env: dict, *, workers: int = 2,
     return _start_server("web", argv, env, listener, timeout)
 
 
+def start_beat(env: dict, *, timeout: float = START_TIMEOUT) -> ManagedProcess:
+    """Start ``celery -A tests.e2e_celery beat`` (the database scheduler) and wait until it
+    has read its schedule."""
+    argv = [str(BIN / "celery"), "-A", "tests.e2e_celery", "beat", "--loglevel", "DEBUG"]
+    beat = _spawn("beat", argv, env)
+
+    _wait_until(beat, lambda: "DatabaseScheduler: initial read" in beat.log_tail(400),
+                "celery beat", timeout)
+    return beat
+
+
 @contextlib.contextmanager
 def running(process: ManagedProcess) -> Iterator[ManagedProcess]:
     """Stop ``process`` (and its children) when the block ends, however it ends."""

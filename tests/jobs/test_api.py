@@ -13,7 +13,7 @@ from tests.envelope import assert_envelope
 pytestmark = pytest.mark.django_db
 
 JOB_FIELDS = {"id", "type", "status", "progress", "total_items", "processed_items", "message",
-              "created_at", "started_at", "completed_at", "error", "created_by"}
+              "created_at", "started_at", "completed_at", "error", "created_by", "parent_id"}
 DETAIL_FIELDS = JOB_FIELDS | {"parameters", "result", "duration_seconds"}
 
 

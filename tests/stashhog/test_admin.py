@@ -4,7 +4,7 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 
-APPS = ("scenes", "analysis", "jobs", "settings_app")
+APPS = ("scenes", "analysis", "jobs", "settings_app", "automation")
 MODELS = [model for app in APPS for model in apps.get_app_config(app).get_models()]
 
 

@@ -38,6 +38,12 @@ EXPECTED_OPERATIONS = {
     ("/api/settings", "put"),
     ("/api/settings/test-stash", "post"),
     ("/api/settings/test-openai", "post"),
+    ("/api/schedules", "get"),
+    ("/api/schedules", "post"),
+    ("/api/schedules/{schedule_id}", "get"),
+    ("/api/schedules/{schedule_id}", "patch"),
+    ("/api/schedules/{schedule_id}", "delete"),
+    ("/api/schedules/{schedule_id}/run", "post"),
 }
 
 

@@ -1,0 +1,1 @@
+"""What StashHog does on its own: schedules, the workflow job, Stash hooks, notifications."""

@@ -1,0 +1,91 @@
+"""``/api/schedules``: thin views over automation.schedules."""
+
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+
+from automation.models import Schedule
+from automation.schedules import delete_schedule, run_schedule, save_schedule
+from automation.serializers import ScheduleSerializer
+from jobs.api import job_accepted
+from jobs.schema import JOB_ACCEPTED_RESPONSE, JOB_ALREADY_ACTIVE_RESPONSE, JOB_ID
+from stashhog.api.schema import error_example, error_response
+
+SCHEDULE_EXAMPLE = {
+    "id": 1, "name": "Incremental sync", "kind": "sync", "parameters": {"incremental": True},
+    "crontab": "*/30 * * * *", "timezone": "UTC", "interval_seconds": None, "enabled": True,
+    "last_run_at": "2026-01-05T10:30:00Z", "next_run_at": "2026-01-05T11:00:00Z",
+    "last_job": {"id": JOB_ID, "status": "completed"}, "last_outcome": "started",
+}
+SCHEDULE_NOT_FOUND = error_response("No schedule has this id.",
+                                    error_example("Unknown schedule", 404, "Not found"))
+INVALID_SCHEDULE = error_response(
+    "Invalid schedule; ``detail`` says what, by field.",
+    error_example("Bad crontab", 400, "Invalid input",
+                  {"crontab": ["A crontab has five fields: minute hour day-of-month month "
+                               "day-of-week, e.g. \"*/30 * * * *\"."]}),
+    error_example("Bad parameter", 400, "Invalid parameters",
+                  {"parameters": {"incremental": ["Must be a valid boolean."]}}),
+)
+RESPONSE_EXAMPLE = OpenApiExample("Schedule", value=SCHEDULE_EXAMPLE, response_only=True)
+REQUEST_EXAMPLES = [
+    OpenApiExample("Sync every 30 minutes", request_only=True, value={
+        "name": "Incremental sync", "kind": "sync", "parameters": {"incremental": True},
+        "crontab": "*/30 * * * *"}),
+    OpenApiExample("Analyse unorganized scenes every 6 hours", request_only=True, value={
+        "name": "Analyse unorganized", "kind": "analysis", "interval_seconds": 21600,
+        "parameters": {"filters": {"organized": False}}}),
+]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Schedules", examples=[RESPONSE_EXAMPLE]),
+    retrieve=extend_schema(summary="One schedule",
+                           responses={200: ScheduleSerializer, 404: SCHEDULE_NOT_FOUND},
+                           examples=[RESPONSE_EXAMPLE]),
+    create=extend_schema(summary="Create a schedule (beat picks it up without a restart)",
+                         responses={201: ScheduleSerializer, 400: INVALID_SCHEDULE},
+                         examples=[*REQUEST_EXAMPLES, RESPONSE_EXAMPLE]),
+    partial_update=extend_schema(
+        summary="Change a schedule: any field; a crontab replaces an interval and back",
+        responses={200: ScheduleSerializer, 400: INVALID_SCHEDULE, 404: SCHEDULE_NOT_FOUND},
+        examples=[OpenApiExample("Disable", request_only=True, value={"enabled": False}),
+                  RESPONSE_EXAMPLE]),
+    destroy=extend_schema(summary="Delete a schedule",
+                          responses={204: None, 404: SCHEDULE_NOT_FOUND}),
+)
+class ScheduleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                      mixins.CreateModelMixin, mixins.UpdateModelMixin,
+                      mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    parser_classes = [JSONParser]
+    serializer_class = ScheduleSerializer
+    http_method_names = ["get", "post", "patch", "delete"]
+    lookup_url_kwarg = "schedule_id"
+    lookup_value_regex = r"\d+"
+    filter_backends = []
+    sortable = {"name": "name", "id": "id", "last_run_at": "last_run_at"}
+    default_sort = "name"
+
+    def get_queryset(self):
+        return Schedule.objects.select_related(
+            "periodic_task__crontab", "periodic_task__interval", "last_job")
+
+    def perform_create(self, serializer):
+        serializer.instance = save_schedule(None, serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = save_schedule(serializer.instance, serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        delete_schedule(instance)
+
+    @extend_schema(
+        summary="Run a schedule now, enabled or not",
+        request=None,
+        responses={202: JOB_ACCEPTED_RESPONSE, 404: SCHEDULE_NOT_FOUND,
+                   409: JOB_ALREADY_ACTIVE_RESPONSE},
+    )
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def run(self, request, schedule_id=None):
+        return job_accepted(run_schedule(self.get_object()))
