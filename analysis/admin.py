@@ -9,7 +9,7 @@ from django.utils.html import format_html
 
 from analysis.admin_review import ReviewScreen
 from analysis.apply import request_apply
-from analysis.models import AIAnswerCache, AnalysisPlan, ChangeStatus, PlanChange
+from analysis.models import AIAnswerCache, AnalysisPlan, ChangeStatus, PlanChange, SceneAnalysis
 from analysis.plan_queries import display_title, plans_with_counts, primary_path, review_counts
 from analysis.revert import create_revert_plan
 from analysis.review import bulk_review
@@ -140,6 +140,22 @@ class AIAnswerCacheAdmin(admin.ModelAdmin):
     list_filter = ["model"]
     search_fields = ["=scene_id"]
     readonly_fields = ["scene_id", "request_key", "model", "answer", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SceneAnalysis)
+class SceneAnalysisAdmin(admin.ModelAdmin):
+    """Read-only; deleting a row makes ``only=changed`` analyse that scene again."""
+
+    list_display = ["scene_id", "analyzed_at", "checked_at"]
+    search_fields = ["=scene__id"]
+    readonly_fields = ["scene", "analyzed_at", "checked_at", "fingerprint",
+                       "settings_fingerprint"]
 
     def has_add_permission(self, request):
         return False

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from analysis.ai import DEFAULT_PRICES_PER_MILLION, AIClient, AIConfig
 from analysis.ai_analysis import AIAnalyser, AIUsage
+from analysis.fingerprints import record_analysed
 from analysis.library import (
     LibraryIndexes,
     SceneSnapshot,
@@ -95,6 +96,7 @@ class _Run:
         self.options = AnalysisOptions.from_dict(parameters["options"])
         self.selection = SceneSelection.from_parameters(parameters)
         self.started = time.monotonic()
+        self.started_at = timezone.now()
         self.total = self.selection.count()
         self.analysed = 0
         self.with_changes = 0
@@ -197,6 +199,7 @@ class _Run:
             changes += scene_changes
         with transaction.atomic():  # one commit per chunk
             PlanChange.objects.bulk_create(changes, batch_size=SCENE_BATCH)
+            record_analysed(scenes, self.selection.settings, self.started_at)
         self.by_field.update(change.field for change in changes)
         self.auto_accepted += sum(c.status == ChangeStatus.ACCEPTED for c in changes)
         self.analysed += len(scenes)

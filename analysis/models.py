@@ -141,3 +141,25 @@ class AIAnswerCache(models.Model):
 
     def __str__(self):
         return f"AI answer for scene {self.scene_id} ({self.model})"
+
+
+class SceneAnalysis(models.Model):
+    """What the last analysis of a scene read, so ``only=changed`` skips scenes whose
+    analysis would read the same again (``analysis.fingerprints``)."""
+
+    scene = models.OneToOneField("scenes.Scene", primary_key=True, on_delete=models.CASCADE,
+                                 related_name="+")
+    analyzed_at = models.DateTimeField()
+    # The scene's fields analysis reads, with everything in ``settings_fingerprint``.
+    fingerprint = models.CharField(max_length=64)
+    # The options, the detector version and the AI model the analysis ran with.
+    settings_fingerprint = models.CharField(max_length=64)
+    # When the fingerprint was last found current: a sync that rewrote the scene after this
+    # makes it a candidate for ``changed`` again.
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "scene analyses"
+
+    def __str__(self):
+        return f"Analysis of scene {self.scene_id} at {self.analyzed_at:%Y-%m-%d %H:%M}"

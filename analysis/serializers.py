@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from analysis.fields import SCENE_FIELDS
 from analysis.filters import PlanChangeFilterSet
+from analysis.fingerprints import ONLY_CHOICES
 from analysis.models import AnalysisPlan, ChangeField, PlanChange
 from analysis.options import AnalysisOptions
 from analysis.plan_queries import COUNT_ANNOTATIONS
@@ -163,13 +164,20 @@ class GenerateRequestSerializer(NoUnknownKeysMixin, serializers.Serializer):
         child=serializers.CharField(), required=False, allow_null=True,
         help_text="Scenes to analyse; with filters, those of them that match.")
     filters = SceneFiltersSerializer(required=False, allow_null=True)
+    only = serializers.ChoiceField(
+        choices=ONLY_CHOICES, required=False,
+        help_text="all (default); unanalyzed: scenes never analysed; changed: new scenes, "
+        "and scenes whose fields analysis reads changed since their last analysis (or that "
+        "were analysed with other options, detector or model). Combines with scene_ids and "
+        "filters.")
     options = AnalysisOptionsSerializer(required=False)
     plan_name = serializers.CharField(required=False, max_length=255)
 
     def validate(self, attrs) -> dict:
         """What ``request_analysis`` takes: a SceneSelection and AnalysisOptions."""
         return {
-            "selection": SceneSelection.of(attrs.get("scene_ids"), attrs.get("filters")),
+            "selection": SceneSelection.of(attrs.get("scene_ids"), attrs.get("filters"),
+                                           attrs.get("only", "all")),
             "options": attrs.get("options") or AnalysisOptions.resolve(),
             "plan_name": attrs.get("plan_name"),
         }

@@ -12,6 +12,7 @@ class ScheduleKind(models.TextChoices):
     SYNC = "sync"
     ANALYSIS = "analysis"
     APPLY = "apply"
+    WORKFLOW = "workflow"
 
 
 class Schedule(models.Model):

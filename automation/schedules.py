@@ -20,16 +20,17 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 from rest_framework import serializers
-from scenes.jobs import SYNC_JOB
 
 from analysis.apply import request_apply
 from analysis.generate import analysis_parameters, request_analysis
 from analysis.plan_queries import get_plan
 from analysis.serializers import GenerateRequestSerializer
 from automation.models import Schedule, ScheduleKind
+from automation.workflow import WorkflowRequestSerializer, request_workflow
 from jobs.models import Job
 from jobs.runner import JobAlreadyActive, start_job
 from scenes.serializers import SyncRequestSerializer
+from scenes.sync_job import SYNC_JOB
 from stashhog.api.exceptions import InvalidInput, NotFound, StashHogException
 
 logger = logging.getLogger("stashhog.automation")
@@ -79,6 +80,11 @@ KINDS: dict[str, Kind] = {
         check=lambda request: get_plan(request["plan_id"]),
         start=lambda request, context: request_apply(
             request["plan_id"], request.get("scene_ids"), background=True, context=context),
+    ),
+    ScheduleKind.WORKFLOW: Kind(
+        WorkflowRequestSerializer,
+        check=lambda request: None,
+        start=request_workflow,
     ),
 }
 

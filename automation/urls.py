@@ -1,8 +1,13 @@
-from automation.views import ScheduleViewSet
+from django.urls import re_path
+
+from automation.views import ScheduleViewSet, WorkflowViewSet
 from stashhog.api.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.include_root_view = False
 router.register("schedules", ScheduleViewSet, basename="schedule")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    re_path(r"^workflow/?$", WorkflowViewSet.as_view({"post": "create"}), name="workflow"),
+]

@@ -8,9 +8,11 @@ from rest_framework.parsers import JSONParser
 from automation.models import Schedule
 from automation.schedules import delete_schedule, run_schedule, save_schedule
 from automation.serializers import ScheduleSerializer
+from automation.workflow import WorkflowRequestSerializer, request_workflow
 from jobs.api import job_accepted
 from jobs.schema import JOB_ACCEPTED_RESPONSE, JOB_ALREADY_ACTIVE_RESPONSE, JOB_ID
 from stashhog.api.schema import error_example, error_response
+from stashhog.api.validation import validated
 
 SCHEDULE_EXAMPLE = {
     "id": 1, "name": "Incremental sync", "kind": "sync", "parameters": {"incremental": True},
@@ -89,3 +91,25 @@ class ScheduleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     @action(detail=True, methods=["post"], pagination_class=None)
     def run(self, request, schedule_id=None):
         return job_accepted(run_schedule(self.get_object()))
+
+
+class WorkflowViewSet(viewsets.ViewSet):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Run the workflow: sync, analyse what is new or changed, apply what was "
+        "auto-accepted",
+        description="Each step is a job of its own (``parent_id`` is the workflow's job). "
+        "Options left out take the saved analysis defaults; without an auto-accept "
+        "threshold nothing is applied.",
+        request=WorkflowRequestSerializer,
+        responses={202: JOB_ACCEPTED_RESPONSE, 400: error_response(
+            "Invalid options.", error_example("Bad option", 400, "Invalid input", {
+                "options": {"confidence_threshold": ["Ensure this value is less than or "
+                                                     "equal to 1."]}})),
+                   409: JOB_ALREADY_ACTIVE_RESPONSE},
+        examples=[OpenApiExample("Auto-apply confident changes", request_only=True,
+                                 value={"options": {"auto_accept_threshold": 0.9}})],
+    )
+    def create(self, request):
+        return job_accepted(request_workflow(validated(WorkflowRequestSerializer, request.data)))

@@ -44,7 +44,9 @@ def test_a_schedule_created_while_beat_runs_fires_and_its_job_completes(
     assert "DatabaseScheduler: Schedule changed." in beat.log_tail(2000)
     job = wait_for_job(started.id, {"completed", "failed"}, timeout=60)
     assert job.status == "completed", job.error
-    assert job.type == "sync" and job.result["scenes"]["created"] == len(
+    assert job.type == "sync"
+    assert job.result["scenes"]["created"] == len(
         fake_stash.library.scenes)
     schedule = Schedule.objects.get(pk=schedule.pk)
-    assert schedule.last_outcome == "started" and schedule.last_job_id == job.id
+    assert schedule.last_outcome == "started"
+    assert schedule.last_job_id == job.id

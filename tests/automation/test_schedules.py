@@ -24,14 +24,18 @@ def active_sync() -> Job:
     return Job.objects.create(type="sync", status=JobStatus.RUNNING, exclusive_key="sync")
 
 
-def test_a_fresh_install_has_a_disabled_incremental_sync_schedule(api_client):
+def test_a_fresh_install_has_a_disabled_sync_and_workflow_schedule(api_client):
     body = api_client.get("/api/schedules").json()
-    assert body["total"] == 1
-    [sync] = body["items"]
+    assert body["total"] == 2
+    sync, workflow = body["items"]  # by name
     assert sync["name"] == "Incremental sync"
     assert (sync["kind"], sync["parameters"]) == ("sync", {"incremental": True})
     assert (sync["crontab"], sync["timezone"], sync["enabled"]) == ("*/30 * * * *", "UTC", False)
-    assert sync["next_run_at"] is None and sync["last_job"] is None
+    assert sync["next_run_at"] is None
+    assert sync["last_job"] is None
+    assert workflow["name"] == "Nightly workflow"
+    assert (workflow["kind"], workflow["parameters"]) == ("workflow", {})
+    assert (workflow["crontab"], workflow["enabled"]) == ("0 3 * * *", False)
 
 
 def test_create_stores_a_periodic_task_pointing_at_the_run_task(api_client):
@@ -40,13 +44,15 @@ def test_create_stores_a_periodic_task_pointing_at_the_run_task(api_client):
     body = response.json()
     assert body["crontab"] == "0 3 * * 1-5"
     assert body["timezone"] == "Europe/Berlin"
-    assert body["enabled"] is True and body["next_run_at"] is not None
+    assert body["enabled"] is True
+    assert body["next_run_at"] is not None
     task = Schedule.objects.get(pk=body["id"]).periodic_task
     assert task.task == "automation.run_schedule"
     assert json.loads(task.args) == [body["id"]]
     assert (task.crontab.minute, task.crontab.hour, task.crontab.day_of_week) == ("0", "3", "1-5")
     assert str(task.crontab.timezone) == "Europe/Berlin"
-    assert task.interval is None and task.enabled
+    assert task.interval is None
+    assert task.enabled
 
 
 @pytest.mark.parametrize(("fields", "field"), [
@@ -71,7 +77,7 @@ def test_a_bad_schedule_is_a_400_when_saved(api_client, fields, field):
     response = create(api_client, **fields)
     assert response.status_code == 400, response.json()
     assert field in response.json()["detail"]
-    assert Schedule.objects.count() == 1  # only the default one
+    assert Schedule.objects.count() == 2  # only the default ones
 
 
 def test_an_interval_schedule(api_client):
@@ -86,7 +92,8 @@ def test_patch_switches_timing_disables_and_revalidates(api_client):
     body = api_client.patch(url, {"interval_seconds": 3600}, format="json").json()
     assert (body["crontab"], body["interval_seconds"]) == (None, 3600)
     body = api_client.patch(url, {"enabled": False}, format="json").json()
-    assert body["enabled"] is False and body["next_run_at"] is None
+    assert body["enabled"] is False
+    assert body["next_run_at"] is None
     assert not Schedule.objects.get(pk=schedule_id).periodic_task.enabled
     response = api_client.patch(url, {"kind": "apply"}, format="json")
     assert response.status_code == 400  # sync parameters are no apply request
@@ -107,11 +114,13 @@ def test_run_now_starts_the_job_even_when_disabled(api_client, stash,
         response = api_client.post(f"/api/schedules/{schedule_id}/run")
     assert response.status_code == 202, response.json()
     job = Job.objects.get(id=response.json()["job_id"])
-    assert job.type == "sync" and job.status == JobStatus.COMPLETED  # eager Celery
+    assert job.type == "sync"
+    assert job.status == JobStatus.COMPLETED
     assert job.parameters == {"incremental": True, "schedule_id": schedule_id}
     body = api_client.get(f"/api/schedules/{schedule_id}").json()
     assert body["last_job"] == {"id": str(job.id), "status": "completed"}
-    assert body["last_outcome"] == "started" and body["last_run_at"] is not None
+    assert body["last_outcome"] == "started"
+    assert body["last_run_at"] is not None
 
 
 def test_run_now_answers_409_while_the_exclusive_job_is_active(api_client):
@@ -130,7 +139,8 @@ def test_a_beat_run_that_meets_an_active_sync_records_the_skip_and_no_job():
     run_schedule_task.delay(schedule.pk)
     schedule.refresh_from_db()
     assert schedule.last_outcome == "skipped: a sync is already running"
-    assert schedule.last_run_at is not None and schedule.last_job is None
+    assert schedule.last_run_at is not None
+    assert schedule.last_job is None
     assert Job.objects.count() == 1  # only the running sync: no failed job
 
 
@@ -155,7 +165,8 @@ def test_an_analysis_schedule_runs_the_analysis_request(api_client):
     response = api_client.post(f"/api/schedules/{body['id']}/run")
     assert response.status_code == 202
     job = Job.objects.get(id=response.json()["job_id"])
-    assert job.type == "analysis" and job.parameters["plan_name"] == "Nightly"
+    assert job.type == "analysis"
+    assert job.parameters["plan_name"] == "Nightly"
     assert job.parameters["schedule_id"] == body["id"]
 
 
@@ -183,14 +194,17 @@ def test_admin_creates_a_schedule_through_the_same_validation(admin_client):
     assert response.status_code == 302
     schedule = Schedule.objects.get(name="Admin sync")
     assert schedule.parameters == {"incremental": False}
-    assert schedule.periodic_task.crontab.hour == "*" and schedule.periodic_task.enabled
+    assert schedule.periodic_task.crontab.hour == "*"
+    assert schedule.periodic_task.enabled
 
     response = admin_client.post("/admin/automation/schedule/add/",
                                  admin_form(name="Bad", crontab="every hour"))
-    assert response.status_code == 200 and b"five fields" in response.content
+    assert response.status_code == 200
+    assert b"five fields" in response.content
     response = admin_client.post("/admin/automation/schedule/add/",
                                  admin_form(name="Bad", parameters='{"plan": 1}'))
-    assert response.status_code == 200 and b"Unknown field" in response.content
+    assert response.status_code == 200
+    assert b"Unknown field" in response.content
     assert not Schedule.objects.filter(name="Bad").exists()
 
 
@@ -204,7 +218,8 @@ def test_admin_lists_changes_and_runs_schedules(admin_client):
                                             interval_seconds="900"))
     assert response.status_code == 302
     schedule.refresh_from_db()
-    assert schedule.periodic_task.interval.every == 900 and schedule.periodic_task.crontab is None
+    assert schedule.periodic_task.interval.every == 900
+    assert schedule.periodic_task.crontab is None
 
     active_sync()
     response = admin_client.post("/admin/automation/schedule/", {

@@ -44,6 +44,7 @@ EXPECTED_OPERATIONS = {
     ("/api/schedules/{schedule_id}", "patch"),
     ("/api/schedules/{schedule_id}", "delete"),
     ("/api/schedules/{schedule_id}/run", "post"),
+    ("/api/workflow", "post"),
 }
 
 
