@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from automation.models import Schedule, ScheduleKind
+from automation.models import HookedScene, Schedule, ScheduleKind
 from automation.schedules import delete_schedule, next_run_at, run_schedule, save_schedule
 from automation.serializers import ScheduleSerializer, schedule_values
 from stashhog.api.exceptions import StashHogException
@@ -93,3 +93,17 @@ class ScheduleAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{schedule}: started {job.type} job {job.id}",
                                   messages.SUCCESS)
+
+
+@admin.register(HookedScene)
+class HookedSceneAdmin(admin.ModelAdmin):
+    """Read-only: the scenes Stash reported that the next hook job will resync."""
+
+    list_display = ["scene_id", "received_at"]
+    readonly_fields = ["scene_id", "received_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -33,3 +33,14 @@ class Schedule(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class HookedScene(models.Model):
+    """A scene Stash reported through a hook, waiting for the hook job to resync it. Rows
+    pile up while a job is pending, which is how a burst of hooks becomes one job."""
+
+    scene_id = models.CharField(primary_key=True, max_length=32)
+    received_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Scene {self.scene_id} (reported {self.received_at:%H:%M:%S})"

@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from automation.views import ScheduleViewSet, WorkflowViewSet
+from automation.views import ScheduleViewSet, StashHookViewSet, WorkflowViewSet
 from stashhog.api.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
@@ -10,4 +10,6 @@ router.register("schedules", ScheduleViewSet, basename="schedule")
 urlpatterns = [
     *router.urls,
     re_path(r"^workflow/?$", WorkflowViewSet.as_view({"post": "create"}), name="workflow"),
+    re_path(r"^hooks/stash/?$", StashHookViewSet.as_view({"post": "create"}),
+            name="hooks-stash"),
 ]

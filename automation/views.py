@@ -1,10 +1,13 @@
 """``/api/schedules``: thin views over automation.schedules."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import TokenAuthentication
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
 
+from automation.hooks import HookAcceptedSerializer, StashHookSerializer, receive, scenes_of
 from automation.models import Schedule
 from automation.schedules import delete_schedule, run_schedule, save_schedule
 from automation.serializers import ScheduleSerializer
@@ -113,3 +116,39 @@ class WorkflowViewSet(viewsets.ViewSet):
     )
     def create(self, request):
         return job_accepted(request_workflow(validated(WorkflowRequestSerializer, request.data)))
+
+
+class StashHookViewSet(viewsets.ViewSet):
+    # Called by the Stash plugin with a token; no session, so no CSRF to work around.
+    authentication_classes = [TokenAuthentication]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Stash reports changed scenes (called by the StashHog plugin for Stash)",
+        description="Takes Stash's own ``hookContext`` or a batch of ``scene_ids`` with a "
+        "``type``. The scenes are resynced by one hook job that waits a few seconds for "
+        "more hooks, so a burst of hooks becomes a few jobs; a destroyed scene is removed. "
+        "With the setting ``hook_analyze`` the new or changed ones are analysed next. "
+        "Hooks about other objects than scenes are answered 200 and ignored.",
+        request=StashHookSerializer,
+        responses={202: HookAcceptedSerializer, 200: HookAcceptedSerializer,
+                   400: error_response("Neither hookContext nor scene_ids.", error_example(
+                       "Empty", 400, "Invalid input",
+                       {"non_field_errors": ["Send hookContext or scene_ids (with type)."]}))},
+        examples=[
+            OpenApiExample("As Stash gives it", request_only=True, value={
+                "hookContext": {"type": "Scene.Update.Post", "id": 12}}),
+            OpenApiExample("A batch", request_only=True, value={
+                "type": "Scene.Create.Post", "scene_ids": ["12", "13"]}),
+            OpenApiExample("Taken", response_only=True, status_codes=["202"],
+                           value={"scenes": 1, "job_id": JOB_ID}),
+            OpenApiExample("Not about scenes", response_only=True, status_codes=["200"],
+                           value={"scenes": 0, "job_id": None}),
+        ],
+    )
+    def create(self, request):
+        scene_ids = scenes_of(validated(StashHookSerializer, request.data))
+        job = receive(scene_ids)
+        return Response(
+            HookAcceptedSerializer({"scenes": len(scene_ids), "job_id": job and job.id}).data,
+            status=status.HTTP_202_ACCEPTED if job else status.HTTP_200_OK)

@@ -145,6 +145,9 @@ SETTINGS = [
                 env="STASHHOG_JOB_HEARTBEAT_TIMEOUT", minimum=10, maximum=86400),
     SettingSpec("job_retention_days", int, 30, "Finished jobs older than this are deleted.",
                 env="STASHHOG_JOB_RETENTION_DAYS", minimum=1, maximum=3650),
+    SettingSpec("hook_analyze", bool, False,
+                "Analyse the new or changed scenes that Stash's hooks report, once resynced.",
+                env="STASHHOG_HOOK_ANALYZE"),
 ]
 REGISTRY: dict[str, SettingSpec] = {spec.key: spec for spec in SETTINGS}
 

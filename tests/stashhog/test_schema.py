@@ -45,6 +45,7 @@ EXPECTED_OPERATIONS = {
     ("/api/schedules/{schedule_id}", "delete"),
     ("/api/schedules/{schedule_id}/run", "post"),
     ("/api/workflow", "post"),
+    ("/api/hooks/stash", "post"),
 }
 
 
