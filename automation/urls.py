@@ -1,6 +1,11 @@
 from django.urls import re_path
 
-from automation.views import ScheduleViewSet, StashHookViewSet, WorkflowViewSet
+from automation.views import (
+    NotifyTestViewSet,
+    ScheduleViewSet,
+    StashHookViewSet,
+    WorkflowViewSet,
+)
 from stashhog.api.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
@@ -12,4 +17,6 @@ urlpatterns = [
     re_path(r"^workflow/?$", WorkflowViewSet.as_view({"post": "create"}), name="workflow"),
     re_path(r"^hooks/stash/?$", StashHookViewSet.as_view({"post": "create"}),
             name="hooks-stash"),
+    re_path(r"^settings/test-notify/?$", NotifyTestViewSet.as_view({"post": "create"}),
+            name="settings-test-notify"),
 ]

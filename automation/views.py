@@ -1,7 +1,7 @@
 """``/api/schedules``: thin views over automation.schedules."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
@@ -9,11 +9,15 @@ from rest_framework.response import Response
 
 from automation.hooks import HookAcceptedSerializer, StashHookSerializer, receive, scenes_of
 from automation.models import Schedule
+from automation.notifications import send
 from automation.schedules import delete_schedule, run_schedule, save_schedule
 from automation.serializers import ScheduleSerializer
 from automation.workflow import WorkflowRequestSerializer, request_workflow
 from jobs.api import job_accepted
 from jobs.schema import JOB_ACCEPTED_RESPONSE, JOB_ALREADY_ACTIVE_RESPONSE, JOB_ID
+from settings_app.registry import apprise_urls, problem_message
+from settings_app.secrets import SECRET_MASK
+from stashhog.api.permissions import IsSuperuser
 from stashhog.api.schema import error_example, error_response
 from stashhog.api.validation import validated
 
@@ -152,3 +156,50 @@ class StashHookViewSet(viewsets.ViewSet):
         return Response(
             HookAcceptedSerializer({"scenes": len(scene_ids), "job_id": job and job.id}).data,
             status=status.HTTP_202_ACCEPTED if job else status.HTTP_200_OK)
+
+
+class NotifyTestSerializer(serializers.Serializer):
+    urls = serializers.CharField(
+        required=False, allow_null=True,
+        help_text=f'Apprise URLs separated by spaces; left out, null or "{SECRET_MASK}": the '
+        "saved notify_urls.")
+
+    def validate_urls(self, value):
+        if value in (None, SECRET_MASK):
+            return value
+        try:
+            return apprise_urls(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(problem_message(exc)) from None
+
+
+class NotifyTestResultSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    error = serializers.CharField(required=False, help_text="Why it was not sent.")
+
+
+class NotifyTestViewSet(viewsets.ViewSet):
+    parser_classes = [JSONParser]
+    # Like the other connection tests: it sends to URLs the caller chooses.
+    permission_classes = [IsSuperuser]
+
+    @extend_schema(
+        summary="Send a test notification (default: to the saved notify_urls)",
+        request=NotifyTestSerializer,
+        responses={200: NotifyTestResultSerializer, 400: error_response(
+            "Not an Apprise URL.", error_example("Unknown scheme", 400, "Invalid input", {
+                "urls": ["Not a notification URL Apprise knows (bogus://...)."]}))},
+        examples=[
+            OpenApiExample("Test the saved URLs", request_only=True, value={}),
+            OpenApiExample("Test an ntfy topic", request_only=True,
+                           value={"urls": "ntfy://ntfy.sh/my-stashhog"}),
+            OpenApiExample("Sent", response_only=True, value={"success": True}),
+            OpenApiExample("Not sent", response_only=True, value={
+                "success": False,
+                "error": "A Connection error occurred sending JSON notification to 127.0.0.1."}),
+        ],
+    )
+    def create(self, request):
+        urls = validated(NotifyTestSerializer, request.data).get("urls")
+        return Response(send("StashHog test notification",
+                             "Notifications from StashHog reach you here.", urls))

@@ -17,6 +17,7 @@ _FORM_FIELD_FOR_TYPE = {
     int: forms.IntegerField,
     float: forms.FloatField,
     dict: forms.JSONField,
+    list: forms.JSONField,
 }
 UNTYPED_HELP = (
     "Text, a number, or JSON for a price table. The field takes the key's type once the key "

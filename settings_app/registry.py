@@ -57,6 +57,28 @@ def price_table(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def apprise_urls(value: str) -> str:
+    """One or more Apprise URLs (ntfy://, discord://, mailto://, json://, ...)."""
+    import apprise
+
+    urls = value.replace(",", " ").split()
+    for url in urls:
+        if apprise.Apprise.instantiate(url) is None:
+            scheme = url.split("://", 1)[0] if "://" in url else url[:0]
+            raise ValueError(f"not a notification URL Apprise knows ({scheme or 'no'}://...)")
+    return " ".join(urls)
+
+
+NOTIFY_EVENTS = ("job_failed", "plan_ready_for_review", "budget_reached", "workflow_finished")
+
+
+def notify_events(value: list) -> list:
+    unknown = [event for event in value if event not in NOTIFY_EVENTS]
+    if unknown or not all(isinstance(event, str) for event in value):
+        raise ValueError(f"events are some of: {', '.join(NOTIFY_EVENTS)}")
+    return value
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     key: str
@@ -80,6 +102,8 @@ class SettingSpec:
             return parse_bool(raw)
         if self.type is dict:
             return json.loads(raw)
+        if self.type is list:
+            return [item.strip() for item in raw.split(",") if item.strip()]
         return self.type(raw)
 
     def clean(self, value: Any) -> Any:
@@ -145,6 +169,13 @@ SETTINGS = [
                 env="STASHHOG_JOB_HEARTBEAT_TIMEOUT", minimum=10, maximum=86400),
     SettingSpec("job_retention_days", int, 30, "Finished jobs older than this are deleted.",
                 env="STASHHOG_JOB_RETENTION_DAYS", minimum=1, maximum=3650),
+    SettingSpec("notify_urls", str, None,
+                "Where notifications go: Apprise URLs separated by spaces, e.g. "
+                "ntfy://ntfy.sh/my-topic or discord://id/token.", env="STASHHOG_NOTIFY_URLS",
+                secret=True, nullable=True, validate=apprise_urls),
+    SettingSpec("notify_events", list, list(NOTIFY_EVENTS),
+                f"What to notify about: some of {', '.join(NOTIFY_EVENTS)}.",
+                env="STASHHOG_NOTIFY_EVENTS", validate=notify_events),
     SettingSpec("hook_analyze", bool, False,
                 "Analyse the new or changed scenes that Stash's hooks report, once resynced.",
                 env="STASHHOG_HOOK_ANALYZE"),

@@ -24,6 +24,7 @@ _FIELD_FOR_TYPE = {
     float: serializers.FloatField,
     bool: serializers.BooleanField,
     dict: serializers.DictField,
+    list: lambda **kwargs: serializers.ListField(child=serializers.CharField(), **kwargs),
 }
 SECRET_HELP = (
     f' Secret: reads return "{SECRET_MASK}" when set and null when not; write the mask back '

@@ -322,5 +322,6 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
-    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "gql")},
+    # apprise: its per-message INFO lines would log every notification twice.
+    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "gql", "apprise")},
 }

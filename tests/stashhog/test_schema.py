@@ -46,6 +46,7 @@ EXPECTED_OPERATIONS = {
     ("/api/schedules/{schedule_id}/run", "post"),
     ("/api/workflow", "post"),
     ("/api/hooks/stash", "post"),
+    ("/api/settings/test-notify", "post"),
 }
 
 
