@@ -248,8 +248,8 @@ def _claim(job_id: str, worker: str, *, restart_running: bool) -> bool:
     now = timezone.now()
     claim = {"status": JobStatus.RUNNING, "started_at": now, "heartbeat_at": now,
              "worker": worker}
-    if Job.objects.filter(id=job_id, status=JobStatus.PENDING).update(**claim):
-        return True
+    if Job.objects.filter(id=job_id, status=JobStatus.PENDING).update(**claim, message=""):
+        return True  # the message said what it waited for; the body reports from here
     if restart_running and Job.objects.filter(id=job_id, status=JobStatus.RUNNING).update(
         **claim, processed_items=0, progress=0, message="Restarted after its worker was lost"
     ):

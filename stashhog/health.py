@@ -8,12 +8,14 @@ ping while any of them saw a worker recently. No authentication, and nothing sec
 the answer: only component names and states.
 """
 
+import json
 from datetime import timedelta
 from functools import lru_cache
 
 import redis
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -22,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs.models import Job, JobStatus
+from jobs.runner import JOB_TYPES
 
 REDIS_TIMEOUT = 0.25  # seconds; only reached when Redis hangs
 WORKER_PING_TIMEOUT = 0.03  # an idle worker answers in 2-10 ms
@@ -29,6 +32,8 @@ WORKER_SEEN_KEY = "stashhog:health:worker-seen"
 WORKER_SEEN_SECONDS = 15
 # A job still pending after this was not picked up by any worker.
 PENDING_STUCK_AFTER = timedelta(minutes=2)
+QUEUES_SEEN_KEY = "stashhog:health:consumed-queues"
+QUEUES_INSPECT_TIMEOUT = 0.5  # asked only while jobs wait; replies shared like the ping's
 
 
 @lru_cache(maxsize=4)
@@ -77,6 +82,38 @@ def stuck_pending_jobs() -> str | None:
     return f"{stuck} pending for over {minutes} minutes" if stuck else None
 
 
+def consumed_queues(client: redis.Redis) -> set[str]:
+    """The queues some running worker consumes (remembered in Redis for a while)."""
+    from stashhog.celery import app
+
+    if (cached := client.get(QUEUES_SEEN_KEY)) is not None:
+        return set(json.loads(cached))
+    replies = app.control.inspect(timeout=QUEUES_INSPECT_TIMEOUT).active_queues() or {}
+    queues = {queue["name"] for consumed in replies.values() for queue in consumed}
+    client.set(QUEUES_SEEN_KEY, json.dumps(sorted(queues)), ex=WORKER_SEEN_SECONDS)
+    return queues
+
+
+def unserved_queues(client: redis.Redis) -> str | None:
+    """The queues that have jobs waiting and no worker consuming them, if any."""
+    waiting: dict[str, int] = {}
+    pending = Job.objects.filter(status=JobStatus.PENDING).values("type").annotate(n=Count("id"))
+    for row in pending:
+        spec = JOB_TYPES.get(row["type"])
+        if spec is not None:
+            waiting[spec.queue] = waiting.get(spec.queue, 0) + row["n"]
+    if not waiting:
+        return None
+    try:
+        consumed = consumed_queues(client)
+    except Exception as exc:
+        return f"unknown ({type(exc).__name__})"
+    unserved = sorted(queue for queue in waiting if queue not in consumed)
+    return "; ".join(
+        f"no worker consumes the '{queue}' queue ({waiting[queue]} job(s) waiting)"
+        for queue in unserved) or None
+
+
 HealthResponse = inline_serializer(
     "HealthResponse",
     fields={
@@ -93,19 +130,21 @@ class HealthView(APIView):
     @extend_schema(
         summary="Health of the database, Redis, the Celery workers and the job queue",
         description="503 `unavailable` names the part that is down. 200 `degraded`: "
-        "StashHog serves, but queued jobs wait for longer than they should (`jobs`).",
+        "StashHog serves, but queued jobs wait for longer than they should (`jobs`), or "
+        "wait on a queue no running worker consumes (`queues`).",
         responses={200: HealthResponse, 503: HealthResponse},
         examples=[
             OpenApiExample("All up", value={"status": "ok", "components": {
-                "database": "ok", "redis": "ok", "workers": "ok", "jobs": "ok"}},
-                response_only=True, status_codes=["200"]),
+                "database": "ok", "redis": "ok", "workers": "ok", "jobs": "ok",
+                "queues": "ok"}}, response_only=True, status_codes=["200"]),
             OpenApiExample("Jobs stuck", value={"status": "degraded", "components": {
                 "database": "ok", "redis": "ok", "workers": "ok",
-                "jobs": "2 pending for over 2 minutes"}},
+                "jobs": "2 pending for over 2 minutes",
+                "queues": "no worker consumes the 'ai' queue (2 job(s) waiting)"}},
                 response_only=True, status_codes=["200"]),
             OpenApiExample("No worker", value={"status": "unavailable", "components": {
                 "database": "ok", "redis": "ok", "workers": "no worker answered",
-                "jobs": "ok"}}, response_only=True, status_codes=["503"]),
+                "jobs": "ok", "queues": "ok"}}, response_only=True, status_codes=["503"]),
         ],
     )
     def get(self, request):
@@ -114,10 +153,13 @@ class HealthView(APIView):
         # Workers are reached through Redis: without it, asking them would only wait.
         problems["workers"] = check_workers(client) if problems["redis"] is None else "unreachable"
         jobs = stuck_pending_jobs() if problems["database"] is None else "unknown"
+        queues = (unserved_queues(client) if problems["database"] is None
+                  and problems["redis"] is None else "unknown")
         components = {name: problem or "ok" for name, problem in problems.items()}
         components["jobs"] = jobs or "ok"
+        components["queues"] = queues or "ok"
         if any(problems.values()):
             status, code = "unavailable", 503
         else:
-            status, code = ("degraded" if jobs else "ok"), 200
+            status, code = ("degraded" if jobs or queues else "ok"), 200
         return Response({"status": status, "components": components}, status=code)

@@ -29,8 +29,8 @@ def commands() -> dict[str, list[str]]:
     return {
         "web": [str(BIN / "gunicorn"), "-c", "python:stashhog.gunicorn_conf",
                 "stashhog.asgi:application"],
-        "worker": [str(BIN / "celery"), "-A", "stashhog", "worker", "-Q", "default,ai",
-                   "--loglevel", "INFO"],
+        # No -Q: a worker takes every queue StashHog declares (CELERY_TASK_QUEUES).
+        "worker": [str(BIN / "celery"), "-A", "stashhog", "worker", "--loglevel", "INFO"],
         "beat": [str(BIN / "celery"), "-A", "stashhog", "beat", "--loglevel", "INFO"],
     }
 

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def no_worker_seen(settings):
     """Each test starts without a remembered worker reply."""
-    health.redis_client(settings.REDIS_URL).delete(health.WORKER_SEEN_KEY)
+    health.redis_client(settings.REDIS_URL).delete(health.WORKER_SEEN_KEY,
+                                                   health.QUEUES_SEEN_KEY)
 
 
 @pytest.fixture
@@ -28,7 +29,18 @@ def worker_answers(monkeypatch):
         return [{"celery@host": {"ok": "pong"}}]
 
     monkeypatch.setattr(celery_app.control, "ping", ping)
+    consumes(monkeypatch, "default", "ai")
     return pings
+
+
+def consumes(monkeypatch, *queues: str) -> None:
+    """The running worker consumes ``queues`` (what ``inspect().active_queues()`` says)."""
+
+    class Inspect:
+        def active_queues(self):
+            return {"celery@host": [{"name": queue} for queue in queues]}
+
+    monkeypatch.setattr(celery_app.control, "inspect", lambda **kwargs: Inspect())
 
 
 @pytest.fixture
@@ -43,7 +55,7 @@ def test_health_needs_no_authentication_and_reports_each_part(anon_client, worke
     response = anon_client.get("/api/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "components": {
-        "database": "ok", "redis": "ok", "workers": "ok", "jobs": "ok"}}
+        "database": "ok", "redis": "ok", "workers": "ok", "jobs": "ok", "queues": "ok"}}
 
 
 def test_the_worker_ping_stops_at_the_first_reply_and_is_shared_for_a_while(
@@ -69,7 +81,39 @@ def test_jobs_no_worker_picked_up_make_health_degraded(anon_client, worker_answe
     assert response.status_code == 200
     assert response.json() == {"status": "degraded", "components": {
         "database": "ok", "redis": "ok", "workers": "ok",
-        "jobs": "1 pending for over 2 minutes"}}
+        "jobs": "1 pending for over 2 minutes", "queues": "ok"}}
+
+
+def test_a_queue_with_waiting_jobs_and_no_consumer_makes_health_degraded(
+        anon_client, worker_answers, monkeypatch):
+    consumes(monkeypatch, "default")  # a worker started with -Q default
+    Job.objects.create(type="analysis")
+    Job.objects.create(type="analysis")
+    Job.objects.create(type="sync")
+    response = anon_client.get("/api/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["components"]["queues"] == (
+        "no worker consumes the 'ai' queue (2 job(s) waiting)")
+
+
+def test_a_worker_started_without_q_consumes_every_queue_jobs_use():
+    from jobs.runner import JOB_TYPES
+
+    # What `celery -A stashhog worker` consumes when no -Q is given.
+    declared = set(celery_app.amqp.queues)
+    assert {spec.queue for spec in JOB_TYPES.values()} <= declared
+    assert {"default", "ai"} <= declared
+
+
+def test_a_queued_job_says_what_it_waits_for():
+    from unittest import mock
+
+    from jobs.runner import start_job
+
+    with mock.patch("jobs.tasks.run_job_task.apply_async"):
+        job = start_job("analysis", {})
+    assert job.message == "Waiting for a worker on the 'ai' queue"
 
 
 def test_health_is_503_without_a_worker(anon_client):
@@ -78,6 +122,7 @@ def test_health_is_503_without_a_worker(anon_client):
     assert response.status_code == 503
     assert response.json()["components"] == {
         "database": "ok", "redis": "ok", "workers": "no worker answered", "jobs": "ok",
+        "queues": "ok",
     }
 
 
