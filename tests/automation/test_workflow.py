@@ -7,10 +7,11 @@ from unittest import mock
 import pytest
 
 from analysis.models import AnalysisPlan, ChangeStatus
-from automation.workflow import request_workflow
+from automation.workflow import WorkflowRequestSerializer, request_workflow
 from jobs import runner
 from jobs.models import Job, JobStatus
 from settings_app.registry import save_settings
+from stashhog.api.validation import validated
 
 # Sync reads Stash ids in a second thread, with its own database connection.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,7 +27,7 @@ def run_workflow():
     """Request a workflow; eager Celery runs it at once. Returns the finished row."""
 
     def run(**request) -> Job:
-        job = request_workflow(request)
+        job = request_workflow(validated(WorkflowRequestSerializer, request))
         job.refresh_from_db()
         return job
 
