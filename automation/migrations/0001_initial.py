@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('django_celery_beat', '0019_alter_periodictasks_options'),
-        ('jobs', '0002_job_parent'),
+        ('jobs', '0003_job_parent'),
     ]
 
     operations = [
