@@ -13,6 +13,7 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from analysis.generate import ANALYSIS_JOB, analysis_parameters
@@ -24,6 +25,7 @@ from jobs.runner import Progress, start_job
 from scenes.models import Scene
 from scenes.sync import client_from_settings, refresh_scenes
 from settings_app import get_setting
+from stashhog.api.validation import NoUnknownKeysMixin
 
 logger = logging.getLogger("stashhog.automation")
 
@@ -33,17 +35,26 @@ REFRESH_BATCH = 500  # scenes re-read from Stash per request
 SCENE_HOOK_PREFIX = "Scene."
 
 
-class HookContextSerializer(serializers.Serializer):
+@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                               {"type": "string", "maxLength": 32}]})
+class StashIdField(serializers.CharField):
+    """An object id as Stash sends it in a hook (a number), or as a string."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=32, **kwargs)
+
+
+class HookContextSerializer(NoUnknownKeysMixin, serializers.Serializer):
     """Stash's own ``hookContext`` (``input`` and ``inputFields`` are accepted, not used)."""
 
     type = serializers.CharField()
-    id = serializers.CharField()
+    id = StashIdField()
     input = serializers.JSONField(required=False, allow_null=True)
     inputFields = serializers.ListField(child=serializers.CharField(),  # noqa: N815
                                         required=False, allow_null=True)
 
 
-class StashHookSerializer(serializers.Serializer):
+class StashHookSerializer(NoUnknownKeysMixin, serializers.Serializer):
     """Either ``hookContext`` (one hook as Stash gives it) or ``scene_ids`` with a ``type``."""
 
     hookContext = HookContextSerializer(required=False)  # noqa: N815

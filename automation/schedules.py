@@ -37,6 +37,7 @@ logger = logging.getLogger("stashhog.automation")
 
 RUN_SCHEDULE_TASK = "automation.run_schedule"
 MIN_INTERVAL_SECONDS = 60
+MAX_INTERVAL_SECONDS = 366 * 86400  # a year: anything rarer is a crontab
 CRONTAB_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 
 

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from automation.models import Schedule, ScheduleKind
 from automation.schedules import (
+    MAX_INTERVAL_SECONDS,
     MIN_INTERVAL_SECONDS,
     check_timezone,
     crontab_text,
@@ -13,6 +14,7 @@ from automation.schedules import (
     validate_parameters,
 )
 from jobs.models import JobStatus
+from stashhog.api.validation import NoUnknownKeysMixin
 
 DEFAULT_TIMEZONE = "UTC"
 
@@ -43,7 +45,7 @@ def schedule_values(schedule: Schedule) -> dict:
     }
 
 
-class ScheduleSerializer(serializers.Serializer):
+class ScheduleSerializer(NoUnknownKeysMixin, serializers.Serializer):
     """ScheduleResponse, and the body of POST (all writable fields) and PATCH (any)."""
 
     id = serializers.IntegerField(read_only=True)
@@ -61,8 +63,9 @@ class ScheduleSerializer(serializers.Serializer):
         required=False, help_text="IANA time zone of the crontab (default UTC).")
     interval_seconds = serializers.IntegerField(
         required=False, allow_null=True, min_value=MIN_INTERVAL_SECONDS,
-        help_text=f"Run every N seconds (at least {MIN_INTERVAL_SECONDS}). Give this or "
-        "crontab.")
+        max_value=MAX_INTERVAL_SECONDS,
+        help_text=f"Run every N seconds ({MIN_INTERVAL_SECONDS} to {MAX_INTERVAL_SECONDS}). "
+        "Give this or crontab.")
     enabled = serializers.BooleanField(required=False, help_text="Default true.")
     last_run_at = serializers.DateTimeField(read_only=True, allow_null=True)
     next_run_at = serializers.DateTimeField(

@@ -19,7 +19,7 @@ from settings_app.registry import apprise_urls, problem_message
 from settings_app.secrets import SECRET_MASK
 from stashhog.api.permissions import IsSuperuser
 from stashhog.api.schema import error_example, error_response
-from stashhog.api.validation import validated
+from stashhog.api.validation import NoUnknownKeysMixin, validated
 
 SCHEDULE_EXAMPLE = {
     "id": 1, "name": "Incremental sync", "kind": "sync", "parameters": {"incremental": True},
@@ -158,7 +158,7 @@ class StashHookViewSet(viewsets.ViewSet):
             status=status.HTTP_202_ACCEPTED if job else status.HTTP_200_OK)
 
 
-class NotifyTestSerializer(serializers.Serializer):
+class NotifyTestSerializer(NoUnknownKeysMixin, serializers.Serializer):
     urls = serializers.CharField(
         required=False, allow_null=True,
         help_text=f'Apprise URLs separated by spaces; left out, null or "{SECRET_MASK}": the '

@@ -18,7 +18,7 @@ from analysis.apply import APPLY_JOB
 from analysis.generate import ANALYSIS_JOB, analysis_parameters
 from analysis.options import AnalysisOptions
 from analysis.selection import SceneSelection
-from analysis.serializers import AnalysisOptionsSerializer, NoUnknownKeysMixin
+from analysis.serializers import AnalysisOptionsSerializer
 from jobs.models import Job, JobStatus
 from jobs.runner import (
     JobAlreadyActive,
@@ -29,6 +29,7 @@ from jobs.runner import (
     start_job,
 )
 from scenes.sync_job import SYNC_JOB
+from stashhog.api.validation import NoUnknownKeysMixin
 
 WORKFLOW_JOB = "workflow"
 # Percent of the workflow's progress at which each step starts and ends.
