@@ -67,7 +67,8 @@ def test_a_hook_during_a_running_job_starts_the_next_one(api_client, stash):
     [first] = hook_jobs()
     Job.objects.filter(pk=first.pk).update(status=JobStatus.RUNNING)  # a worker took it
     body = hook(api_client, "2").json()
-    assert body["job_id"] != str(first.id) and len(hook_jobs()) == 2
+    assert body["job_id"] != str(first.id)
+    assert len(hook_jobs()) == 2
 
 
 def test_a_batch_and_a_destroyed_scene(api_client, stash):
@@ -77,7 +78,8 @@ def test_a_batch_and_a_destroyed_scene(api_client, stash):
                          last_synced="2026-01-01T00:00:00Z")
     response = api_client.post("/api/hooks/stash", {
         "type": "Scene.Destroy.Post", "scene_ids": ["5", "6", "6"]}, format="json")
-    assert response.status_code == 202 and response.json()["scenes"] == 2
+    assert response.status_code == 202
+    assert response.json()["scenes"] == 2
     job = run(hook_jobs()[0])
     assert (job.result["resynced"], job.result["removed"]) == (1, 1)
     assert list(Scene.objects.values_list("id", flat=True)) == ["6"]

@@ -131,10 +131,12 @@ def test_test_notify_sends_to_the_saved_or_given_urls(notified, superuser_client
     response = superuser_client.post("/api/settings/test-notify", {
         "urls": f"json://hog:{RECEIVER_PASSWORD}@127.0.0.1:9/nobody"}, format="json")
     body = response.json()
-    assert body["success"] is False and "127.0.0.1" in body["error"]
+    assert body["success"] is False
+    assert "127.0.0.1" in body["error"]
     response = superuser_client.post("/api/settings/test-notify", {"urls": "bogus://x"},
                                      format="json")
-    assert response.status_code == 400 and "urls" in response.json()["detail"]
+    assert response.status_code == 400
+    assert "urls" in response.json()["detail"]
     assert_no_secret(notified, caplog)
     assert RECEIVER_PASSWORD not in json.dumps(
         superuser_client.get("/api/settings").json())  # the setting is write-only
