@@ -78,7 +78,7 @@ def _accepted(plan_id: int, scene_ids: list[str] | None) -> QuerySet[PlanChange]
 
 
 def request_apply(plan_id: int, scene_ids: list[str] | None, *, background: bool,
-                  user: Any = None, context: dict | None = None) -> Job:
+                  user: Any = None, context: dict[str, Any] | None = None) -> Job:
     """Start applying the plan's accepted changes (only those of ``scene_ids`` if given);
     ``user`` started it and is recorded on the changes it applies.
 

@@ -47,7 +47,7 @@ def _check_ai_configured(options: AnalysisOptions) -> None:
 
 
 def analysis_parameters(selection: SceneSelection, options: AnalysisOptions, *,
-                        plan_name: str | None = None) -> dict:
+                        plan_name: str | None = None) -> dict[str, Any]:
     """The analysis job's parameters for this request. Raises InvalidInput for scene ids
     the library lacks, or AI asked for but not set up."""
     selection.check_ids()
@@ -61,7 +61,7 @@ def analysis_parameters(selection: SceneSelection, options: AnalysisOptions, *,
 
 def request_analysis(selection: SceneSelection, options: AnalysisOptions, *,
                      plan_name: str | None = None, background: bool = True,
-                     user: Any = None, context: dict | None = None) -> Job:
+                     user: Any = None, context: dict[str, Any] | None = None) -> Job:
     """Start the analysis job (run here and finished when not background); ``user``
     started it. Raises as ``analysis_parameters`` does. ``context`` (e.g. ``schedule_id``)
     is added to the job's parameters."""

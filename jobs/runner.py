@@ -149,7 +149,7 @@ def start_job(type_name: str, parameters: dict[str, Any] | None = None, *,
                        delay_seconds=delay_seconds)
 
 
-def run_step(parent: "Progress", type_name: str, parameters: dict, *,
+def run_step(parent: "Progress", type_name: str, parameters: dict[str, Any], *,
              span: tuple[int, int]) -> Job:
     """Run a job as a step of the running job ``parent``, here and now: a Job row of its
     own (``parent`` set, visible like any job), whose progress moves the parent's across
@@ -161,7 +161,8 @@ def run_step(parent: "Progress", type_name: str, parameters: dict, *,
     return _run_inline(job, worker=parent.job.worker, parent_span=(parent, *span))
 
 
-def _run_inline(job: Job, *, worker: str = "", parent_span=None) -> Job:
+def _run_inline(job: Job, *, worker: str = "",
+                parent_span: "ParentSpan | None" = None) -> Job:
     failure = run_job(str(job.id), worker, parent_span=parent_span)
     job.refresh_from_db()
     if job.status == JobStatus.CANCELLED:
@@ -232,7 +233,7 @@ def _dispatch(job: Job, spec: JobType, delay_seconds: float | None = None) -> bo
     task = run_idempotent_job_task if spec.idempotent else run_job_task
     publish_job(job, "job_status")  # the monitor shows queued jobs too
     try:
-        delay = {"countdown": delay_seconds} if delay_seconds else {}
+        delay: dict[str, Any] = {"countdown": delay_seconds} if delay_seconds else {}
         task.apply_async(args=(str(job.id),), queue=spec.queue, task_id=str(job.id), **delay)
         Job.objects.filter(id=job.id).update(celery_task_id=str(job.id))
     except Exception as exc:  # the broker is down: the job must not stay pending forever
@@ -259,7 +260,7 @@ def _claim(job_id: str, worker: str, *, restart_running: bool) -> bool:
 
 
 def run_job(job_id: str, worker: str = "", *, restart_running: bool = False,
-            parent_span=None) -> BaseException | None:
+            parent_span: "ParentSpan | None" = None) -> BaseException | None:
     """Run one job to a terminal state; returns the exception that failed the body, if any.
 
     A job that is no longer pending is left alone.
@@ -359,10 +360,14 @@ def _revoke(job: Job) -> None:
         logger.warning("could not revoke job %s: %s", job.id, redact(str(exc)))
 
 
+# A step's parent: its Progress, and the percent span of it the step's progress covers.
+ParentSpan = tuple["Progress", int, int]
+
+
 class Progress:
     """Handed to every job body: reports progress and checks for cancellation."""
 
-    def __init__(self, job: Job, parent_span: tuple["Progress", int, int] | None = None):
+    def __init__(self, job: Job, parent_span: "ParentSpan | None" = None):
         self.job = job
         self.partial_result: Any = None  # bodies may set what they achieved before a stop
         # A step's progress moves its parent's from ``start`` to ``end`` percent.

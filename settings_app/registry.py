@@ -72,7 +72,7 @@ def apprise_urls(value: str) -> str:
 NOTIFY_EVENTS = ("job_failed", "plan_ready_for_review", "budget_reached", "workflow_finished")
 
 
-def notify_events(value: list) -> list:
+def notify_events(value: list[str]) -> list[str]:
     unknown = [event for event in value if event not in NOTIFY_EVENTS]
     if unknown or not all(isinstance(event, str) for event in value):
         raise ValueError(f"events are some of: {', '.join(NOTIFY_EVENTS)}")

@@ -5,6 +5,8 @@ lists every registered key with its type. Values themselves are checked by the r
 (``validate_changes``), which is stricter than DRF's coercion ("5" is not an int).
 """
 
+from typing import Any
+
 from rest_framework import serializers
 
 from settings_app.registry import (
@@ -42,7 +44,8 @@ def _bounds(spec: SettingSpec) -> dict:
 
 
 def _setting_field(spec: SettingSpec, *, for_request: bool) -> serializers.Field:
-    return _FIELD_FOR_TYPE[spec.type](
+    field_class: Any = _FIELD_FOR_TYPE[spec.type]
+    return field_class(
         required=not for_request,
         allow_null=spec.nullable or spec.secret,
         help_text=spec.description + (SECRET_HELP if spec.secret else ""),
