@@ -43,9 +43,16 @@ class Job(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True, db_index=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     celery_task_id = models.CharField(max_length=255, blank=True)
-    # The Celery node name of the worker running the job: lets a restarted worker find
-    # the jobs its dead predecessor left "running".
+    # The Celery node name of the worker running the job, and the process that claimed it
+    # (``jobs.processes``): a node name may be shared, a process is not.
     worker = models.CharField(max_length=255, blank=True)
+    worker_host = models.CharField(max_length=255, blank=True)
+    worker_pid = models.PositiveIntegerField(null=True, blank=True)
+    worker_instance = models.CharField(max_length=100, blank=True)
+    # When the job's message was last sent to the queue, and how often: a pending job whose
+    # message was lost is sent again, and failed after a few sends (``jobs.recovery``).
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatch_count = models.PositiveSmallIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")

@@ -6,7 +6,9 @@
 - ``run_job`` (called by the Celery task) moves the row through its states, calls the body
   with a ``Progress`` reporter, and records the result or a redacted error.
 - ``cancel_job`` asks a job to stop; the body stops at its next ``check_cancelled``.
-- ``fail_job`` ends a job whose worker is gone (``jobs.recovery``).
+- ``fail_job`` ends a job whose worker is gone, ``resend_job`` sends the message of a job
+  that never started again (both for ``jobs.recovery``); ``stop_jobs`` asks the jobs of a
+  worker that shuts down to stop.
 
 This module is the only code that writes ``Job.status``.
 """
@@ -17,14 +19,17 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from celery import current_app
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from jobs import processes
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from jobs.notify import publish_job
 from jobs.signals import job_finished
@@ -227,31 +232,65 @@ def waiting_message(queue: str) -> str:
 
 
 def _dispatch(job: Job, spec: JobType, delay_seconds: float | None = None) -> bool:
-    """Send the job's message; False (and the job failed) when the broker refused it."""
+    """Send the job's first message; False (and the job failed) when the broker refused."""
+    publish_job(job, "job_status")  # the monitor shows queued jobs too
+    refused = _send(job, spec, delay_seconds)
+    if refused:  # the broker is down: the job must not stay pending forever
+        _finish(job.id, JobStatus.FAILED, error=f"Could not queue the job: {refused}")
+    return not refused
+
+
+def queue_of(job: Job) -> str:
+    spec = JOB_TYPES.get(job.type)
+    return spec.queue if spec else "default"
+
+
+def resend_job(job: Job) -> bool:
+    """Send a pending job's message again, under the same task id (the claim makes a
+    second delivery harmless). False when the broker refused it."""
+    spec = JOB_TYPES.get(job.type)
+    return spec is not None and not _send(job, spec)
+
+
+def _send(job: Job, spec: JobType, delay_seconds: float | None = None) -> str | None:
+    """Send one message for the job; the name of the error when the broker refused it.
+    ``dispatched_at`` is when the job may start (a held-back job is not late before)."""
     from jobs.tasks import run_idempotent_job_task, run_job_task
 
     task = run_idempotent_job_task if spec.idempotent else run_job_task
-    publish_job(job, "job_status")  # the monitor shows queued jobs too
     try:
         delay: dict[str, Any] = {"countdown": delay_seconds} if delay_seconds else {}
         task.apply_async(args=(str(job.id),), queue=spec.queue, task_id=str(job.id), **delay)
-        Job.objects.filter(id=job.id).update(celery_task_id=str(job.id))
-    except Exception as exc:  # the broker is down: the job must not stay pending forever
+    except Exception as exc:
         logger.error("could not queue job %s: %s", job.id, redact(str(exc)))
-        _finish(job.id, JobStatus.FAILED, error=f"Could not queue the job: {type(exc).__name__}")
-        return False
-    return True
+        return type(exc).__name__
+    Job.objects.filter(id=job.id).update(
+        celery_task_id=str(job.id),
+        dispatched_at=timezone.now() + timedelta(seconds=delay_seconds or 0),
+        dispatch_count=F("dispatch_count") + 1,
+    )
+    return None
 
 
 def _claim(job_id: str, worker: str, *, restart_running: bool) -> bool:
-    """pending -> running for this worker. With ``restart_running`` (a redelivered message
-    of an idempotent job) a row left running by a lost run is taken over from the start."""
+    """pending -> running for this worker process, once only: a second delivery of the
+    same message finds the job running and leaves it. With ``restart_running`` (a
+    redelivered message of an idempotent job) a job whose process is gone is taken over
+    from the start; one whose process still runs it is left alone."""
     now = timezone.now()
     claim = {"status": JobStatus.RUNNING, "started_at": now, "heartbeat_at": now,
-             "worker": worker}
+             "worker": worker, **processes.ProcessIdentity.current().as_fields()}
     if Job.objects.filter(id=job_id, status=JobStatus.PENDING).update(**claim, message=""):
         return True  # the message said what it waited for; the body reports from here
-    if restart_running and Job.objects.filter(id=job_id, status=JobStatus.RUNNING).update(
+    if not restart_running:
+        return False
+    job = Job.objects.filter(id=job_id, status=JobStatus.RUNNING).first()
+    if job is None or not processes.lost_jobs([job]):
+        return False
+    # Only from the process judged lost: of two redeliveries, one takes over.
+    lost_run = {"worker_host": job.worker_host, "worker_pid": job.worker_pid,
+                "worker_instance": job.worker_instance}
+    if Job.objects.filter(id=job_id, status=JobStatus.RUNNING, **lost_run).update(
         **claim, processed_items=0, progress=0, message="Restarted after its worker was lost"
     ):
         logger.warning("job %s restarted after its worker was lost", job_id)
@@ -341,15 +380,27 @@ def cancel_job(job_id: str | UUID) -> Job:
     # filters make each step apply only to the state it was meant for.
     if _finish(job.id, JobStatus.CANCELLED, from_statuses=(JobStatus.PENDING,)):
         _revoke(job)
-    elif Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(
-        status=JobStatus.CANCELLING, cancel_requested=True
-    ):
-        publish_job(Job.objects.get(id=job.id), "job_status")
+    elif _request_stop(job.id):
         # The parent is waiting on its running step: the step must stop for it to.
         for step in job.steps.filter(status=JobStatus.RUNNING):
             cancel_job(step.id)
     job.refresh_from_db()
     return job
+
+
+def stop_jobs(job_ids) -> int:
+    """Ask these running jobs to stop at their next safe point (their worker is shutting
+    down): they end ``cancelled``, not lost. Returns how many were asked."""
+    return sum(_request_stop(job_id) for job_id in job_ids)
+
+
+def _request_stop(job_id) -> bool:
+    if not Job.objects.filter(id=job_id, status=JobStatus.RUNNING).update(
+        status=JobStatus.CANCELLING, cancel_requested=True
+    ):
+        return False
+    publish_job(Job.objects.get(id=job_id), "job_status")
+    return True
 
 
 def _revoke(job: Job) -> None:

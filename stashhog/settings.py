@@ -213,6 +213,9 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stale-jobs": {
         "task": "jobs.reap_stale_jobs", "schedule": 60.0, "options": {"expires": 55},
     },
+    "resend-pending-jobs": {
+        "task": "jobs.resend_pending_jobs", "schedule": 60.0, "options": {"expires": 55},
+    },
     "delete-old-jobs": {
         "task": "jobs.delete_old_jobs", "schedule": 3600.0, "options": {"expires": 3000},
     },

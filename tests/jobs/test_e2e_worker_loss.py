@@ -1,9 +1,14 @@
-"""End to end: a worker lost mid-job never leaves the job "running".
+"""End to end: a worker lost mid-job never leaves the job "running", a worker told to stop
+ends its job "cancelled", and a worker sharing another's node name leaves its job alone.
 
 Two ways to lose it under prefork: the pool child running the job dies (its main process
 lives on and reports it), or the main process itself is SIGKILLed (its children die with
 it through PDEATHSIG) and the job is failed by the next worker to start.
 """
+
+import signal
+import time
+import uuid
 
 import psutil
 import pytest
@@ -57,3 +62,27 @@ def test_a_sigkilled_worker_leaves_its_job_failed_once_a_new_worker_starts(e2e_e
     assert row.status == JobStatus.FAILED
     assert row.error.startswith(f"Worker lost: {lost.node_name} stopped")
 
+
+
+def test_a_worker_told_to_stop_cancels_its_running_job_and_exits(e2e_env, live_celery):
+    with running(start_worker(e2e_env, concurrency=1)) as worker:
+        job = start_running_job(worker)
+        worker.kill(signal.SIGTERM)  # warm shutdown: `docker stop`, the launcher's Ctrl-C
+        row = wait_for_job(job.id, {JobStatus.CANCELLED, JobStatus.FAILED,
+                                    JobStatus.COMPLETED}, timeout=30)
+        assert row.status == JobStatus.CANCELLED
+        assert worker.popen.wait(timeout=30) == 0  # it did not wait for the whole job
+
+
+def test_a_second_worker_with_the_same_node_name_leaves_the_first_ones_job_running(
+        e2e_env, live_celery):
+    name = f"twin-{uuid.uuid4().hex[:8]}@127.0.0.1"
+    with running(start_worker(e2e_env, node_name=name, concurrency=1)) as first:
+        job = start_running_job(first)
+        with running(start_worker(e2e_env, node_name=name, concurrency=1)) as second:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and " ready." not in second.log_tail():
+                time.sleep(0.2)
+            assert " ready." in second.log_tail()  # its start-up recovery has run
+            row = Job.objects.get(id=job.id)
+            assert (row.status, row.error) == (JobStatus.RUNNING, "")

@@ -2,6 +2,8 @@
 Celery is eager and the channel layer in memory)."""
 
 import asyncio
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from unittest import mock
@@ -17,6 +19,7 @@ from django.utils import timezone
 from jobs import runner
 from jobs.models import Job, JobStatus
 from jobs.notify import ALL_JOBS_GROUP, job_group
+from jobs.processes import ProcessIdentity
 from stashhog.api.errors import http_status
 from stashhog.api.exceptions import Conflict, InvalidInput, NotFound
 from tests.jobs import demo_jobs
@@ -166,8 +169,13 @@ def test_run_job_leaves_a_job_that_is_no_longer_pending_alone():
 
 
 def test_a_redelivered_idempotent_job_restarts_a_lost_run_but_not_a_finished_one():
-    lost = Job.objects.create(type="demo.idempotent", status=JobStatus.RUNNING,
-                              worker="dead@node", processed_items=7)
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    here = ProcessIdentity.current()
+    lost = Job.objects.create(
+        type="demo.idempotent", status=JobStatus.RUNNING, worker="dead@node", processed_items=7,
+        **ProcessIdentity(here.host, exited.pid, f"{here.boot_id}/0").as_fields(),
+    )
     runner.run_job(str(lost.id), worker="new@node", restart_running=True)
     lost.refresh_from_db()
     assert (lost.status, lost.worker, lost.result) == (JobStatus.COMPLETED, "new@node",
@@ -176,6 +184,41 @@ def test_a_redelivered_idempotent_job_restarts_a_lost_run_but_not_a_finished_one
     runner.run_job(str(failed.id), worker="new@node", restart_running=True)
     failed.refresh_from_db()
     assert failed.status == JobStatus.FAILED
+
+
+def test_a_second_delivery_never_runs_a_job_twice():
+    # e.g. a pending job sent again by the beat task while its first message still waited
+    running_here = Job.objects.create(type="demo.idempotent", status=JobStatus.RUNNING,
+                                      worker="first@node", **ProcessIdentity.current().as_fields())
+    runner.run_job(str(running_here.id), worker="second@node", restart_running=True)
+    running_here.refresh_from_db()
+    assert (running_here.status, running_here.worker) == (JobStatus.RUNNING, "first@node")
+    elsewhere = Job.objects.create(
+        type="demo.idempotent", status=JobStatus.RUNNING, worker="first@other",
+        **ProcessIdentity("other-host", 7, "boot/1").as_fields(),
+    )
+    with mock.patch("jobs.processes.executing_tasks",
+                    return_value={"first@other": {str(elsewhere.id)}}):
+        runner.run_job(str(elsewhere.id), worker="second@node", restart_running=True)
+    elsewhere.refresh_from_db()
+    assert (elsewhere.status, elsewhere.worker) == (JobStatus.RUNNING, "first@other")
+    pending = Job.objects.create(type="demo.count", parameters={"n": 2})
+    for node in ("first@node", "second@node"):
+        runner.run_job(str(pending.id), worker=node)
+    pending.refresh_from_db()
+    assert (pending.status, pending.worker, pending.result) == (
+        JobStatus.COMPLETED, "first@node", {"counted": 2})
+
+
+def test_stop_jobs_asks_running_jobs_to_stop_and_they_end_cancelled():
+    job = Job.objects.create(type="demo.count", status=JobStatus.RUNNING)
+    pending = Job.objects.create(type="demo.count")
+    assert runner.stop_jobs([str(job.id), str(pending.id)]) == 1
+    progress = runner.Progress(Job.objects.get(id=job.id))
+    with pytest.raises(runner.JobCancelled):
+        progress.check_cancelled()
+    assert Job.objects.get(id=job.id).status == JobStatus.CANCELLING
+    assert Job.objects.get(id=pending.id).status == JobStatus.PENDING
 
 
 def test_progress_writes_are_throttled_but_the_final_update_always_lands():
