@@ -12,6 +12,8 @@ edited the scene in Stash meanwhile:
 - each change's outcome is committed as soon as Stash confirms it, with what a revert needs:
   the field as Stash held it just before (``value_before_apply``), the entities created for
   it, and the user who started the job (``applied_by``).
+- two applies never write the same scene at once (even two plans, on two machines): each
+  chunk's scenes are locked from its read to its last write (``Progress.holding``).
 
 The work goes by chunks of scenes: one batched read of the chunk, then one request per group
 of scenes sharing a write (field, mode, entity or value). A group Stash rejects is retried
@@ -54,6 +56,7 @@ APPLY_JOB = "apply"
 CHANGED_IN_STASH = "changed in Stash since analysis"
 SCENE_GONE = "scene no longer exists in Stash"
 SAME_FIELD_TWICE = "another accepted change sets the same field of this scene"
+WAITING_FOR_SCENES = "Waiting for another apply that writes the same scenes"
 
 
 
@@ -217,7 +220,11 @@ class ApplyRun:
         done = 0
         for chunk in batched(scene_ids, SCENE_BATCH):
             self.progress.check_cancelled()
-            self.apply_chunk(chunk)
+            # A set is check-then-write: another apply must not write these scenes between
+            # this chunk's read and its writes, on any worker.
+            with self.progress.holding([f"scene:{scene_id}" for scene_id in chunk],
+                                       WAITING_FOR_SCENES):
+                self.apply_chunk(chunk)
             done += len(chunk)
             self.progress.update(done, total, f"Applied changes to {done} of {total} scenes")
 

@@ -14,10 +14,15 @@ class AnalysisConfig(AppConfig):
         from jobs.runner import register_job_type
         from jobs.signals import job_finished
         from scenes.signals import scenes_removed
+        from settings_app import get_setting
         from settings_app.connections import AI, register_connection_check
 
-        # AI work runs on its own queue; analyses may overlap (each writes its own plan).
-        register_job_type(ANALYSIS_JOB, run_analysis, queue="ai")
+        # AI work runs on its own queue. Analyses may overlap (each writes its own plan), up
+        # to the setting's limit: each may spend up to analysis_max_cost_usd, so the limit
+        # bounds what runs up a bill at once; a request beyond it is refused (409), never
+        # queued to spend later unseen.
+        register_job_type(ANALYSIS_JOB, run_analysis, queue="ai",
+                          limit=lambda: get_setting("analysis_max_concurrent_jobs"))
         register_job_type(APPLY_JOB, apply_job, exclusive_key=apply_key)
         job_finished.connect(restore_plan_status, sender=Job, dispatch_uid="analysis.apply")
         scenes_removed.connect(forget_removed_scenes, dispatch_uid="analysis.forget_scenes")

@@ -141,6 +141,13 @@ SCENE_HISTORY = OpenApiExample(
 INVALID_INPUT = error_example("Unknown scene ids", 400, "2 scene id(s) are not in the library",
                               {"scene_ids": ["99998", "99999"]})
 PLAN_NOT_FOUND = error_example("Unknown plan", 404, "Plan not found")
+ANALYSIS_LIMIT_REACHED = error_example(
+    "Too many analyses", 409,
+    "2 analysis job(s) are already active, the most allowed at once; start this one when one "
+    "of them has finished",
+    {"job_ids": ["3f1c2a9e-7b4d-4c8e-9a51-2d6f0b8e4c17", "9b2e4d1a-5c3f-4e8a-b7d6-0a1f2e3c4d5b"]},
+    code="job_limit_reached",
+)
 PLAN_CONFLICT = error_example("Applied plan", 409, "An applied plan cannot be cancelled",
                               {"plan_id": 7})
 CHANGE_NOT_FOUND = error_example("Unknown change", 404, "Change not found")

@@ -15,6 +15,7 @@ from analysis.review import BULK_STATUSES, REVIEW_STATUSES
 from analysis.selection import SceneSelection
 from scenes.filters import ID_PATTERN, IdListFilter, SceneFilterSet, StrictBooleanFilter
 from scenes.selection import SceneFilters
+from settings_app import get_setting
 from settings_app.registry import REGISTRY
 from stashhog.api.parsers import INT64_MAX
 from stashhog.api.validation import NoUnknownKeysMixin
@@ -90,8 +91,16 @@ class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
         "analysis_auto_accept_threshold.")
     max_cost_usd = serializers.FloatField(
         required=False, min_value=0, max_value=REGISTRY["analysis_max_cost_usd"].maximum,
-        help_text="The job stops before its AI cost would exceed this. Default: "
-        "analysis_max_cost_usd.")
+        help_text="The job stops before its AI cost would exceed this. Default and upper "
+        "bound: the analysis_max_cost_usd setting (a larger value is a 400).")
+
+    def validate_max_cost_usd(self, value: float) -> float:
+        """The setting is a ceiling: a request may lower the budget, never raise it."""
+        ceiling = get_setting("analysis_max_cost_usd")
+        if value > ceiling:
+            raise serializers.ValidationError(
+                f"Must not exceed the analysis_max_cost_usd setting ({ceiling:g}).")
+        return value
 
     def get_fields(self):
         """The declared options, then one switch per scene field."""

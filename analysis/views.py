@@ -64,6 +64,14 @@ INLINE_JOB_CANCELLED = error_response(
     error_example("Cancelled", 409, "The analysis job was cancelled",
                   {"job_id": JOB_ID, "result": None}, code="job_cancelled"),
 )
+ANALYSIS_CONFLICT = error_response(
+    "background=false: the job was cancelled while the request waited. Or as many analysis "
+    "jobs as the ``analysis_max_concurrent_jobs`` setting allows are active: nothing was "
+    "started (``detail.job_ids`` lists them); retry when one has finished.",
+    error_example("Cancelled", 409, "The analysis job was cancelled",
+                  {"job_id": JOB_ID, "result": None}, code="job_cancelled"),
+    examples.ANALYSIS_LIMIT_REACHED,
+)
 PLAN_NOT_FOUND = error_response("No plan has this id.", examples.PLAN_NOT_FOUND)
 
 
@@ -84,7 +92,7 @@ class AnalysisViewSet(viewsets.ViewSet):
             200: OpenApiResponse(PlanDetailSerializer,
                                  description="background=false: the finished plan."),
             202: JOB_ACCEPTED_RESPONSE,
-            409: INLINE_JOB_CANCELLED,
+            409: ANALYSIS_CONFLICT,
             502: INLINE_JOB_FAILED,
             503: JOB_QUEUE_UNAVAILABLE_RESPONSE,
             **COMMON_ERRORS,

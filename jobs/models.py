@@ -86,3 +86,16 @@ class Job(models.Model):
 
             end = timezone.now()
         return round((end - self.started_at).total_seconds(), 3)
+
+
+class JobLock(models.Model):
+    """A named lock held by an active job (``Progress.holding``), e.g. ``scene:42`` while an
+    apply writes that scene. The primary key makes the rule hold across every worker and
+    machine; the job's locks go when it finishes, however it finishes."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="locks")
+    acquired_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.key} ({self.job_id})"

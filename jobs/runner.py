@@ -17,9 +17,11 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +32,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from jobs import processes
-from jobs.models import ACTIVE_STATUSES, Job, JobStatus
+from jobs.models import ACTIVE_STATUSES, Job, JobLock, JobStatus
 from jobs.notify import publish_job
 from jobs.signals import job_finished
 from settings_app import get_setting
@@ -46,6 +48,7 @@ from stashhog.api.exceptions import (
 logger = logging.getLogger("stashhog.jobs")
 
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds: at most ~2 row writes and pushes per job per second
+LOCK_POLL_INTERVAL = 0.2  # seconds between attempts to take locks another job holds
 MESSAGE_LIMIT = 500
 TRACEBACK_LIMIT = 4000
 
@@ -61,6 +64,18 @@ class JobType:
     queue: str
     exclusive_key: Callable[[dict[str, Any]], str | None] | None
     idempotent: bool
+    limit: Callable[[], int] | None = None
+
+    def key(self, parameters: dict) -> str | None:
+        """The exclusive key of a job with these parameters (None: no rule)."""
+        return self.exclusive_key(parameters) if self.exclusive_key else None
+
+    def exclusive_keys(self, parameters: dict) -> list[str | None]:
+        """The keys a new job may take, any one of them: one slot per allowed job for a
+        limited type, else its exclusive key."""
+        if self.limit is not None:
+            return [f"{self.name}:slot:{slot}" for slot in range(1, self.limit() + 1)]
+        return [self.key(parameters)]
 
 
 JOB_TYPES: dict[str, JobType] = {}
@@ -69,18 +84,21 @@ JOB_TYPES: dict[str, JobType] = {}
 def register_job_type(name: str, body: Callable[["Progress", dict[str, Any]], Any], *,
                       queue: str = "default",
                       exclusive_key: Callable[[dict[str, Any]], str | None] | None = None,
-                      idempotent: bool = False) -> None:
+                      idempotent: bool = False, limit: Callable[[], int] | None = None) -> None:
     """Register ``body(progress, parameters) -> result`` as the job type ``name``; apps call
     this from their ``AppConfig.ready``. A name registered twice is a configuration error.
 
     ``exclusive_key(parameters)`` names what the job must not share with another active
-    job (at most one active job per key). ``idempotent=True`` promises that running the
-    body again from the start is harmless: its message is then acknowledged only after
-    the run, so a worker lost mid-run hands the job to another worker instead of failing it.
+    job (at most one active job per key). ``limit()`` is the most jobs of this type that
+    may be active at once (read at each start); a start beyond it is refused. Both hold
+    across every process and machine (a unique column). ``idempotent=True`` promises that
+    running the body again from the start is harmless: its message is then acknowledged
+    only after the run, so a worker lost mid-run hands the job to another worker instead
+    of failing it.
     """
     if name in JOB_TYPES:
         raise ImproperlyConfigured(f"The job type {name!r} is already registered")
-    JOB_TYPES[name] = JobType(name, body, queue, exclusive_key, idempotent)
+    JOB_TYPES[name] = JobType(name, body, queue, exclusive_key, idempotent, limit)
 
 
 class JobAlreadyActive(Conflict):
@@ -93,6 +111,19 @@ class JobAlreadyActive(Conflict):
             f"A {job.type} job is already {job.status}", detail={"job_id": str(job.id)}
         )
         self.job = job
+
+
+class JobLimitReached(Conflict):
+    """As many jobs of this type as its limit allows are active; ``detail["job_ids"]``."""
+
+    code = "job_limit_reached"
+
+    def __init__(self, type_name: str, active: list[Job]):
+        super().__init__(
+            f"{len(active)} {type_name} job(s) are already active, the most allowed at once; "
+            "start this one when one of them has finished",
+            detail={"job_ids": [str(job.id) for job in active]},
+        )
 
 
 class JobQueueUnavailable(ServiceUnavailable):
@@ -184,14 +215,10 @@ def _spec(type_name: str) -> JobType:
     return spec
 
 
-def _exclusive_key(spec: JobType, parameters: dict[str, Any]) -> str | None:
-    return spec.exclusive_key(parameters) if spec.exclusive_key else None
-
-
 def ensure_not_active(type_name: str, parameters: dict[str, Any]) -> None:
     """Raise JobAlreadyActive when ``start_job`` would clash with an active job now, for
     callers that must say so before they check anything else."""
-    key = _exclusive_key(_spec(type_name), parameters)
+    key = _spec(type_name).key(parameters)
     active = key and Job.objects.filter(exclusive_key=key, status__in=ACTIVE_STATUSES).first()
     if active:
         raise JobAlreadyActive(active)
@@ -202,33 +229,42 @@ def _create_job(type_name: str, parameters: dict[str, Any] | None, *, dispatch: 
                 parent: Job | None = None) -> Job:
     spec = _spec(type_name)
     parameters = parameters or {}
-    key = _exclusive_key(spec, parameters)
+    keys = spec.exclusive_keys(parameters)
     # Filled on commit (later, when the caller's own transaction commits).
     queued: dict[str, bool] = {}
-    try:
-        with transaction.atomic():
-            job = Job.objects.create(type=type_name, parameters=parameters, exclusive_key=key,
-                                     created_by=created_by, parent=parent,
-                                     message=waiting_message(spec.queue) if dispatch else "")
-            if dispatch:
-                transaction.on_commit(
-                    lambda: queued.update(ok=_dispatch(job, spec, delay_seconds)))
-    except IntegrityError:
-        active = Job.objects.filter(exclusive_key=key).first()
-        if active is None:  # it finished in between: try once more
-            return _create_job(type_name, parameters, dispatch=dispatch,
-                               created_by=created_by, delay_seconds=delay_seconds,
-                               parent=parent)
-        raise JobAlreadyActive(active) from None
-    if queued.get("ok") is False:
-        job.refresh_from_db()
-        raise JobQueueUnavailable(job)
-    return job
+    for key in keys:
+        try:
+            with transaction.atomic():
+                job = Job.objects.create(
+                    type=type_name, parameters=parameters, exclusive_key=key,
+                    created_by=created_by, parent=parent,
+                    message=waiting_message(spec.queue) if dispatch else "")
+                if dispatch:
+                    transaction.on_commit(
+                        partial(_dispatch_on_commit, job, spec, queued, delay_seconds))
+        except IntegrityError:
+            continue  # taken: the next key, if any
+        if queued.get("ok") is False:
+            job.refresh_from_db()
+            raise JobQueueUnavailable(job)
+        return job
+    active = list(Job.objects.filter(exclusive_key__in=keys))
+    if len(active) < len(keys):  # one finished in between: try once more
+        return _create_job(type_name, parameters, dispatch=dispatch, created_by=created_by,
+                           delay_seconds=delay_seconds, parent=parent)
+    if spec.limit is not None:
+        raise JobLimitReached(type_name, active)
+    raise JobAlreadyActive(active[0])
 
 
 def waiting_message(queue: str) -> str:
     """What a queued job waits for (health rewrites it when no worker takes that queue)."""
     return f"Waiting for a worker on the '{queue}' queue"
+
+
+def _dispatch_on_commit(job: Job, spec: JobType, queued: dict[str, bool],
+                        delay_seconds: float | None) -> None:
+    queued["ok"] = _dispatch(job, spec, delay_seconds)
 
 
 def _dispatch(job: Job, spec: JobType, delay_seconds: float | None = None) -> bool:
@@ -350,6 +386,7 @@ def _finish(job_id: str | UUID, status: str, *, result: Any = None, error: str =
         fields["progress"] = 100
     finished = Job.objects.filter(id=job_id, status__in=from_statuses).update(**fields)
     if finished:
+        JobLock.objects.filter(job_id=job_id).delete()
         job = Job.objects.get(id=job_id)
         publish_job(job, "job_status")
         job_finished.send(sender=Job, job=job)
@@ -461,6 +498,24 @@ class Progress:
         return {"processed_items": job.processed_items, "total_items": job.total_items,
                 "progress": job.progress, "message": job.message}
 
+    @contextmanager
+    def holding(self, keys: Iterable[str], waiting_message: str) -> Iterator[None]:
+        """Hold the named locks ``keys`` while the block runs, in every process and on every
+        machine: while another active job holds any of them, wait (cancellable), saying
+        ``waiting_message``."""
+        keys = sorted(set(keys))
+        said = False
+        while not _take_locks(self.job.id, keys):
+            if not said:
+                self.update(self.job.processed_items, None, waiting_message, force=True)
+                said = True
+            self.check_cancelled()
+            time.sleep(LOCK_POLL_INTERVAL)
+        try:
+            yield
+        finally:
+            JobLock.objects.filter(job_id=self.job.id, key__in=keys).delete()
+
     def check_cancelled(self, *, now: bool = False) -> None:
         """Raise JobCancelled when a cancel was requested (reads the row at most 2x/s, or
         at once with ``now``: before a step that must not start after a cancel)."""
@@ -470,6 +525,19 @@ class Progress:
         self._last_cancel_check = moment
         if Job.objects.filter(id=self.job.id, cancel_requested=True).exists():
             raise JobCancelled()
+
+
+def _take_locks(job_id, keys: list[str]) -> bool:
+    """All of ``keys`` for this job, or none (no job ever holds some while it waits for
+    others, so two jobs never wait for each other)."""
+    try:
+        with transaction.atomic():
+            JobLock.objects.bulk_create([JobLock(key=key, job_id=job_id) for key in keys])
+    except IntegrityError:
+        # A job that ended without releasing (its worker died before recovery saw it).
+        JobLock.objects.filter(key__in=keys).exclude(job__status__in=ACTIVE_STATUSES).delete()
+        return False
+    return True
 
 
 class _Heartbeat:

@@ -38,6 +38,7 @@ SYNC_RESULT = OpenApiExample(
         "tags": {"created": 1, "updated": 3, "removed": 0},
         "performers": {"created": 0, "updated": 5, "removed": 1},
         "studios": {"created": 0, "updated": 0, "removed": 0},
+        "deletions_skipped": None,
         "duration_seconds": 4.82,
     },
     response_only=True,

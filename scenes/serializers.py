@@ -94,4 +94,9 @@ class SyncResultSerializer(serializers.Serializer):
     tags = SyncCountsSerializer()
     performers = SyncCountsSerializer()
     studios = SyncCountsSerializer()
+    deletions_skipped = serializers.CharField(
+        allow_null=True,
+        help_text="Why no scene was removed although a full sync ran (it saw a different "
+        "number of scenes than Stash counted at the start); null when deletions were applied.",
+    )
     duration_seconds = serializers.FloatField()

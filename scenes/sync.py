@@ -5,7 +5,10 @@
 - Scenes by keyset pages (id order), one transaction per page, the next page fetched in a
   background thread while the current one is written.
 - Full sync stamps every scene it writes and, once the scan is complete, removes the local
-  scenes it did not stamp. Incremental sync reads only what changed since the watermark
+  scenes it did not stamp. Complete means it saw exactly as many scenes as Stash counted at
+  the start: a page that came back short by mistake must never delete most of the library,
+  so otherwise nothing is removed (the result's ``deletions_skipped`` says why) and the
+  watermark stays. Incremental sync reads only what changed since the watermark
   (less an overlap margin) and finds deletions with an id-only scan, run in a background
   thread meanwhile.
 - The watermark (the largest ``updated_at`` Stash returned) moves only when a sync
@@ -79,6 +82,8 @@ class _Run:
         self.started = timezone.now()
         self.newest_seen = ""
         self.processed = 0
+        self.reported_total: int | None = None  # Stash's count when the scan started
+        self.deletions_skipped: str | None = None
         self.counts = {name: Counts() for name in ("scenes", *(k.plural for k in ENTITY_KINDS))}
         progress.partial_result = self.result()
 
@@ -86,6 +91,7 @@ class _Run:
         return {
             "incremental": self.incremental,
             **{name: asdict(counts) for name, counts in self.counts.items()},
+            "deletions_skipped": self.deletions_skipped,
             "duration_seconds": round((timezone.now() - self.started).total_seconds(), 3),
         }
 
@@ -133,6 +139,8 @@ class _Run:
             for page in fetched:
                 if page.total is not None:
                     total = page.total
+                    if self.reported_total is None:
+                        self.reported_total = total
                     self.progress.update(self.processed, total, "Syncing scenes", force=True)
                 with transaction.atomic():
                     _relax_commit_durability()
@@ -156,6 +164,15 @@ class _Run:
                 for scene_id in candidates.values_list("id", flat=True).iterator(ROWS_PER_FETCH)
                 if scene_id not in in_stash
             ]
+        elif self.processed != self.reported_total:
+            self.deletions_skipped = (
+                f"Stash counted {self.reported_total} scenes when the sync started but the "
+                f"scan saw {self.processed}: no local scene was removed; the next full sync "
+                "removes the ones Stash deleted"
+            )
+            logger.warning("full sync: %s", self.deletions_skipped)
+            self.progress.update(self.processed, None, self.deletions_skipped, force=True)
+            gone = []
         else:
             # The full scan stamped every scene Stash has; the rest are gone.
             gone = list(
@@ -165,12 +182,15 @@ class _Run:
         self.publish()
 
     def finish(self, previous_watermark: str) -> dict[str, Any]:
-        watermark = max(previous_watermark, self.newest_seen) if self.incremental else (
-            self.newest_seen
-        )
+        if self.deletions_skipped:  # an incomplete scan: the next sync must read it all again
+            watermark = previous_watermark
+        elif self.incremental:
+            watermark = max(previous_watermark, self.newest_seen)
+        else:
+            watermark = self.newest_seen
         now = timezone.now()
         fields = {"watermark": watermark, "last_sync_at": now}
-        if not self.incremental:
+        if not self.incremental and not self.deletions_skipped:
             fields["last_full_sync_at"] = now
         SyncState.objects.update_or_create(pk=1, defaults=fields)
         return self.result()

@@ -156,8 +156,13 @@ SETTINGS = [
                 "Propose studios, performers and tags that Stash does not have yet.",
                 env="STASHHOG_CREATE_MISSING"),
     SettingSpec("analysis_max_cost_usd", float, 5.0,
-                "An analysis job stops before its AI cost would exceed this (USD).",
+                "An analysis job stops before its AI cost would exceed this (USD). A request "
+                "may ask for less, never more.",
                 env="STASHHOG_MAX_COST_USD", minimum=0, maximum=10_000),
+    SettingSpec("analysis_max_concurrent_jobs", int, 2,
+                "At most this many analysis jobs are active (queued or running) at once; a "
+                "request beyond it is refused with 409.",
+                env="STASHHOG_MAX_CONCURRENT_ANALYSES", minimum=1, maximum=100),
     SettingSpec("sync_page_size", int, 500, "Scenes fetched from Stash per request.",
                 env="STASHHOG_SYNC_PAGE_SIZE", minimum=1, maximum=5000),
     SettingSpec("sync_watermark_overlap_seconds", int, 3 * 3600,

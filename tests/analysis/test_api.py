@@ -6,6 +6,8 @@ from django.test.utils import CaptureQueriesContext
 
 from analysis.models import AnalysisPlan, ChangeStatus, PlanChange, PlanStatus
 from jobs.models import Job, JobStatus
+from jobs.runner import cancel_job
+from settings_app.registry import save_settings
 
 
 @pytest.fixture
@@ -104,6 +106,44 @@ def test_generate_with_ai_needs_a_key_or_a_local_server(api_client, scenes):
 
     assert response.status_code == 400
     assert "openai_api_key" in response.json()["error"]
+
+
+def test_a_request_may_lower_the_cost_ceiling_but_never_raise_it(api_client, scenes):
+    save_settings({"analysis_max_cost_usd": 2.5})
+
+    above = api_client.post("/api/analysis/generate",
+                            {"options": {"max_cost_usd": 2.51}}, format="json")
+    below = api_client.post("/api/analysis/generate",
+                            {"options": {"max_cost_usd": 1.0}}, format="json")
+    default = api_client.post("/api/analysis/generate", {}, format="json")
+
+    assert above.status_code == 400
+    assert above.json()["detail"] == {"options": {"max_cost_usd": [
+        "Must not exceed the analysis_max_cost_usd setting (2.5)."]}}
+    assert below.status_code == default.status_code == 202
+    budgets = [Job.objects.get(pk=r.json()["job_id"]).parameters["options"]["max_cost_usd"]
+               for r in (below, default)]
+    assert budgets == [1.0, 2.5]
+
+
+def test_analyses_beyond_the_concurrency_setting_are_refused_until_one_finishes(api_client,
+                                                                                scenes):
+    save_settings({"analysis_max_concurrent_jobs": 2})
+
+    def generate():
+        return api_client.post("/api/analysis/generate", {}, format="json")
+
+    first, second = generate(), generate()  # queued: nothing runs them in this test
+    refused = generate()
+
+    assert (first.status_code, second.status_code, refused.status_code) == (202, 202, 409)
+    body = refused.json()
+    assert sorted(body["detail"]["job_ids"]) == sorted(
+        r.json()["job_id"] for r in (first, second))
+    assert "2 analysis job(s) are already active" in body["error"]
+    assert Job.objects.filter(type="analysis").count() == 2
+    cancel_job(first.json()["job_id"])
+    assert generate().status_code == 202
 
 
 def test_endpoints_need_authentication(anon_client, db):

@@ -1,6 +1,8 @@
 """Apply against the fake Stash: checked through its mutation log and its final data."""
 
+import contextlib
 import json
+import threading
 
 import pytest
 
@@ -10,6 +12,7 @@ from analysis.models import AnalysisPlan, ChangeStatus, PlanChange, PlanStatus
 from jobs.models import Job, JobStatus
 from jobs.runner import JobAlreadyActive, JobCancelled, JobNotCompleted, fail_job, start_job
 from scenes.models import Scene, Tag
+from scenes.stash import StashClient
 from stashhog.api.errors import http_status
 from stashhog.api.exceptions import Conflict, NotFound
 from tests.analysis.conftest import API_KEY, add_change, entity, make_plan, named, scene_without
@@ -143,6 +146,50 @@ def test_only_the_given_scenes_are_applied(stash):
     assert tag.id not in library.scenes[s2].tag_ids
     plan.refresh_from_db()
     assert plan.status == PlanStatus.REVIEWING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_plans_setting_the_same_scene_at_once_are_applied_one_after_the_other(
+        stash, monkeypatch):
+    library = stash.library
+    scene_id = next(s.id for s in library.scenes.values() if s.studio_id is not None)
+    first_studio, second_studio = [
+        studio for studio in library.studios.values()
+        if studio.id != library.scenes[scene_id].studio_id][:2]
+    plans = [make_plan(), make_plan()]
+    changes = [add_change(plan, scene_id, "studio", "set", entity(studio))
+               for plan, studio in zip(plans, (first_studio, second_studio), strict=True)]
+    # The first apply pauses between reading the scene and writing it, long enough for the
+    # second one to read it too, were it allowed to.
+    first_read, second_read = threading.Event(), threading.Event()
+    get_scenes = StashClient.get_scenes
+
+    def read_then_pause(client, ids):
+        found = get_scenes(client, ids)
+        if threading.current_thread().name == "first-apply" and not first_read.is_set():
+            first_read.set()
+            second_read.wait(timeout=1.5)
+        elif threading.current_thread().name == "second-apply":
+            second_read.set()
+        return found
+
+    monkeypatch.setattr(StashClient, "get_scenes", read_then_pause)
+    jobs = {}
+    first = threading.Thread(target=lambda: jobs.update(first=run(plans[0])), name="first-apply")
+    second = threading.Thread(target=lambda: jobs.update(second=run(plans[1])),
+                              name="second-apply")
+    first.start()
+    assert first_read.wait(timeout=30)
+    second.start()
+    first.join(timeout=60)
+    second.join(timeout=60)
+
+    assert (jobs["first"].result["applied"], jobs["second"].result["applied"]) == (1, 0)
+    assert jobs["second"].result["failed"] == 1
+    second_change = PlanChange.objects.get(pk=changes[1].pk)
+    assert (second_change.status, second_change.error) == (ChangeStatus.FAILED, CHANGED_IN_STASH)
+    assert library.scenes[scene_id].studio_id == first_studio.id
+    assert len(mutations(stash)) == 1  # only one of them wrote
 
 
 # -- missing entities ------------------------------------------------------------------------
@@ -381,6 +428,9 @@ class RecordingProgress:
         self.checks += 1
         if self.checks == self.cancel_at:
             raise JobCancelled()
+
+    def holding(self, keys, waiting_message):
+        return contextlib.nullcontext()  # the locks are the runner's (tested below)
 
 
 def test_progress_per_scene_and_cancel_between_chunks(stash, monkeypatch):

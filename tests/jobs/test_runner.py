@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from jobs import runner
-from jobs.models import Job, JobStatus
+from jobs.models import Job, JobLock, JobStatus
 from jobs.notify import ALL_JOBS_GROUP, job_group
 from jobs.processes import ProcessIdentity
 from stashhog.api.errors import http_status
@@ -406,3 +406,37 @@ def test_the_heartbeat_survives_a_locked_database_and_keeps_beating():
                 time.sleep(0.02)
     assert len(beats) >= 3  # it went on beating after the error
     assert Job.objects.get(id=job.id).heartbeat_at > long_ago
+
+
+def test_holding_waits_while_another_active_job_holds_a_lock_and_finishing_releases_it():
+    other = Job.objects.create(type="demo.count", status=JobStatus.RUNNING)
+    JobLock.objects.create(key="scene:1", job=other)
+    finished = Job.objects.create(type="demo.count", status=JobStatus.COMPLETED)
+    JobLock.objects.create(key="scene:3", job=finished)  # left by a worker that died
+    mine = Job.objects.create(type="demo.count", status=JobStatus.RUNNING)
+    progress = runner.Progress(mine)
+    waits = []
+
+    def other_job_ends(seconds):
+        waits.append(seconds)
+        runner.fail_job(other, "Worker lost")
+
+    with mock.patch("jobs.runner.time.sleep", side_effect=other_job_ends):
+        with progress.holding(["scene:2", "scene:1", "scene:3"], "Waiting for scene 1"):
+            assert set(JobLock.objects.values_list("key", "job_id")) == {
+                ("scene:1", mine.id), ("scene:2", mine.id), ("scene:3", mine.id)}
+            assert Job.objects.get(id=mine.id).message == "Waiting for scene 1"
+    assert waits == [runner.LOCK_POLL_INTERVAL]
+    assert not JobLock.objects.exists()
+
+
+def test_a_job_waiting_for_a_lock_can_be_cancelled():
+    other = Job.objects.create(type="demo.count", status=JobStatus.RUNNING)
+    JobLock.objects.create(key="scene:1", job=other)
+    mine = Job.objects.create(type="demo.count", status=JobStatus.RUNNING)
+    progress = runner.Progress(mine)
+    runner.cancel_job(mine.id)
+    with mock.patch("jobs.runner.time.sleep"), pytest.raises(runner.JobCancelled):
+        with progress.holding(["scene:1"], "Waiting"):
+            raise AssertionError("not reached")
+    assert list(JobLock.objects.values_list("job_id", flat=True)) == [other.id]

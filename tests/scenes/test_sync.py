@@ -12,6 +12,7 @@ from jobs.runner import JobNotCompleted, cancel_job, start_job
 from scenes import store
 from scenes.models import Performer, Scene, SceneFile, SyncState, Tag
 from scenes.signals import scenes_removed
+from scenes.stash import ScenePage, StashClient
 from scenes.sync import shift_stamp
 from settings_app.registry import save_settings
 from stashhog.api.errors import http_status
@@ -92,6 +93,32 @@ def test_a_second_full_sync_removes_what_stash_deleted(stash):
 
     assert job.result["scenes"] == {"created": 0, "updated": 117, "removed": 3}
     assert_matches(library)
+
+
+def test_a_full_scan_that_comes_back_short_removes_nothing_and_says_so(stash, monkeypatch):
+    sync(incremental=False)
+    watermark = SyncState.load().watermark
+    scan = StashClient.iter_scene_pages
+
+    def short_second_page(client, **kwargs):
+        for number, page in enumerate(scan(client, **kwargs)):
+            if number == 1:  # a page that came back short by mistake ends the keyset scan
+                yield ScenePage(scenes=page.scenes[:10], total=page.total)
+                return
+            yield page
+
+    monkeypatch.setattr(StashClient, "iter_scene_pages", short_second_page)
+    job = sync(incremental=False)
+
+    assert job.status == JobStatus.COMPLETED, job.error
+    assert Scene.objects.count() == 120
+    assert job.result["scenes"]["removed"] == 0
+    assert job.result["deletions_skipped"].startswith(
+        "Stash counted 120 scenes when the sync started but the scan saw 35")
+    assert job.message == job.result["deletions_skipped"]
+    assert SyncState.load().watermark == watermark  # the unseen scenes are read next time
+    monkeypatch.setattr(StashClient, "iter_scene_pages", scan)
+    assert sync(incremental=False).result["deletions_skipped"] is None
 
 
 # -- incremental sync ------------------------------------------------------------------------
