@@ -64,17 +64,7 @@ def test_a_sigkilled_worker_leaves_its_job_failed_once_a_new_worker_starts(e2e_e
 
 
 
-def test_a_worker_told_to_stop_cancels_its_running_job_and_exits(e2e_env, live_celery):
-    with running(start_worker(e2e_env, concurrency=1)) as worker:
-        job = start_running_job(worker)
-        worker.kill(signal.SIGTERM)  # warm shutdown: `docker stop`, the launcher's Ctrl-C
-        row = wait_for_job(job.id, {JobStatus.CANCELLED, JobStatus.FAILED,
-                                    JobStatus.COMPLETED}, timeout=30)
-        assert row.status == JobStatus.CANCELLED
-        assert worker.popen.wait(timeout=30) == 0  # it did not wait for the whole job
-
-
-def test_a_second_worker_with_the_same_node_name_leaves_the_first_ones_job_running(
+def test_a_worker_sharing_a_node_name_leaves_the_job_alone_and_a_stopped_worker_cancels_it(
         e2e_env, live_celery):
     name = f"twin-{uuid.uuid4().hex[:8]}@127.0.0.1"
     with running(start_worker(e2e_env, node_name=name, concurrency=1)) as first:
@@ -86,3 +76,8 @@ def test_a_second_worker_with_the_same_node_name_leaves_the_first_ones_job_runni
             assert " ready." in second.log_tail()  # its start-up recovery has run
             row = Job.objects.get(id=job.id)
             assert (row.status, row.error) == (JobStatus.RUNNING, "")
+        first.kill(signal.SIGTERM)  # warm shutdown: `docker stop`, the launcher's Ctrl-C
+        row = wait_for_job(job.id, {JobStatus.CANCELLED, JobStatus.FAILED,
+                                    JobStatus.COMPLETED}, timeout=30)
+        assert row.status == JobStatus.CANCELLED
+        assert first.popen.wait(timeout=30) == 0  # it did not wait for the whole job
