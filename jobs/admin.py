@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from jobs import runner
-from jobs.models import Job
+from jobs.models import Job, JobLock
 from stashhog.api.exceptions import StashHogException
 
 
@@ -38,3 +38,22 @@ class JobAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{job}: {exc.message}", messages.WARNING)
         if cancelled:
             self.message_user(request, f"Asked {cancelled} job(s) to cancel.", messages.SUCCESS)
+
+
+@admin.register(JobLock)
+class JobLockAdmin(admin.ModelAdmin):
+    """Read-only: which active job holds which lock (an apply holds its scenes while it
+    writes them); locks go with their job."""
+
+    list_display = ["key", "job", "acquired_at"]
+    search_fields = ["key"]
+    list_select_related = ["job"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
