@@ -5,6 +5,7 @@ import json
 import threading
 
 import pytest
+from django.db import connections
 
 from analysis import apply
 from analysis.apply import CHANGED_IN_STASH, SCENE_GONE, apply_job, request_apply
@@ -175,8 +176,16 @@ def test_two_plans_setting_the_same_scene_at_once_are_applied_one_after_the_othe
 
     monkeypatch.setattr(StashClient, "get_scenes", read_then_pause)
     jobs = {}
-    first = threading.Thread(target=lambda: jobs.update(first=run(plans[0])), name="first-apply")
-    second = threading.Thread(target=lambda: jobs.update(second=run(plans[1])),
+
+    def apply_in_thread(name, plan):
+        try:
+            jobs[name] = run(plan)
+        finally:
+            connections.close_all()  # this thread's own
+
+    first = threading.Thread(target=apply_in_thread, args=("first", plans[0]),
+                             name="first-apply")
+    second = threading.Thread(target=apply_in_thread, args=("second", plans[1]),
                               name="second-apply")
     first.start()
     assert first_read.wait(timeout=30)
