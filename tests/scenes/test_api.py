@@ -271,7 +271,8 @@ def test_inline_full_sync_returns_the_result(api_client, fake_stash, use_stash):
     assert body["incremental"] is False
     assert body["scenes"] == {"created": 40, "updated": 0, "removed": 0}
     assert set(body) == {"incremental", "scenes", "tags", "performers", "studios",
-                         "duration_seconds"}
+                         "deletions_skipped", "duration_seconds"}
+    assert body["deletions_skipped"] is None
 
 
 def test_a_second_sync_request_is_409_with_the_running_job(api_client, db):
