@@ -150,3 +150,12 @@ def test_the_web_processes_reach_postgresql_through_a_pool(tmp_path):
                             env={**env, "DJANGO_SETTINGS_MODULE": "stashhog.settings"},
                             capture_output=True, text=True, check=True)
     assert worker.stdout.split() == ["60", "False"]
+
+
+def test_compose_redis_keeps_its_data_and_each_worker_has_its_own_node_name():
+    services = compose()["services"]
+    redis_command = command_of(services["redis"])
+    assert redis_command[redis_command.index("--appendonly") + 1] == "yes"
+    assert any(volume.endswith(":/data") for volume in services["redis"]["volumes"])
+    worker = command_of(services["worker"])
+    assert "%h" in worker[worker.index("-n") + 1]  # the container's host name
