@@ -59,11 +59,6 @@ INLINE_JOB_FAILED = error_response(
     error_example("AI server down", 502, "Could not connect to the AI server; check the base "
                   "URL", {"job_id": JOB_ID, "result": None}, code="ai_unavailable"),
 )
-INLINE_JOB_CANCELLED = error_response(
-    "background=false: the job was cancelled while the request waited.",
-    error_example("Cancelled", 409, "The analysis job was cancelled",
-                  {"job_id": JOB_ID, "result": None}, code="job_cancelled"),
-)
 ANALYSIS_CONFLICT = error_response(
     "background=false: the job was cancelled while the request waited. Or as many analysis "
     "jobs as the ``analysis_max_concurrent_jobs`` setting allows are active: nothing was "
