@@ -18,6 +18,7 @@ it again under the same task id, and fails it after a few sends.
 import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Any
 
 from celery import current_app
 from django.db.models import Q
@@ -79,7 +80,7 @@ def messages_in_flight(jobs: Iterable[Job]) -> set[str]:
     queues = {str(job.id): runner.queue_of(job) for job in jobs}
     in_flight = set()
     with current_app.connection_for_write() as connection:
-        channel = connection.default_channel
+        channel: Any = connection.default_channel  # kombu's Channel (queue_declare)
         for queue in set(queues.values()):
             try:
                 waiting = channel.queue_declare(queue=queue, passive=True).message_count

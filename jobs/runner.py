@@ -66,11 +66,11 @@ class JobType:
     idempotent: bool
     limit: Callable[[], int] | None = None
 
-    def key(self, parameters: dict) -> str | None:
+    def key(self, parameters: dict[str, Any]) -> str | None:
         """The exclusive key of a job with these parameters (None: no rule)."""
         return self.exclusive_key(parameters) if self.exclusive_key else None
 
-    def exclusive_keys(self, parameters: dict) -> list[str | None]:
+    def exclusive_keys(self, parameters: dict[str, Any]) -> list[str | None]:
         """The keys a new job may take, any one of them: one slot per allowed job for a
         limited type, else its exclusive key."""
         if self.limit is not None:
@@ -425,13 +425,13 @@ def cancel_job(job_id: str | UUID) -> Job:
     return job
 
 
-def stop_jobs(job_ids) -> int:
+def stop_jobs(job_ids: Iterable[str]) -> int:
     """Ask these running jobs to stop at their next safe point (their worker is shutting
     down): they end ``cancelled``, not lost. Returns how many were asked."""
     return sum(_request_stop(job_id) for job_id in job_ids)
 
 
-def _request_stop(job_id) -> bool:
+def _request_stop(job_id: UUID | str) -> bool:
     if not Job.objects.filter(id=job_id, status=JobStatus.RUNNING).update(
         status=JobStatus.CANCELLING, cancel_requested=True
     ):
@@ -527,7 +527,7 @@ class Progress:
             raise JobCancelled()
 
 
-def _take_locks(job_id, keys: list[str]) -> bool:
+def _take_locks(job_id: UUID | str, keys: list[str]) -> bool:
     """All of ``keys`` for this job, or none (no job ever holds some while it waits for
     others, so two jobs never wait for each other)."""
     try:

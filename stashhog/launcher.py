@@ -114,12 +114,13 @@ class Supervisor:
 
     def stop(self) -> None:
         for tier in sorted({child.tier for child in self.children}, reverse=True):
-            stopping = [c for c in self.children if c.tier == tier and c.process is not None]
-            for child in stopping:
-                if child.process.poll() is None:
-                    child.process.terminate()
-            for child in stopping:
-                stop_process(child.process, child.stop_timeout)
+            stopping = [(child.process, child.stop_timeout) for child in self.children
+                        if child.tier == tier and child.process is not None]
+            for process, _timeout in stopping:
+                if process.poll() is None:
+                    process.terminate()
+            for process, timeout in stopping:
+                stop_process(process, timeout)
 
     def _start(self, child: Child) -> None:
         try:
