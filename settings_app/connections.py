@@ -8,7 +8,8 @@ Every check makes the server send requests to a URL a user typed, so it is an SS
 surface: only http(s) URLs (checked by the caller's serializer and again by the check), a
 short timeout, no retries, and only a classified error goes back, never what the target
 answered. Any value left out is the saved one; the secret mask as an API key also means
-the saved key.
+the saved key, which is only sent to the origin it was saved for: testing another origin
+needs its key (400 naming ``api_key``).
 """
 
 import logging
@@ -17,8 +18,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from settings_app.registry import get_setting
-from settings_app.secrets import SECRET_MASK, redact
+from settings_app.registry import saved_key_for
+from settings_app.secrets import SECRET_MASK, redact, remember
 
 logger = logging.getLogger("stashhog.settings")
 
@@ -42,9 +43,13 @@ def check_connection(service: str, **values: Any) -> dict[str, Any]:
     return CONNECTION_CHECKS[service](timeout=CONNECTION_TEST_TIMEOUT, **values)
 
 
-def saved_if_masked(api_key: str | None, key: str) -> str | None:
-    """The saved secret ``key`` when the user sent the mask back, else what they typed."""
-    return get_setting(key) if api_key == SECRET_MASK else api_key
+def saved_if_masked(api_key: str | None, key: str, url: str | None) -> str | None:
+    """The saved secret ``key`` when the user sent the mask back (only if ``url`` has the
+    origin it was saved for, else InvalidInput naming ``api_key``), else what they typed."""
+    if api_key == SECRET_MASK:
+        return saved_key_for(key, url, "api_key")
+    remember(api_key)  # a key typed in for the test is masked in logs like a saved one
+    return api_key
 
 
 def failure(service: str, reason: str, error: str, secret: str | None) -> dict[str, Any]:

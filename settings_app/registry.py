@@ -6,6 +6,11 @@ environment over the default. ``get_setting`` is the only reader; there is no se
 
 It reads the database on every call (one indexed row), so a change made through the API or
 the admin takes effect for the next job and request in every process, with no restart.
+
+A secret key is bound to the origin (scheme, host, port) of its URL setting when it was
+saved (``SettingSpec.url_key``; a key from the environment, to the environment's URL): the
+reader gives no key while the URL names another origin, so a saved key never travels to a
+server it was not saved for, whichever way the URL changed.
 """
 
 import json
@@ -15,19 +20,39 @@ from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlparse
 
-from settings_app.secrets import SECRET_MASK
+from settings_app.secrets import SECRET_MASK, remember
 from stashhog.api.exceptions import InvalidInput
 from stashhog.booleans import parse_bool
 
 STRING_LIMIT = 2048  # characters, for every text setting (URLs, keys, model names)
 MAX_PRICE = 10_000  # USD per 1M tokens
+# What an unset ``openai_base_url`` means: OpenAI itself.
+OPENAI_API_URL = "https://api.openai.com/v1"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def http_url(value: str) -> str:
+    """An http(s) URL with a host and nothing that would carry a credential: no
+    ``user:password@`` and no query string (they would show in every answer and log)."""
     parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ValueError("must be an http(s) URL")
+    if "@" in parsed.netloc:
+        raise ValueError("must not contain a user name or password; put keys in the key setting")
+    if parsed.query or parsed.fragment or value.rstrip().endswith(("?", "#")):
+        raise ValueError("must not contain a query string or fragment")
+    try:
+        parsed.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        raise ValueError("must have a valid port")
     return value.rstrip("/")
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``, the port spelled out: what a saved key is bound to."""
+    parsed = urlparse(url)
+    port = parsed.port or _DEFAULT_PORTS.get(parsed.scheme)
+    return f"{parsed.scheme}://{parsed.hostname}:{port}"
 
 
 def non_empty(value: str) -> str:
@@ -92,6 +117,7 @@ class SettingSpec:
     # The range of a number setting, both ends included; every number setting has one.
     minimum: float | None = None
     maximum: float | None = None
+    url_key: str | None = None  # a secret: the URL setting whose origin the key is bound to
 
     def __post_init__(self) -> None:
         if self.type in (int, float) and (self.minimum is None or self.maximum is None):
@@ -130,9 +156,11 @@ SETTINGS = [
     SettingSpec("stash_url", str, "http://localhost:9999", "Base URL of the Stash server.",
                 env="STASH_URL", validate=http_url),
     SettingSpec("stash_api_key", str, None, "Stash API key (Settings > Security in Stash).",
-                env="STASH_API_KEY", secret=True, nullable=True, validate=header_safe),
+                env="STASH_API_KEY", secret=True, nullable=True, validate=header_safe,
+                url_key="stash_url"),
     SettingSpec("openai_api_key", str, None, "API key of the OpenAI-compatible server.",
-                env="OPENAI_API_KEY", secret=True, nullable=True, validate=header_safe),
+                env="OPENAI_API_KEY", secret=True, nullable=True, validate=header_safe,
+                url_key="openai_base_url"),
     SettingSpec("openai_base_url", str, None,
                 "Base URL of an OpenAI-compatible API (empty: OpenAI itself), e.g. "
                 "http://localhost:11434/v1 for Ollama.", env="OPENAI_BASE_URL", nullable=True,
@@ -195,7 +223,11 @@ def _spec(key: str) -> SettingSpec:
         raise KeyError(f"unknown setting {key!r}") from None
 
 
+<<<<<<< HEAD
 def _environment_value(spec: SettingSpec) -> Any:
+=======
+def environment_value(spec: SettingSpec):
+>>>>>>> 256ba78 (Secrets: keys bound to the origin they were saved for, redaction in the log formatter, URL settings without credentials, private data files)
     raw = os.environ.get(spec.env, "") if spec.env else ""
     if not raw.strip():
         return spec.default
@@ -205,24 +237,76 @@ def _environment_value(spec: SettingSpec) -> Any:
         return spec.default
 
 
+<<<<<<< HEAD
 def get_setting(key: str) -> Any:
     """The effective value of ``key``: database, else environment, else default."""
+=======
+def _stored(keys) -> dict[str, tuple[Any, str]]:
+    """(value, origin) of the ``Setting`` rows of ``keys``."""
+>>>>>>> 256ba78 (Secrets: keys bound to the origin they were saved for, redaction in the log formatter, URL settings without credentials, private data files)
     from settings_app.models import Setting
 
+    rows = Setting.objects.filter(key__in=list(keys)).values_list("key", "value", "origin")
+    return {key: (value, bound_origin) for key, value, bound_origin in rows}
+
+
+def _value(spec: SettingSpec, stored: dict):
+    value = stored[spec.key][0] if spec.key in stored else environment_value(spec)
+    if spec.secret:
+        remember(value)  # masked in this process's logs from now on
+    return value
+
+
+def url_origin(url: str | None) -> str:
+    return origin(url or OPENAI_API_URL)  # only openai_base_url may be unset
+
+
+def _saved_origin(spec: SettingSpec, stored: dict) -> str:
+    """The origin ``spec``'s key was saved for (from the environment: the environment's URL)."""
+    if spec.key in stored:
+        return stored[spec.key][1]
+    return url_origin(environment_value(REGISTRY[spec.url_key]))
+
+
+def _effective(spec: SettingSpec, stored: dict):
+    value = _value(spec, stored)
+    if spec.url_key and value is not None:
+        url = _value(REGISTRY[spec.url_key], stored)
+        if url_origin(url) != _saved_origin(spec, stored):
+            return None  # the key was saved for another origin: it is not sent here
+    return value
+
+
+def _keys_needed(spec: SettingSpec) -> list[str]:
+    return [spec.key, spec.url_key] if spec.url_key else [spec.key]
+
+
+def get_setting(key: str):
+    """The effective value of ``key``: database, else environment, else default; a key
+    whose URL setting names another origin than the one it was saved for reads as None."""
     spec = _spec(key)
-    row = Setting.objects.filter(key=key).values("value").first()
-    return row["value"] if row is not None else _environment_value(spec)
+    return _effective(spec, _stored(_keys_needed(spec)))
 
 
 def effective_settings() -> dict[str, Any]:
     """Every registered key with its effective value (secrets in clear: callers mask)."""
-    from settings_app.models import Setting
+    stored = _stored(REGISTRY)
+    return {key: _effective(spec, stored) for key, spec in REGISTRY.items()}
 
-    stored = dict(Setting.objects.values_list("key", "value"))
-    return {
-        key: stored[key] if key in stored else _environment_value(spec)
-        for key, spec in REGISTRY.items()
-    }
+
+def saved_key_for(key: str, url: str | None, field: str) -> str | None:
+    """The saved secret ``key``, to be sent to ``url``: only when ``url`` has the origin the
+    key was saved for; otherwise InvalidInput naming ``field`` (the caller must give a key)."""
+    spec = _spec(key)
+    stored = _stored(_keys_needed(spec))
+    value = _effective(spec, stored)
+    saved_for = _saved_origin(spec, stored)
+    if value is not None and url_origin(url) != saved_for:
+        raise InvalidInput("Invalid input", detail={field: [
+            f"The saved key is only sent to {saved_for}; give the key for "
+            f"{url_origin(url)} (or null for none)."
+        ]})
+    return value
 
 
 def masked(values: dict[str, Any]) -> dict[str, Any]:
@@ -253,6 +337,8 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
             continue
         if spec.secret and value == SECRET_MASK:
             continue
+        if spec.secret and isinstance(value, str):
+            remember(value.strip())
         try:
             cleaned[key] = spec.clean(value)
         except ValueError as exc:
@@ -262,13 +348,52 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+<<<<<<< HEAD
 def save_settings(changes: dict[str, Any]) -> None:
     """Validate then store all changes in one transaction."""
+=======
+def _keys_left_behind(cleaned: dict) -> dict:
+    """Problems of a URL moved to another origin while its saved key would stay behind."""
+    problems = {}
+    for spec in REGISTRY.values():
+        if not spec.url_key or spec.url_key not in cleaned or spec.key in cleaned:
+            continue
+        stored = _stored(_keys_needed(spec))
+        saved_for = _saved_origin(spec, stored)
+        moved_to = url_origin(cleaned[spec.url_key])
+        if _effective(spec, stored) is not None and moved_to != saved_for:
+            problems[spec.key] = [
+                f"The saved key belongs to {saved_for}; send the key for {moved_to} with the "
+                "new URL (or null for none)."
+            ]
+    return problems
+
+
+def binding_origin(key: str, value) -> str:
+    """The origin a ``Setting`` row of ``key`` saved now with ``value`` is bound to: the
+    same as before while the key is unchanged (re-saving never re-binds it), else the origin
+    its URL setting has now; "" for settings that are not bound keys."""
+    spec = REGISTRY.get(key)
+    if spec is None or not spec.url_key:
+        return ""
+    stored = _stored(_keys_needed(spec))
+    if key in stored and stored[key][0] == value:
+        return stored[key][1]
+    return url_origin(_value(REGISTRY[spec.url_key], stored))
+
+
+def save_settings(changes: dict) -> None:
+    """Validate then store all changes in one transaction. Moving a URL setting to another
+    origin needs its key again (400 naming the key), never carries the saved one along."""
+>>>>>>> 256ba78 (Secrets: keys bound to the origin they were saved for, redaction in the log formatter, URL settings without credentials, private data files)
     from django.db import transaction
 
     from settings_app.models import Setting
 
     cleaned = validate_changes(changes)
+    if problems := _keys_left_behind(cleaned):
+        raise InvalidInput("Invalid settings", detail=problems)
     with transaction.atomic():
-        for key, value in cleaned.items():
-            Setting.objects.update_or_create(key=key, defaults={"value": value})
+        # URLs before the keys bound to them (a key binds to its URL as stored).
+        for key in sorted(cleaned, key=lambda key: REGISTRY[key].url_key is not None):
+            Setting.objects.update_or_create(key=key, defaults={"value": cleaned[key]})

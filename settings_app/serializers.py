@@ -30,7 +30,8 @@ _FIELD_FOR_TYPE = {
 }
 SECRET_HELP = (
     f' Secret: reads return "{SECRET_MASK}" when set and null when not; write the mask back '
-    "to keep the stored value, null to clear it."
+    "to keep the stored value, null to clear it. A key is bound to the origin of its URL "
+    "setting when saved: moving the URL to another origin needs the key again (400)."
 )
 
 
@@ -83,7 +84,10 @@ _http_url = _registry_validator(http_url)
 _header_safe = _registry_validator(header_safe)
 
 
-API_KEY_HELP = f'Left out or "{SECRET_MASK}": the saved key. Null or empty: no key.'
+API_KEY_HELP = (
+    f'Left out or "{SECRET_MASK}": the saved key, which is only sent to the origin (scheme, '
+    "host, port) it was saved for: 400 for a URL of another origin. Null or empty: no key."
+)
 
 
 class StashConnectionTest(NoUnknownKeysMixin, serializers.Serializer):

@@ -89,8 +89,8 @@ class SettingsViewSet(viewsets.ViewSet):
         examples=[
             OpenApiExample("Test the saved connection", value={}, request_only=True),
             OpenApiExample(
-                "Test another server with the saved key",
-                value={"url": "http://stash.lan:9999", "api_key": SECRET_MASK},
+                "Test another server with its own key",
+                value={"url": "http://stash.lan:9999", "api_key": "the-other-server's-key"},
                 request_only=True,
             ),
             OpenApiExample("Connected", response_only=True, value={

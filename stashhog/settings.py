@@ -6,7 +6,6 @@ they live in ``settings_app.registry`` and are read through ``settings_app.get_s
 """
 
 import os
-import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -15,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from stashhog.booleans import parse_bool
+from stashhog.private_files import generated_secret, private_dir, private_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,22 +43,10 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()] if value else default
 
 
-DATA_DIR = Path(env_str("STASHHOG_DATA_DIR", str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in the data dir."""
-    if key := env_str("SECRET_KEY"):
-        return key
-    key_file = DATA_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
+# The data folder holds the database, the secret key and the Redis socket: ours alone.
+DATA_DIR = private_dir(Path(env_str("STASHHOG_DATA_DIR", str(BASE_DIR / "data"))).resolve())
+# From the environment, else generated once and kept in the data folder.
+SECRET_KEY = env_str("SECRET_KEY") or generated_secret(DATA_DIR / "secret_key")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -157,6 +145,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # failing mid-transaction; the busy timeout waits instead of raising "database is locked"
     # (web processes wait less, see asgi.py: a request answers 503 rather than hang).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Created 0600 before SQLite opens it; SQLite gives its -wal and -shm files the same mode.
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        private_file(Path(DATABASES["default"]["NAME"]))
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": env_int("STASHHOG_SQLITE_BUSY_TIMEOUT", 30),
@@ -320,13 +311,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # Secrets are masked in the whole formatted record, traceback included.
+        "plain": {"()": "settings_app.secrets.RedactingFormatter",
+                  "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "filters": {"redact_secrets": {"()": "settings_app.secrets.RedactSecretsFilter"}},
     "handlers": {
-        "console": {
-            "class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"],
-        },
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
     # apprise: its per-message INFO lines would log every notification twice.

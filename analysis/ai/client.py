@@ -27,9 +27,9 @@ from analysis.ai.errors import (
     AIOutputInvalid,
     AIUnreachable,
 )
+from settings_app.registry import OPENAI_API_URL
 from settings_app.secrets import redact
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Local servers need no key, but the openai package refuses to start without one.
 NO_KEY_PLACEHOLDER = "not-needed"
 CHECK_PROMPT = "Reply with OK."
@@ -61,7 +61,7 @@ class AIClient:
         # Explicit base URL and key, so the package never falls back to OPENAI_* env vars.
         self._client = openai.OpenAI(
             api_key=config.api_key or NO_KEY_PLACEHOLDER,
-            base_url=config.base_url or OPENAI_BASE_URL,
+            base_url=config.base_url or OPENAI_API_URL,
             timeout=config.timeout,
             max_retries=config.max_retries,
         )

@@ -30,7 +30,7 @@ def check_stash(*, timeout: float, url: str | None = None,
                 api_key: str | None = SECRET_MASK) -> dict[str, Any]:
     """Ask Stash for its version and system status with this URL and key."""
     url = http_url(url or get_setting("stash_url"))
-    api_key = saved_if_masked(api_key, "stash_api_key")
+    api_key = saved_if_masked(api_key, "stash_api_key", url)
     with StashClient(url, api_key, timeout=timeout, retries=0) as client:
         try:
             info = client.server_info()
