@@ -14,6 +14,9 @@ class Setting(models.Model):
     class Meta:
         ordering = ["key"]
 
+    def __str__(self):
+        return self.key
+
     def save(self, *args, **kwargs):
         from settings_app.registry import binding_origin
 
@@ -21,6 +24,3 @@ class Setting(models.Model):
         if kwargs.get("update_fields") is not None:  # update_or_create names its fields
             kwargs["update_fields"] = {*kwargs["update_fields"], "origin"}
         super().save(*args, **kwargs)
-
-    def __str__(self):
-        return self.key

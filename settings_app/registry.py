@@ -223,11 +223,7 @@ def _spec(key: str) -> SettingSpec:
         raise KeyError(f"unknown setting {key!r}") from None
 
 
-<<<<<<< HEAD
-def _environment_value(spec: SettingSpec) -> Any:
-=======
-def environment_value(spec: SettingSpec):
->>>>>>> 256ba78 (Secrets: keys bound to the origin they were saved for, redaction in the log formatter, URL settings without credentials, private data files)
+def environment_value(spec: SettingSpec) -> Any:
     raw = os.environ.get(spec.env, "") if spec.env else ""
     if not raw.strip():
         return spec.default
@@ -237,13 +233,8 @@ def environment_value(spec: SettingSpec):
         return spec.default
 
 
-<<<<<<< HEAD
-def get_setting(key: str) -> Any:
-    """The effective value of ``key``: database, else environment, else default."""
-=======
 def _stored(keys) -> dict[str, tuple[Any, str]]:
     """(value, origin) of the ``Setting`` rows of ``keys``."""
->>>>>>> 256ba78 (Secrets: keys bound to the origin they were saved for, redaction in the log formatter, URL settings without credentials, private data files)
     from settings_app.models import Setting
 
     rows = Setting.objects.filter(key__in=list(keys)).values_list("key", "value", "origin")
@@ -348,10 +339,6 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-<<<<<<< HEAD
-def save_settings(changes: dict[str, Any]) -> None:
-    """Validate then store all changes in one transaction."""
-=======
 def _keys_left_behind(cleaned: dict) -> dict:
     """Problems of a URL moved to another origin while its saved key would stay behind."""
     problems = {}
@@ -385,7 +372,6 @@ def binding_origin(key: str, value) -> str:
 def save_settings(changes: dict) -> None:
     """Validate then store all changes in one transaction. Moving a URL setting to another
     origin needs its key again (400 naming the key), never carries the saved one along."""
->>>>>>> 256ba78 (Secrets: keys bound to the origin they were saved for, redaction in the log formatter, URL settings without credentials, private data files)
     from django.db import transaction
 
     from settings_app.models import Setting

@@ -8,11 +8,8 @@ the database from inside a log call.
 
 import logging
 import re
-<<<<<<< HEAD
-from collections.abc import Iterable
-=======
 import threading
->>>>>>> 256ba78 (Secrets: keys bound to the origin they were saved for, redaction in the log formatter, URL settings without credentials, private data files)
+from collections.abc import Iterable
 
 # What stands for a secret wherever one would show: API reads, logs, error messages.
 SECRET_MASK = "********"
@@ -34,9 +31,6 @@ _SECRET_PATTERNS = [
 _remembered: dict[str, None] = {}  # an ordered set
 _remembered_lock = threading.Lock()
 
-<<<<<<< HEAD
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-=======
 
 def remember(secret: str | None) -> None:
     """Mask ``secret`` in this process's logs from now on."""
@@ -54,8 +48,7 @@ def remembered() -> tuple[str, ...]:
         return tuple(_remembered)
 
 
-def redact(text: str, secrets: tuple[str | None, ...] = ()) -> str:
->>>>>>> 256ba78 (Secrets: keys bound to the origin they were saved for, redaction in the log formatter, URL settings without credentials, private data files)
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """``text`` with every known secret value and secret-looking token masked."""
     values = {secret for secret in (*secrets, *remembered()) if secret and len(secret) >= 4}
     for secret in sorted(values, key=len, reverse=True):  # a key containing another: whole

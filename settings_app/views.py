@@ -4,6 +4,7 @@ configure. Secrets are write-only: every answer carries the mask, never the valu
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from settings_app.connections import AI, STASH, check_connection
 from settings_app.registry import (
@@ -30,6 +31,16 @@ EXAMPLE_SETTINGS = {
 }
 
 
+TOO_MANY_TESTS = error_response(
+    "Too many connection tests: ``Retry-After`` says when to try again.",
+    OpenApiExample("Rate limited", response_only=True, status_codes=["429"], value={
+        "success": False, "code": "throttled",
+        "error": "Request was throttled. Expected available in 42 seconds.",
+        "detail": None, "request_id": "5f0c6b2e9a7d4c1b8e3f2a1d0c9b8a7e",
+    }),
+)
+
+
 def _invalid_input_response(example: dict) -> OpenApiResponse:
     return error_response(
         "Invalid input: ``detail`` lists every problem by key.",
@@ -40,6 +51,12 @@ def _invalid_input_response(example: dict) -> OpenApiResponse:
 class SettingsViewSet(viewsets.ViewSet):
     # Superusers only: these hold the service keys and point StashHog's requests anywhere.
     permission_classes = [IsSuperuser]
+    throttle_scope = "connection_test"
+
+    def get_throttles(self):
+        # Only the connection tests: each makes StashHog call out to a URL of the caller's
+        # choosing (rate: REST_FRAMEWORK's DEFAULT_THROTTLE_RATES).
+        return [ScopedRateThrottle()] if self.action in ("test_stash", "test_openai") else []
 
     @extend_schema(
         summary="Every setting with its effective value (database, else environment, else "
@@ -81,7 +98,8 @@ class SettingsViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Test a Stash URL and API key (default: the saved ones)",
         request=StashConnectionTest,
-        responses={200: StashConnectionResult, 400: _invalid_input_response({
+        responses={200: StashConnectionResult, 429: TOO_MANY_TESTS,
+                   400: _invalid_input_response({
             "success": False, "code": "validation_error", "error": "Invalid input",
             "detail": {"url": ["Must be an http(s) URL."]},
             "request_id": "5f0c6b2e9a7d4c1b8e3f2a1d0c9b8a7e",
@@ -111,7 +129,8 @@ class SettingsViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Test an OpenAI-compatible server, key and model (default: the saved ones)",
         request=OpenAIConnectionTest,
-        responses={200: OpenAIConnectionResult, 400: _invalid_input_response({
+        responses={200: OpenAIConnectionResult, 429: TOO_MANY_TESTS,
+                   400: _invalid_input_response({
             "success": False, "code": "validation_error", "error": "Invalid input",
             "detail": {"base_url": ["Must be an http(s) URL."]},
             "request_id": "5f0c6b2e9a7d4c1b8e3f2a1d0c9b8a7e",

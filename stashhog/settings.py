@@ -6,6 +6,7 @@ they live in ``settings_app.registry`` and are read through ``settings_app.get_s
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -84,6 +85,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -111,6 +113,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: answers lockouts
 ]
 
 ROOT_URLCONF = "stashhog.urls"
@@ -225,7 +228,7 @@ CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "stashhog.api.auth.LockoutTokenAuthentication",
     ],
     # The API is for staff; stashhog.api.permissions documents the whole access policy.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
@@ -236,6 +239,33 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "stashhog.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Each connection test makes StashHog call out to a URL of the caller's choosing.
+    "DEFAULT_THROTTLE_RATES": {
+        "connection_test": env_str("STASHHOG_CONNECTION_TEST_RATE", "10/min"),
+    },
+}
+
+# --- Failed logins (django-axes): admin and API logins, and bad API tokens, are counted in
+# the database per user name and address; past the limit that pair (for tokens: that
+# address) is refused until the cool-off ends. The address is REMOTE_ADDR: behind a reverse
+# proxy every client shares the proxy's, so set STASHHOG_LOGIN_FAILURE_LIMIT with that in mind.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("STASHHOG_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("STASHHOG_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "stashhog.api.auth.lockout_response"
+
+# The throttles' counters, shared by every web process (the same Redis as Celery).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "stashhog",
+    }
 }
 
 SPECTACULAR_SETTINGS = {

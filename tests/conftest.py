@@ -3,6 +3,7 @@ the e2e tests (marked ``e2e``) run daphne, Celery workers and Redis for real."""
 
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,13 @@ def in_memory_channel_layer(settings):
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(settings):
+    """Throttle counters start empty in every test (the suite's Redis is shared)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": str(uuid.uuid4())}}
 
 
 @pytest.fixture(autouse=True)

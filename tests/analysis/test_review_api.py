@@ -134,8 +134,8 @@ def test_changes_list_query_count_is_constant(api_client, library, plan_factory)
         assert len(response.json()["items"]) == per_page
         return len(captured)
 
-    # token, plan, count, page (titles and paths come with the page)
-    assert queries(2) == queries(40) == 4
+    # lockout check, token, plan, count, page (titles and paths come with the page)
+    assert queries(2) == queries(40) == 5
 
 
 # -- plan detail and counts ------------------------------------------------------------------
@@ -188,8 +188,8 @@ def test_plan_detail_page_query_count_is_constant(api_client, library, plan_fact
         assert len(body["scenes"]) == per_page
         return len(captured)
 
-    # token, plan, plan with counts, the page's scene ids, their changes
-    assert queries(3) == queries(30) == 5
+    # lockout check, token, plan, plan with counts, the page's scene ids, their changes
+    assert queries(3) == queries(30) == 6
 
 
 # -- bulk review by filters, users recorded --------------------------------------------------

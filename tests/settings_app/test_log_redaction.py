@@ -49,13 +49,15 @@ def test_a_logged_traceback_with_chained_exceptions_is_masked(log_output):
     fail_with_secrets(STASH_KEY)
 
     text = log_output.getvalue()
-    assert "Traceback" in text and "direct cause" in text and "During handling" in text
+    assert "Traceback" in text
+    assert "direct cause" in text
+    assert "During handling" in text
     assert STASH_KEY not in text
     assert "sk-abcdefghijklmnop0123" not in text
     assert text.count("********") >= 4
 
 
-@pytest.mark.parametrize("line, secret", [
+@pytest.mark.parametrize(("line", "secret"), [
     ("stream at http://h/scene/1/stream?apikey=abc123def456&x=1", "abc123def456"),
     ('payload {"api_key": "zyx987wvu654"}', "zyx987wvu654"),
     ("Authorization: Token 0123456789abcdef0123", "0123456789abcdef0123"),

@@ -65,10 +65,11 @@ def test_the_saved_key_still_goes_to_its_own_origin(api_client, saved_keys):
 def test_a_key_given_with_the_test_goes_where_it_is_told(api_client, saved_keys, attacker):
     api_client.post("/api/settings/test-stash",
                     {"url": attacker.url, "api_key": "typed-in-now-key-00"}, format="json")
-    assert attacker.received("typed-in-now-key-00") and not attacker.received(STASH_KEY)
+    assert attacker.received("typed-in-now-key-00")
+    assert not attacker.received(STASH_KEY)
 
 
-@pytest.mark.parametrize("url_key, key", [("stash_url", "stash_api_key"),
+@pytest.mark.parametrize(("url_key", "key"), [("stash_url", "stash_api_key"),
                                           ("openai_base_url", "openai_api_key")])
 @pytest.mark.parametrize("sent", [{}, {"key": SECRET_MASK}])
 def test_moving_a_url_to_another_origin_needs_the_key_again(api_client, saved_keys, attacker,
@@ -95,7 +96,8 @@ def test_moving_a_url_with_a_new_key_binds_the_new_key(api_client, saved_keys, a
 def test_moving_a_url_with_null_clears_the_key(api_client, saved_keys, attacker):
     response = api_client.put("/api/settings", {"stash_url": attacker.url,
                                                 "stash_api_key": None}, format="json")
-    assert response.status_code == 200 and response.json()["stash_api_key"] is None
+    assert response.status_code == 200
+    assert response.json()["stash_api_key"] is None
 
 
 def test_a_url_changed_any_other_way_leaves_the_key_behind(api_client, saved_keys, attacker):
@@ -106,7 +108,8 @@ def test_a_url_changed_any_other_way_leaves_the_key_behind(api_client, saved_key
     assert api_client.get("/api/settings").json()["stash_api_key"] is None
     with client_from_settings() as client, pytest.raises(StashError):
         client.server_info()
-    assert attacker.requests and not attacker.received(STASH_KEY)
+    assert attacker.requests
+    assert not attacker.received(STASH_KEY)
 
     Setting.objects.filter(key="stash_url").update(value=saved_keys.url)
     assert get_setting("stash_api_key") == STASH_KEY  # back at its origin, it is usable
@@ -152,7 +155,7 @@ def test_a_redirect_to_another_origin_never_carries_the_key(api_client, check):
     "http://user:pass@stash.lan:9999", "http://apikey@stash.lan:9999",
     "http://stash.lan:9999/?apikey=abc", "http://stash.lan:9999/graphql?", "http://stash.lan:9999#x",
 ])
-@pytest.mark.parametrize("field, path", [
+@pytest.mark.parametrize(("field", "path"), [
     ("stash_url", "/api/settings"), ("openai_base_url", "/api/settings"),
     ("url", "/api/settings/test-stash"), ("base_url", "/api/settings/test-openai"),
 ])

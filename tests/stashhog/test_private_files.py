@@ -29,7 +29,8 @@ def no_umask_and_no_chmod(monkeypatch):
 def test_the_secret_key_file_is_created_0600(tmp_path, no_umask_and_no_chmod):
     key = private_files.generated_secret(tmp_path / "secret_key")
 
-    assert len(key) > 40 and mode(tmp_path / "secret_key") == 0o600
+    assert len(key) > 40
+    assert mode(tmp_path / "secret_key") == 0o600
     assert private_files.generated_secret(tmp_path / "secret_key") == key
     assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]
 

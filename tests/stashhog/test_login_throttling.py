@@ -1,0 +1,50 @@
+"""Failed logins are throttled (django-axes): the admin login, and bad API tokens."""
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+
+def admin_login(client, password):
+    return client.post("/admin/login/?next=/admin/",
+                       {"username": "root", "password": password})
+
+
+def assert_locked_out(response):
+    assert response.status_code == 429
+    assert response.json()["success"] is False
+    assert int(response["Retry-After"]) == settings.AXES_COOLOFF_TIME.total_seconds()
+
+
+def test_the_admin_login_locks_out_after_the_failure_limit(client, superuser):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert admin_login(client, "wrong-password").status_code == 200  # the form again
+    assert_locked_out(admin_login(client, "wrong-password"))
+
+    assert_locked_out(admin_login(client, "secret-password"))  # now even the right one
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_successful_admin_login_below_the_limit_works(client, superuser):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        admin_login(client, "wrong-password")
+    assert admin_login(client, "secret-password").status_code == 302
+
+
+def test_bad_api_tokens_lock_the_address_out_of_token_auth(user, token):
+    stranger = APIClient()
+    stranger.credentials(HTTP_AUTHORIZATION="Token not-a-real-token-0123456789")
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert stranger.get("/api/jobs").status_code == 401
+    assert_locked_out(stranger.get("/api/jobs"))
+
+    good = APIClient()
+    good.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert_locked_out(good.get("/api/jobs"))  # from this address, until the cool-off ends
+
+
+def test_a_good_token_is_not_counted(api_client):
+    for _ in range(settings.AXES_FAILURE_LIMIT + 1):
+        assert api_client.get("/api/jobs").status_code == 200
