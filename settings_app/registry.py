@@ -15,7 +15,7 @@ server it was not saved for, whichever way the URL changed.
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlparse
@@ -233,7 +233,11 @@ def environment_value(spec: SettingSpec) -> Any:
         return spec.default
 
 
-def _stored(keys) -> dict[str, tuple[Any, str]]:
+# (value, origin) of stored rows, by key
+Stored = dict[str, tuple[Any, str]]
+
+
+def _stored(keys: Iterable[str]) -> Stored:
     """(value, origin) of the ``Setting`` rows of ``keys``."""
     from settings_app.models import Setting
 
@@ -241,7 +245,7 @@ def _stored(keys) -> dict[str, tuple[Any, str]]:
     return {key: (value, bound_origin) for key, value, bound_origin in rows}
 
 
-def _value(spec: SettingSpec, stored: dict):
+def _value(spec: SettingSpec, stored: Stored) -> Any:
     value = stored[spec.key][0] if spec.key in stored else environment_value(spec)
     if spec.secret:
         remember(value)  # masked in this process's logs from now on
@@ -252,14 +256,14 @@ def url_origin(url: str | None) -> str:
     return origin(url or OPENAI_API_URL)  # only openai_base_url may be unset
 
 
-def _saved_origin(spec: SettingSpec, stored: dict) -> str:
+def _saved_origin(spec: SettingSpec, stored: Stored) -> str:
     """The origin ``spec``'s key was saved for (from the environment: the environment's URL)."""
     if spec.key in stored:
         return stored[spec.key][1]
-    return url_origin(environment_value(REGISTRY[spec.url_key]))
+    return url_origin(environment_value(REGISTRY[str(spec.url_key)]))
 
 
-def _effective(spec: SettingSpec, stored: dict):
+def _effective(spec: SettingSpec, stored: Stored) -> Any:
     value = _value(spec, stored)
     if spec.url_key and value is not None:
         url = _value(REGISTRY[spec.url_key], stored)
@@ -272,7 +276,7 @@ def _keys_needed(spec: SettingSpec) -> list[str]:
     return [spec.key, spec.url_key] if spec.url_key else [spec.key]
 
 
-def get_setting(key: str):
+def get_setting(key: str) -> Any:
     """The effective value of ``key``: database, else environment, else default; a key
     whose URL setting names another origin than the one it was saved for reads as None."""
     spec = _spec(key)
@@ -297,7 +301,7 @@ def saved_key_for(key: str, url: str | None, field: str) -> str | None:
             f"The saved key is only sent to {saved_for}; give the key for "
             f"{url_origin(url)} (or null for none)."
         ]})
-    return value
+    return str(value) if value is not None else None
 
 
 def masked(values: dict[str, Any]) -> dict[str, Any]:
@@ -339,7 +343,7 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _keys_left_behind(cleaned: dict) -> dict:
+def _keys_left_behind(cleaned: dict[str, Any]) -> dict[str, list[str]]:
     """Problems of a URL moved to another origin while its saved key would stay behind."""
     problems = {}
     for spec in REGISTRY.values():
@@ -356,7 +360,7 @@ def _keys_left_behind(cleaned: dict) -> dict:
     return problems
 
 
-def binding_origin(key: str, value) -> str:
+def binding_origin(key: str, value: Any) -> str:
     """The origin a ``Setting`` row of ``key`` saved now with ``value`` is bound to: the
     same as before while the key is unchanged (re-saving never re-binds it), else the origin
     its URL setting has now; "" for settings that are not bound keys."""
@@ -369,7 +373,7 @@ def binding_origin(key: str, value) -> str:
     return url_origin(_value(REGISTRY[spec.url_key], stored))
 
 
-def save_settings(changes: dict) -> None:
+def save_settings(changes: dict[str, Any]) -> None:
     """Validate then store all changes in one transaction. Moving a URL setting to another
     origin needs its key again (400 naming the key), never carries the saved one along."""
     from django.db import transaction
