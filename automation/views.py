@@ -2,7 +2,6 @@
 
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -17,6 +16,7 @@ from jobs.api import job_accepted
 from jobs.schema import JOB_ACCEPTED_RESPONSE, JOB_ALREADY_ACTIVE_RESPONSE, JOB_ID
 from settings_app.registry import apprise_urls, problem_message
 from settings_app.secrets import SECRET_MASK
+from stashhog.api.auth import LockoutTokenAuthentication
 from stashhog.api.permissions import IsSuperuser
 from stashhog.api.schema import error_example, error_response
 from stashhog.api.validation import NoUnknownKeysMixin, validated
@@ -124,7 +124,7 @@ class WorkflowViewSet(viewsets.ViewSet):
 
 class StashHookViewSet(viewsets.ViewSet):
     # Called by the Stash plugin with a token; no session, so no CSRF to work around.
-    authentication_classes = [TokenAuthentication]
+    authentication_classes = [LockoutTokenAuthentication]
     parser_classes = [JSONParser]
 
     @extend_schema(

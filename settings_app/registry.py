@@ -386,4 +386,6 @@ def save_settings(changes: dict[str, Any]) -> None:
     with transaction.atomic():
         # URLs before the keys bound to them (a key binds to its URL as stored).
         for key in sorted(cleaned, key=lambda key: REGISTRY[key].url_key is not None):
+            if REGISTRY[key].url_key:  # a key sent now binds to the URL now, even if unchanged
+                Setting.objects.filter(key=key).delete()
             Setting.objects.update_or_create(key=key, defaults={"value": cleaned[key]})

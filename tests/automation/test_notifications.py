@@ -73,7 +73,8 @@ def titles(receiver) -> list[str]:
 
 
 def test_a_failed_job_is_told_once_without_secrets(notified, caplog):
-    save_settings({"stash_url": "http://127.0.0.1:9"})  # nothing listens: the sync fails
+    # nothing listens: the sync fails (a key moves with its URL)
+    save_settings({"stash_url": "http://127.0.0.1:9", "stash_api_key": STASH_KEY})
     job = Job.objects.create(type="sync")
     runner.run_job(str(job.id))
     job.refresh_from_db()
@@ -86,7 +87,7 @@ def test_a_failed_job_is_told_once_without_secrets(notified, caplog):
 def test_a_workflow_tells_its_plan_and_its_end_and_a_failed_step_only_once(
         notified, caplog, fake_stash_factory, monkeypatch):
     fake_stash = fake_stash_factory(api_key=STASH_KEY)
-    save_settings({"stash_url": fake_stash.url})
+    save_settings({"stash_url": fake_stash.url, "stash_api_key": STASH_KEY})
     workflow = request_workflow({})
     workflow.refresh_from_db()
     assert workflow.status == JobStatus.COMPLETED, workflow.error
