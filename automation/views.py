@@ -72,7 +72,6 @@ class ScheduleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     http_method_names = ["get", "post", "patch", "delete"]
     lookup_url_kwarg = "schedule_id"
     lookup_value_regex = r"\d+"
-    filter_backends = []
     sortable = {"name": "name", "id": "id", "last_run_at": "last_run_at"}
     default_sort = "name"
 
