@@ -49,7 +49,14 @@ REQUEST_EXAMPLES = [
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Schedules", examples=[RESPONSE_EXAMPLE]),
+    list=extend_schema(
+        summary="Schedules",
+        responses={200: ScheduleSerializer(many=True), 400: error_response(
+            "A query parameter is invalid (``detail`` says which).",
+            error_example("Unknown parameter", 400, "Unknown query parameter: kind",
+                          {"kind": ["Unknown query parameter; this list takes: format, page, "
+                                    "per_page, sort_by, sort_order."]}))},
+        examples=[RESPONSE_EXAMPLE]),
     retrieve=extend_schema(summary="One schedule",
                            responses={200: ScheduleSerializer, 404: SCHEDULE_NOT_FOUND},
                            examples=[RESPONSE_EXAMPLE]),
