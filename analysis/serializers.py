@@ -18,7 +18,12 @@ from scenes.selection import SceneFilters
 from settings_app import get_setting
 from settings_app.registry import REGISTRY
 from stashhog.api.parsers import INT64_MAX
-from stashhog.api.validation import NoUnknownKeysMixin
+from stashhog.api.validation import (
+    JSONBooleanField,
+    JSONFloatField,
+    JSONIntegerField,
+    NoUnknownKeysMixin,
+)
 
 
 class ChangeEntitySerializer(serializers.Serializer):
@@ -64,15 +69,6 @@ class ChangeValueFieldExtension(OpenApiSerializerFieldExtension):
         }
 
 
-class JSONBooleanField(serializers.BooleanField):
-    """A JSON ``true`` or ``false``: in a JSON body, "yes" or 1 is a mistake, not a flag."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid", input=data)
-        return data
-
-
 class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
     """Every option is optional; omitted ones take the effective settings."""
 
@@ -82,14 +78,14 @@ class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
     create_missing = JSONBooleanField(
         required=False, help_text="Propose entities Stash lacks ({id: null, name}). Default: "
         "analysis_create_missing.")
-    confidence_threshold = serializers.FloatField(
+    confidence_threshold = JSONFloatField(
         required=False, min_value=0, max_value=1,
         help_text="Proposals below it are dropped. Default: analysis_confidence_threshold.")
-    auto_accept_threshold = serializers.FloatField(
+    auto_accept_threshold = JSONFloatField(
         required=False, allow_null=True, min_value=0, max_value=1,
         help_text="Proposals at or above it start accepted; null: off. Default: "
         "analysis_auto_accept_threshold.")
-    max_cost_usd = serializers.FloatField(
+    max_cost_usd = JSONFloatField(
         required=False, min_value=0, max_value=REGISTRY["analysis_max_cost_usd"].maximum,
         help_text="The job stops before its AI cost would exceed this. Default and upper "
         "bound: the analysis_max_cost_usd setting (a larger value is a 400).")
@@ -129,7 +125,7 @@ def _filter_field(scene_filter) -> serializers.Field:
     if isinstance(scene_filter, django_filters.DateFilter):
         return serializers.DateField(required=False, allow_null=True, help_text=help_text)
     if isinstance(scene_filter, django_filters.NumberFilter):
-        return serializers.FloatField(
+        return JSONFloatField(
             required=False, allow_null=True, help_text=help_text,
             min_value=scene_filter.extra.get("min_value"),
             max_value=scene_filter.extra.get("max_value"))
@@ -267,9 +263,9 @@ class BulkReviewSerializer(NoUnknownKeysMixin, serializers.Serializer):
 
     status = serializers.ChoiceField(choices=BULK_STATUSES)
     change_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=INT64_MAX), required=False)
+        child=JSONIntegerField(min_value=1, max_value=INT64_MAX), required=False)
     field = serializers.ChoiceField(choices=ChangeField.choices, required=False)
-    min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1)
+    min_confidence = JSONFloatField(required=False, min_value=0, max_value=1)
     scene_ids = serializers.ListField(child=serializers.CharField(), required=False)
     filters = ChangeFiltersSerializer(
         required=False, help_text="The filters of the changes list (``status`` there is the "

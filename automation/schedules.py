@@ -32,6 +32,7 @@ from jobs.runner import JobAlreadyActive, start_job
 from scenes.serializers import SyncRequestSerializer
 from scenes.sync_job import SYNC_JOB
 from stashhog.api.exceptions import InvalidInput, NotFound, StashHogException
+from stashhog.api.validation import JSONIntegerField
 
 logger = logging.getLogger("stashhog.automation")
 
@@ -44,7 +45,7 @@ CRONTAB_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_wee
 class ApplyScheduleSerializer(serializers.Serializer):
     """An apply schedule: the plan (a path parameter on demand) and the apply request."""
 
-    plan_id = serializers.IntegerField(min_value=1)
+    plan_id = JSONIntegerField(min_value=1)
     scene_ids = serializers.ListField(child=serializers.CharField(), required=False,
                                       allow_null=True)
 

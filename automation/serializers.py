@@ -14,7 +14,7 @@ from automation.schedules import (
     validate_parameters,
 )
 from jobs.models import JobStatus
-from stashhog.api.validation import NoUnknownKeysMixin
+from stashhog.api.validation import JSONBooleanField, JSONIntegerField, NoUnknownKeysMixin
 
 DEFAULT_TIMEZONE = "UTC"
 
@@ -61,12 +61,12 @@ class ScheduleSerializer(NoUnknownKeysMixin, serializers.Serializer):
         '*". Give this or interval_seconds.')
     timezone = serializers.CharField(
         required=False, help_text="IANA time zone of the crontab (default UTC).")
-    interval_seconds = serializers.IntegerField(
+    interval_seconds = JSONIntegerField(
         required=False, allow_null=True, min_value=MIN_INTERVAL_SECONDS,
         max_value=MAX_INTERVAL_SECONDS,
         help_text=f"Run every N seconds ({MIN_INTERVAL_SECONDS} to {MAX_INTERVAL_SECONDS}). "
         "Give this or crontab.")
-    enabled = serializers.BooleanField(required=False, help_text="Default true.")
+    enabled = JSONBooleanField(required=False, help_text="Default true.")
     last_run_at = serializers.DateTimeField(read_only=True, allow_null=True)
     next_run_at = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="Null while disabled.")

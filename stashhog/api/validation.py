@@ -21,6 +21,33 @@ class NoUnknownKeysMixin:
         return super().to_internal_value(data)
 
 
+class JSONBooleanField(serializers.BooleanField):
+    """A JSON ``true`` or ``false``: in a JSON body, "yes" or 1 is a mistake, not a flag."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class JSONNumberMixin:
+    """A JSON number: ``true`` or ``"0.5"`` in a JSON body is a mistake, not a number
+    (DRF's number fields would take both, as 1 and 0.5)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class JSONFloatField(JSONNumberMixin, serializers.FloatField):
+    pass
+
+
+class JSONIntegerField(JSONNumberMixin, serializers.IntegerField):
+    pass
+
+
 def validated(serializer_class, data) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)

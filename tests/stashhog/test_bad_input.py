@@ -172,6 +172,24 @@ def test_a_request_body_refuses_an_unknown_key(superuser_client):
     assert list(body["detail"]) == ["uri"]
 
 
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/workflow", {"options": {"confidence_threshold": False}}, "confidence_threshold"),
+    ("/api/workflow", {"options": {"max_cost_usd": "0.5"}}, "max_cost_usd"),
+    ("/api/workflow", {"options": {"use_ai": 1}}, "use_ai"),
+    ("/api/analysis/plans/1/bulk-review", {"status": "accepted", "change_ids": [True]},
+     "change_ids"),
+    ("/api/schedules", {"name": "n", "kind": "sync", "interval_seconds": True},
+     "interval_seconds"),
+])
+def test_a_json_number_or_flag_of_another_json_type_is_400(superuser_client, path, body, field):
+    """DRF would read true as 1 and "0.5" as 0.5: in a JSON body they are mistakes."""
+    response = superuser_client.post(path, body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert field in str(response.json()["detail"])
+    assert not Job.objects.exists()
+
+
 # -- codes -----------------------------------------------------------------------------------
 
 
