@@ -31,6 +31,7 @@ from settings_app import get_setting
 logger = logging.getLogger("stashhog.jobs")
 
 RUNNING_STATUSES = (JobStatus.RUNNING, JobStatus.CANCELLING)
+# A job pending longer was not picked up: it is sent again, and health reports it.
 RESEND_AFTER = timedelta(minutes=2)
 MAX_SENDS = 4  # the first send and three more, two minutes apart
 INSPECT_TIMEOUT = 1.0  # seconds

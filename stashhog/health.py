@@ -9,7 +9,6 @@ the answer: only component names and states.
 """
 
 import json
-from datetime import timedelta
 from functools import lru_cache
 
 import redis
@@ -24,14 +23,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs.models import Job, JobStatus
+from jobs.recovery import RESEND_AFTER
 from jobs.runner import JOB_TYPES
 
 REDIS_TIMEOUT = 0.25  # seconds; only reached when Redis hangs
 WORKER_PING_TIMEOUT = 0.03  # an idle worker answers in 2-10 ms
 WORKER_SEEN_KEY = "stashhog:health:worker-seen"
 WORKER_SEEN_SECONDS = 15
-# A job still pending after this was not picked up by any worker.
-PENDING_STUCK_AFTER = timedelta(minutes=2)
 QUEUES_SEEN_KEY = "stashhog:health:consumed-queues"
 QUEUES_INSPECT_TIMEOUT = 0.5  # asked only while jobs wait; replies shared like the ping's
 
@@ -76,9 +74,9 @@ def check_workers(client: redis.Redis) -> str | None:
 
 def stuck_pending_jobs() -> str | None:
     """How many jobs no worker has picked up, if any."""
-    since = timezone.now() - PENDING_STUCK_AFTER
+    since = timezone.now() - RESEND_AFTER
     stuck = Job.objects.filter(status=JobStatus.PENDING, created_at__lt=since).count()
-    minutes = int(PENDING_STUCK_AFTER.total_seconds() // 60)
+    minutes = int(RESEND_AFTER.total_seconds() // 60)
     return f"{stuck} pending for over {minutes} minutes" if stuck else None
 
 
