@@ -39,6 +39,7 @@ from analysis.library import LibraryIndexes, SceneSnapshot
 from analysis.models import AIAnswerCache, ChangeSource
 from analysis.options import AnalysisOptions
 from analysis.proposals import Finding
+from analysis.sources import ChunkOutcome
 from jobs.runner import JobCancelled
 
 CANDIDATES_PER_KIND = 15
@@ -93,13 +94,6 @@ class _Request:
 
 # A request and the AI answer to cache for it.
 _Answer = tuple[_Request, AIResult]
-
-
-@dataclass
-class ChunkOutcome:
-    findings: dict[str, list[Finding]]  # scene id -> AI findings, for every analysed scene
-    stop: str | None = None  # "budget" or "cancelled": scenes not in findings were not analysed
-    fatal: AIError | None = None
 
 
 class AIAnalyser:

@@ -10,6 +10,9 @@ class AnalysisConfig(AppConfig):
         from analysis.apply import APPLY_JOB, apply_job, apply_key, restore_plan_status
         from analysis.generate import ANALYSIS_JOB, run_analysis
         from analysis.review import forget_removed_scenes
+        from analysis.sources import register_source
+        from analysis.sources.ai import AI_SOURCE
+        from analysis.sources.path import PATH_SOURCE
         from jobs.models import Job
         from jobs.runner import register_job_type
         from jobs.signals import job_finished
@@ -27,3 +30,5 @@ class AnalysisConfig(AppConfig):
         job_finished.connect(restore_plan_status, sender=Job, dispatch_uid="analysis.apply")
         scenes_removed.connect(forget_removed_scenes, dispatch_uid="analysis.forget_scenes")
         register_connection_check(AI, check_openai)
+        register_source(PATH_SOURCE)
+        register_source(AI_SOURCE)

@@ -8,9 +8,9 @@ from stashhog.api.schema import error_example
 _METADATA = {
     "job_id": JOB_ID,
     "options": {"detect_studios": True, "detect_performers": True, "detect_tags": True,
-                "detect_details": True, "use_ai": True, "create_missing": False,
-                "confidence_threshold": 0.5, "auto_accept_threshold": None,
-                "max_cost_usd": 5.0},
+                "detect_details": True, "use_path": True, "use_ai": True,
+                "create_missing": False, "confidence_threshold": 0.5,
+                "auto_accept_threshold": None, "max_cost_usd": 5.0},
     "selection": {"scene_ids": None, "filters": {"organized": False}},
     "model": "gpt-4o-mini",
     "outcome": "completed",
@@ -24,6 +24,9 @@ _METADATA = {
     "ai": {"requests": 118, "cache_hits": 2, "errors": 0, "prompt_tokens": 61440,
            "completion_tokens": 9120, "cost_usd": 0.014688},
     "errors": [],
+    "sources": {"path": {}, "ai": {"model": "gpt-4o-mini", "requests": 118, "cache_hits": 2,
+                                   "errors": 0, "prompt_tokens": 61440,
+                                   "completion_tokens": 9120, "cost_usd": 0.014688}},
     "duration_seconds": 41.2,
 }
 _PLAN = {

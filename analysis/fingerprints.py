@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from analysis.ai.prompts import PROMPT_VERSION
 from analysis.library import SceneSnapshot
-from analysis.models import SceneAnalysis
+from analysis.models import ChangeSource, SceneAnalysis
 from analysis.options import AnalysisOptions
 from settings_app import get_setting
 
@@ -34,11 +34,8 @@ def _digest(value) -> str:
 def settings_fingerprint(options: AnalysisOptions) -> str:
     options_read = {name: value for name, value in options.as_dict().items()
                     if name not in OPTIONS_NOT_FINGERPRINTED}
-    return _digest({
-        "options": options_read,
-        "detectors": DETECTOR_VERSION,
-        "ai": [PROMPT_VERSION, get_setting("openai_model")] if options.use_ai else None,
-    })
+    ai = [PROMPT_VERSION, get_setting("openai_model")] if options.uses(ChangeSource.AI) else None
+    return _digest({"options": options_read, "detectors": DETECTOR_VERSION, "ai": ai})
 
 
 def scene_fingerprint(scene: SceneSnapshot, settings: str) -> str:

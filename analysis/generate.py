@@ -14,19 +14,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from analysis.ai import DEFAULT_PRICES_PER_MILLION, AIClient, AIConfig
-from analysis.ai_analysis import AIAnalyser, AIUsage
+from analysis.ai_analysis import AIUsage
 from analysis.fingerprints import record_analysed
-from analysis.library import (
-    LibraryIndexes,
-    SceneSnapshot,
-    load_indexes,
-)
-from analysis.models import AnalysisPlan, ChangeStatus, PlanChange
+from analysis.library import SceneSnapshot, load_indexes
+from analysis.models import AnalysisPlan, ChangeSource, ChangeStatus, PlanChange
 from analysis.options import AnalysisOptions
 from analysis.plan_status import refresh_plan_status
-from analysis.proposals import ChangeBuilder, local_findings
+from analysis.proposals import ChangeBuilder
 from analysis.selection import SceneSelection
+from analysis.sources import ChunkOutcome, SourceRun, open_sources
+from analysis.sources.ai import AIRun
 from jobs.models import Job
 from jobs.runner import JobCancelled, Progress, start_job
 from scenes.batching import SCENE_BATCH
@@ -34,12 +31,11 @@ from settings_app import get_setting
 from stashhog.api.exceptions import InvalidInput, StashHogException
 
 ANALYSIS_JOB = "analysis"
-# With AI, a chunk is also the unit of progress and of the cancel check between requests.
-AI_SCENE_CHUNK = 50
 
 
 def _check_ai_configured(options: AnalysisOptions) -> None:
-    if options.use_ai and not (get_setting("openai_api_key") or get_setting("openai_base_url")):
+    configured = get_setting("openai_api_key") or get_setting("openai_base_url")
+    if options.uses(ChangeSource.AI) and not configured:
         raise InvalidInput(
             "AI analysis needs an OpenAI API key, or the base URL of a local "
             "OpenAI-compatible server (settings openai_api_key / openai_base_url)"
@@ -70,19 +66,6 @@ def request_analysis(selection: SceneSelection, options: AnalysisOptions, *,
     return start_job(ANALYSIS_JOB, parameters, inline=not background, created_by=user)
 
 
-def ai_client_from_settings() -> AIClient:
-    """The one AI client, for the effective base URL, key and model (read per job)."""
-    return AIClient(AIConfig(
-        base_url=get_setting("openai_base_url"),
-        api_key=get_setting("openai_api_key"),
-        model=get_setting("openai_model"),
-    ))
-
-
-def ai_prices() -> dict[str, Any]:
-    return {**DEFAULT_PRICES_PER_MILLION, **(get_setting("ai_prices") or {})}
-
-
 def _safe_message(exc: Exception) -> str:
     """StashHog exceptions carry user-safe messages; anything else is named, not quoted."""
     if isinstance(exc, StashHogException):
@@ -105,6 +88,7 @@ class _Run:
         self.usage = AIUsage()
         self.model: str | None = None
         self.builder = ChangeBuilder(self.options)
+        self.runs: dict[str, SourceRun] = {}
         self.plan = AnalysisPlan.objects.create(
             name=parameters["plan_name"][:255], metadata=self.metadata("running", "Running")
         )
@@ -131,6 +115,7 @@ class _Run:
             "cost_usd": round(self.usage.cost_usd, 6),
             "ai": self.usage.as_dict(),
             "errors": self.usage.error_samples,
+            "sources": {name: run.metadata() for name, run in self.runs.items()},
             "duration_seconds": round(time.monotonic() - self.started, 3),
         }
 
@@ -141,25 +126,28 @@ class _Run:
                 "cost_usd": metadata["cost_usd"], "ai_errors": self.usage.errors}
 
     def execute(self) -> dict[str, Any]:
-        indexes = load_indexes(self.options)
-        analyser = self._analyser(indexes)
-        chunk_size = AI_SCENE_CHUNK if analyser else SCENE_BATCH
+        self.runs = open_sources(load_indexes(self.options), self.options)
+        ai = self.runs.get(ChangeSource.AI)
+        if isinstance(ai, AIRun):
+            self.model, self.usage = ai.model, ai.usage
+        chunk_size = min((run.chunk_size for run in self.runs.values()), default=SCENE_BATCH)
         try:
             for chunk in self.selection.chunks(chunk_size):
                 self.progress.check_cancelled()
-                outcome = analyser.analyse(chunk, self.progress.check_cancelled) if analyser \
-                    else None
-                ai_findings = outcome.findings if outcome else {}
-                done = [s for s in chunk if s.id in ai_findings] if outcome else chunk
-                self._write(done, indexes, ai_findings)
+                outcomes = [run.analyse(chunk, self.progress.check_cancelled)
+                            for run in self.runs.values()]
+                # A scene one source did not reach (budget, cancel) waits for the next run.
+                self._write([s for s in chunk if all(s.id in o.findings for o in outcomes)],
+                            outcomes)
                 self.progress.partial_result = self.result("running", "Running")
                 self.progress.update(self.analysed, self.total,
                                      f"Analysed {self.analysed} of {self.total} scenes")
-                if outcome and outcome.fatal:
-                    raise outcome.fatal
-                if outcome and outcome.stop == "cancelled":
+                stops = {outcome.stop for outcome in outcomes}
+                if fatal := next((o.fatal for o in outcomes if o.fatal), None):
+                    raise fatal
+                if "cancelled" in stops:
                     raise JobCancelled()
-                if outcome and outcome.stop == "budget":
+                if "budget" in stops:
                     return self._finish("budget_exceeded", self._budget_message())
         except JobCancelled:
             self._finish("cancelled", f"Cancelled after {self.analysed} of {self.total} "
@@ -169,29 +157,14 @@ class _Run:
             self._finish("failed", _safe_message(exc))
             raise
         finally:
-            if analyser:
-                analyser.close()
+            for run in self.runs.values():
+                run.close()
         return self._finish("completed", self._done_message())
 
-    def _analyser(self, indexes: LibraryIndexes) -> AIAnalyser | None:
-        if not self.options.use_ai:
-            return None
-        analyser = AIAnalyser(
-            ai_client_from_settings(), indexes, self.options,
-            prices=ai_prices(), concurrency=get_setting("ai_concurrency"),
-        )
-        if not analyser.enabled:  # only details asked for: no model needed
-            analyser.close()
-            return None
-        self.model = analyser.model
-        self.usage = analyser.usage
-        return analyser
-
-    def _write(self, scenes: list[SceneSnapshot], indexes: LibraryIndexes,
-               ai_findings: dict[str, Any]) -> None:
+    def _write(self, scenes: list[SceneSnapshot], outcomes: list[ChunkOutcome]) -> None:
         changes = []
         for scene in scenes:
-            findings = local_findings(scene, indexes, self.options) + ai_findings.get(scene.id, [])
+            findings = [f for outcome in outcomes for f in outcome.findings[scene.id]]
             scene_changes = self.builder.changes_for(scene, findings)
             for change in scene_changes:
                 change.plan_id = self.plan.id

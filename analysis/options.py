@@ -9,11 +9,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from analysis.fields import SCENE_FIELDS, SceneField
+from analysis.sources import SOURCES
 from settings_app import get_setting
 
-# Option -> the setting giving its default.
+# Option -> the setting giving its default (each source's ``use_`` switch: its own setting).
 SETTING_DEFAULTS = {
-    "use_ai": "analysis_use_ai",
     "create_missing": "analysis_create_missing",
     "confidence_threshold": "analysis_confidence_threshold",
     "auto_accept_threshold": "analysis_auto_accept_threshold",
@@ -23,7 +23,6 @@ SETTING_DEFAULTS = {
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    use_ai: bool
     create_missing: bool
     confidence_threshold: float
     auto_accept_threshold: float | None
@@ -31,29 +30,51 @@ class AnalysisOptions:
     # The SCENE_FIELDS names to propose. Outside, each is a switch named by its field's
     # ``option`` ("detect_tags"), on unless turned off.
     fields: frozenset[str] = frozenset(SCENE_FIELDS)
+    # The registered proposal sources to use. Outside, each is a switch named by its
+    # source's ``option`` ("use_ai").
+    sources: frozenset[str] = frozenset()
+    # stash-box: the endpoint to identify with (None: the first one Stash has configured),
+    # and whether scenes already linked to it are identified again.
+    stashbox_endpoint: str | None = None
+    reidentify: bool = False
 
     @classmethod
     def resolve(cls, **requested: Any) -> "AnalysisOptions":
         """The requested (already validated) options over the effective settings."""
         defaults = {name: get_setting(setting) for name, setting in SETTING_DEFAULTS.items()}
-        return cls.from_dict({**defaults, **requested})
+        switches = {source.option: get_setting(source.setting) if source.setting else True
+                    for source in SOURCES.values()}
+        return cls.from_dict({**defaults, **switches, **requested})
 
     def detects(self, field: SceneField) -> bool:
         """Whether analysis proposes changes of this field."""
         return field.name in self.fields
+
+    def uses(self, source: str) -> bool:
+        """Whether analysis asks this proposal source (a ChangeSource value)."""
+        return source in self.sources
 
     @property
     def detects_anything(self) -> bool:
         return bool(self.fields)
 
     def as_dict(self) -> dict[str, Any]:
-        """Flat JSON: the settings-backed options and one switch per field."""
-        values = {name: value for name, value in asdict(self).items() if name != "fields"}
-        return {**values, **{field.option: self.detects(field) for field in SCENE_FIELDS.values()}}
+        """Flat JSON: the options, one switch per source and one per field."""
+        values = {name: value for name, value in asdict(self).items()
+                  if name not in ("fields", "sources")}
+        return {
+            **values,
+            **{source.option: self.uses(source.name) for source in SOURCES.values()},
+            **{field.option: self.detects(field) for field in SCENE_FIELDS.values()},
+        }
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "AnalysisOptions":
-        """From ``as_dict``'s shape; a switch left out is on."""
+        """From ``as_dict``'s shape; a field switch left out is on, a source switch left out
+        (parameters saved before the source existed) is its source's built-in default."""
         values = dict(values)
-        switches = {field.name: values.pop(field.option, True) for field in SCENE_FIELDS.values()}
-        return cls(**values, fields=frozenset(name for name, on in switches.items() if on))
+        fields = {field.name: values.pop(field.option, True) for field in SCENE_FIELDS.values()}
+        sources = {source.name: values.pop(source.option, source.setting is None)
+                   for source in SOURCES.values()}
+        return cls(**values, fields=frozenset(name for name, on in fields.items() if on),
+                   sources=frozenset(name for name, on in sources.items() if on))

@@ -1,4 +1,4 @@
-"""From findings (path detectors, AI answers, details cleaning) to a scene's PlanChanges.
+"""From findings (of every proposal source, analysis.sources) to a scene's PlanChanges.
 
 Value shapes, as stored on PlanChange and documented in the API schema:
 
@@ -8,34 +8,21 @@ Value shapes, as stored on PlanChange and documented in the API schema:
   current the scene's list of ``{"id", "name"}``. One change per scene, field and action.
 - details, set: proposed and current are strings.
 
-Rules: a value the scene already has is never proposed; findings below the confidence
-threshold are dropped; the same entity found twice (path and AI) counts once, with the
-higher confidence; a list change's confidence is that of its least certain entity, so
-auto-accept only takes a change all of whose entities clear the bar.
+Rules, the same for every source: only switched-on fields are proposed, new entities only
+with create-missing; a value the scene already has is never proposed; findings below the
+confidence threshold are dropped; the same entity found twice (path and AI) counts once, with the
+higher confidence; a list change's confidence (and its source) is that of its least
+certain entity, so auto-accept only takes a change all of whose entities clear the bar.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from analysis.detectors.catalogue import EntityIndex
-from analysis.detectors.details import clean_details
 from analysis.detectors.normalize import normalize
-from analysis.detectors.path import (
-    Proposal,
-    SceneText,
-    detect_performers,
-    detect_studio,
-    detect_tags,
-)
-from analysis.fields import DETAILS, PERFORMERS_FIELD, SCENE_FIELDS, STUDIO, TAGS_FIELD, Shape
-from analysis.library import LibraryIndexes, SceneSnapshot
+from analysis.fields import SCENE_FIELDS, Shape
+from analysis.library import SceneSnapshot
 from analysis.models import ChangeAction, ChangeSource, ChangeStatus, PlanChange
 from analysis.options import AnalysisOptions
-
-# Cleaning markup changes the form of the details, never their words.
-DETAILS_CLEANING_CONFIDENCE = 0.9
-DETAILS_CLEANING_REASON = "Details contain HTML markup; proposed as plain text"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,48 +48,6 @@ class Finding:
             return (self.field, repr(self.value))
         entity = self.entity_id if self.entity_id is not None else f"new:{normalize(self.name)}"
         return (self.field, entity)
-
-
-# -- per-scene proposal sources ----------------------------------------------------------------
-
-# The path detector of each entity field (the single-studio one proposes at most one).
-PATH_DETECTORS: dict[str, Callable[[SceneText, EntityIndex], list[Proposal]]] = {
-    STUDIO.name: lambda text, index: [p for p in [detect_studio(text, index)] if p],
-    PERFORMERS_FIELD.name: detect_performers,
-    TAGS_FIELD.name: detect_tags,
-}
-
-
-def path_findings(scene: SceneSnapshot, indexes: LibraryIndexes, options: AnalysisOptions
-                  ) -> list[Finding]:
-    """Entities named by the scene's file path and title."""
-    text = scene.text()
-    return [
-        Finding(p.field, p.entity_id, p.name, p.confidence, p.reason, ChangeSource.PATH)
-        for name, detect in PATH_DETECTORS.items()
-        if options.detects(field := SCENE_FIELDS[name])
-        for p in detect(text, indexes[field.entity_kind])
-    ]
-
-
-def details_findings(scene: SceneSnapshot, _indexes: LibraryIndexes, options: AnalysisOptions
-                     ) -> list[Finding]:
-    """Plain-text details for details carrying HTML markup."""
-    cleaned = clean_details(scene.values[DETAILS.name]) if options.detects(DETAILS) else None
-    if cleaned is None:
-        return []
-    return [Finding(DETAILS.name, None, "", DETAILS_CLEANING_CONFIDENCE,
-                    DETAILS_CLEANING_REASON, ChangeSource.PATH, value=cleaned)]
-
-
-# What every scene is run through locally (the AI source works on chunks: ai_analysis).
-# A new source is one more function here.
-SCENE_SOURCES = (path_findings, details_findings)
-
-
-def local_findings(scene: SceneSnapshot, indexes: LibraryIndexes, options: AnalysisOptions
-                   ) -> list[Finding]:
-    return [finding for source in SCENE_SOURCES for finding in source(scene, indexes, options)]
 
 
 # -- from findings to changes ------------------------------------------------------------------
@@ -148,9 +93,16 @@ class ChangeBuilder:
         self.options = options
         self.dropped_below_threshold = 0
 
+    def wanted(self, finding: Finding) -> bool:
+        """Whether the options let any source propose this: its field is switched on, and a
+        new entity only with create-missing."""
+        field = SCENE_FIELDS[finding.field]
+        new_entity = field.shape != Shape.VALUE and finding.entity_id is None
+        return self.options.detects(field) and (self.options.create_missing or not new_entity)
+
     def changes_for(self, scene: SceneSnapshot, findings: list[Finding]) -> list[PlanChange]:
         kept = []
-        for finding in _merge(findings):
+        for finding in _merge([f for f in findings if self.wanted(f)]):
             if finding.confidence < self.options.confidence_threshold:
                 self.dropped_below_threshold += 1
             else:
@@ -205,11 +157,10 @@ class ChangeBuilder:
         if not added:
             return None
         added.sort(key=lambda f: (-f.confidence, f.name))
-        any_ai = any(f.source == ChangeSource.AI for f in added)
+        weakest = added[-1]  # gives the change its confidence, and so its source
         return self._change(
             scene, field=field, action=ChangeAction.ADD,
             current_value=current, proposed_value=[_value(f) for f in added],
-            confidence=min(f.confidence for f in added),
-            source=ChangeSource.AI if any_ai else ChangeSource.PATH,
+            confidence=weakest.confidence, source=weakest.source,
             reason="; ".join(_reason(f) for f in added),
         )

@@ -13,6 +13,7 @@ from analysis.options import AnalysisOptions
 from analysis.plan_queries import COUNT_ANNOTATIONS
 from analysis.review import BULK_STATUSES, REVIEW_STATUSES
 from analysis.selection import SceneSelection
+from analysis.sources import SOURCES
 from scenes.filters import ID_PATTERN, IdListFilter, SceneFilterSet, StrictBooleanFilter
 from scenes.selection import SceneFilters
 from settings_app import get_setting
@@ -74,7 +75,6 @@ class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
 
     # Validates into AnalysisOptions (see ``validate``).
 
-    use_ai = JSONBooleanField(required=False, help_text="Default: analysis_use_ai.")
     create_missing = JSONBooleanField(
         required=False, help_text="Propose entities Stash lacks ({id: null, name}). Default: "
         "analysis_create_missing.")
@@ -99,9 +99,11 @@ class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
         return value
 
     def get_fields(self):
-        """The declared options, then one switch per scene field."""
+        """The declared options, then one switch per proposal source and per scene field."""
         return {
             **super().get_fields(),
+            **{source.option: JSONBooleanField(required=False, help_text=source.option_help)
+               for source in SOURCES.values()},
             **{field.option: JSONBooleanField(required=False, help_text=field.option_help)
                for field in SCENE_FIELDS.values()},
         }
@@ -110,6 +112,8 @@ class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
         options = AnalysisOptions.resolve(**attrs)
         if not options.detects_anything:
             raise serializers.ValidationError({"detectors": ["Enable at least one."]})
+        if not options.sources:
+            raise serializers.ValidationError({"sources": ["Enable at least one."]})
         return options
 
 

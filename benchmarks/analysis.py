@@ -46,8 +46,8 @@ from analysis.generate import run_analysis  # noqa: E402
 from analysis.library import load_indexes  # noqa: E402
 from analysis.models import AIAnswerCache, AnalysisPlan, ChangeField  # noqa: E402
 from analysis.options import AnalysisOptions  # noqa: E402
-from analysis.proposals import path_findings  # noqa: E402
 from analysis.selection import SceneSelection  # noqa: E402
+from analysis.sources.path import path_findings  # noqa: E402
 from jobs.models import Job  # noqa: E402
 from scenes.models import Performer, Scene, Studio, SyncState, Tag  # noqa: E402
 from scenes.stash import StashClient  # noqa: E402

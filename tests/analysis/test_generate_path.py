@@ -246,7 +246,7 @@ class CancelAfterChecks(Progress):
 
 
 def test_cancel_keeps_the_plan_with_what_was_found_so_far(library, catalogue, monkeypatch):
-    monkeypatch.setattr("analysis.generate.SCENE_BATCH", 2)
+    monkeypatch.setattr("analysis.sources.path.PathRun.chunk_size", 2)
     for number in range(1, 6):
         library.scene(number, f"/media/Vixen/{number}.mp4")
     job = Job.objects.create(type="analysis")
