@@ -235,6 +235,8 @@ class ApplyRun:
         creating the entity only when Stash has none (removals never create)."""
         wanted: dict[tuple[EntityKind, str], dict[int, PlanChange]] = {}
         names: dict[tuple[EntityKind, str], str] = {}
+        # A new entity found on a stash-box is created linked to it (one id per endpoint).
+        links: dict[tuple[EntityKind, str], dict[str, str]] = {}
         creatable: set[tuple[EntityKind, str]] = set()
         for change in self.changes:
             for item in _entity_items(change):
@@ -242,24 +244,30 @@ class ApplyRun:
                     key = (SCENE_FIELDS[change.field].entity_kind, item["name"].casefold())
                     wanted.setdefault(key, {})[change.pk] = change
                     names.setdefault(key, item["name"])
+                    for link in item.get("stash_ids") or ():
+                        links.setdefault(key, {}).setdefault(link["endpoint"], link["stash_id"])
                     if change.action != ChangeAction.REMOVE:
                         creatable.add(key)
         for key, changes in wanted.items():
             kind, folded = key
+            stash_ids = [{"endpoint": endpoint, "stash_id": stash_id}
+                         for endpoint, stash_id in links.get(key, {}).items()]
             try:
-                entity = self.find_or_create(kind, names[key], create=key in creatable)
+                entity = self.find_or_create(kind, names[key], create=key in creatable,
+                                             stash_ids=stash_ids or None)
             except StashQueryError as exc:
                 self.settle_failed(changes.values(), exc.message)
                 continue
             if entity is not None:
                 self.record_entity(kind, entity, folded, list(changes.values()))
 
-    def find_or_create(self, kind: EntityKind, name: str, *, create: bool) -> dict[str, Any] | None:
+    def find_or_create(self, kind: EntityKind, name: str, *, create: bool,
+                       stash_ids: list[dict[str, str]] | None = None) -> dict[str, Any] | None:
         found = _best_match(kind.find_by_name(self.client, name), name)
         if found is not None or not create:
             return found
         try:
-            entity = kind.create(self.client, name)
+            entity = kind.create(self.client, name, stash_ids)
         except StashQueryError:
             # Someone created it meanwhile (another apply, a person in Stash): use theirs.
             found = _best_match(kind.find_by_name(self.client, name), name)

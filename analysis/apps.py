@@ -13,6 +13,7 @@ class AnalysisConfig(AppConfig):
         from analysis.sources import register_source
         from analysis.sources.ai import AI_SOURCE
         from analysis.sources.path import PATH_SOURCE
+        from analysis.sources.stashbox import STASHBOX_SOURCE
         from jobs.models import Job
         from jobs.runner import register_job_type
         from jobs.signals import job_finished
@@ -32,3 +33,4 @@ class AnalysisConfig(AppConfig):
         register_connection_check(AI, check_openai)
         register_source(PATH_SOURCE)
         register_source(AI_SOURCE)
+        register_source(STASHBOX_SOURCE)

@@ -126,12 +126,13 @@ class _Run:
                 "cost_usd": metadata["cost_usd"], "ai_errors": self.usage.errors}
 
     def execute(self) -> dict[str, Any]:
-        self.runs = open_sources(load_indexes(self.options), self.options)
-        ai = self.runs.get(ChangeSource.AI)
-        if isinstance(ai, AIRun):
-            self.model, self.usage = ai.model, ai.usage
-        chunk_size = min((run.chunk_size for run in self.runs.values()), default=SCENE_BATCH)
         try:
+            self.runs = open_sources(load_indexes(self.options), self.options)
+            ai = self.runs.get(ChangeSource.AI)
+            if isinstance(ai, AIRun):
+                self.model, self.usage = ai.model, ai.usage
+            chunk_size = min((run.chunk_size for run in self.runs.values()),
+                             default=SCENE_BATCH)
             for chunk in self.selection.chunks(chunk_size):
                 self.progress.check_cancelled()
                 outcomes = [run.analyse(chunk, self.progress.check_cancelled)
@@ -192,8 +193,9 @@ class _Run:
         return message
 
     def _finish(self, outcome: str, message: str) -> dict[str, Any]:
+        notes = [note for run in self.runs.values() for note in run.notes()]
         AnalysisPlan.objects.filter(pk=self.plan.pk).update(
-            metadata=self.metadata(outcome, message)
+            metadata=self.metadata(outcome, message), description="\n".join(notes)
         )
         refresh_plan_status(self.plan)
         result = self.result(outcome, message)

@@ -47,6 +47,7 @@ class ChangeStatus(models.TextChoices):
 class ChangeSource(models.TextChoices):
     PATH = "path"
     AI = "ai"
+    STASHBOX = "stashbox"  # a stash-box match, through Stash
     USER = "user"
     REVERT = "revert"  # undoes an applied change (analysis.revert)
 

@@ -6,6 +6,8 @@ Value shapes, as stored on PlanChange and documented in the API schema:
   not have yet); current ``{"id", "name"}`` or null.
 - performers / tags, add | remove: proposed a list of ``{"id": "12" | null, "name"}``;
   current the scene's list of ``{"id", "name"}``. One change per scene, field and action.
+  A new entity found on a stash-box also carries ``"stash_ids": [{"endpoint", "stash_id"}]``
+  (a new studio too), which apply creates it with.
 - details, set: proposed and current are strings.
 
 Rules, the same for every source: only switched-on fields are proposed, new entities only
@@ -40,6 +42,8 @@ class Finding:
     reason: str
     source: str  # a ChangeSource
     value: Any = None
+    # A new entity's id on a stash-box, (endpoint, id): apply creates it linked there.
+    stash_id: tuple[str, str] | None = None
 
     @property
     def key(self) -> tuple[str, Any]:
@@ -75,7 +79,11 @@ def _status(confidence: float, options: AnalysisOptions) -> str:
 
 
 def _value(finding: Finding) -> dict[str, Any]:
-    return {"id": finding.entity_id, "name": finding.name}
+    value: dict[str, Any] = {"id": finding.entity_id, "name": finding.name}
+    if finding.entity_id is None and finding.stash_id is not None:
+        endpoint, stash_id = finding.stash_id
+        value["stash_ids"] = [{"endpoint": endpoint, "stash_id": stash_id}]
+    return value
 
 
 def _reason(finding: Finding) -> str:

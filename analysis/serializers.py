@@ -27,6 +27,13 @@ from stashhog.api.validation import (
 )
 
 
+class StashIdSerializer(serializers.Serializer):
+    """An entity's or scene's id on a stash-box (schema only)."""
+
+    endpoint = serializers.CharField(help_text="The stash-box's GraphQL endpoint.")
+    stash_id = serializers.CharField()
+
+
 class ChangeEntitySerializer(serializers.Serializer):
     """A studio, performer or tag in a change's value (schema only)."""
 
@@ -34,6 +41,10 @@ class ChangeEntitySerializer(serializers.Serializer):
         allow_null=True,
         help_text="The Stash id; null proposes an entity Stash does not have yet.")
     name = serializers.CharField()
+    stash_ids = StashIdSerializer(
+        many=True, required=False,
+        help_text="A new entity found on a stash-box: its id there, which apply creates it "
+        "with.")
 
 
 class ProposedEntitySerializer(ChangeEntitySerializer):
@@ -43,6 +54,7 @@ class ProposedEntitySerializer(ChangeEntitySerializer):
     name = serializers.CharField(
         required=False, help_text="For a new entity (id null); an existing one's name comes "
         "from the library.")
+    stash_ids = None  # type: ignore[assignment]  # set by stash-box proposals only
 
 
 class ChangeValueField(serializers.JSONField):
@@ -89,6 +101,11 @@ class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
         required=False, min_value=0, max_value=REGISTRY["analysis_max_cost_usd"].maximum,
         help_text="The job stops before its AI cost would exceed this. Default and upper "
         "bound: the analysis_max_cost_usd setting (a larger value is a 400).")
+
+    stashbox_endpoint = serializers.CharField(
+        required=False, allow_null=True, max_length=2048,
+        help_text="use_stashbox: the stash-box to identify with, by its endpoint as configured "
+        "in Stash; default: the first one configured.")
 
     def validate_max_cost_usd(self, value: float) -> float:
         """The setting is a ceiling: a request may lower the budget, never raise it."""

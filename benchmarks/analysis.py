@@ -1,4 +1,4 @@
-"""Analysis benchmark: path detection speed and quality, AI requests and prompt size.
+"""Analysis benchmark: speed and quality per proposal source (path, stash-box, AI).
 
 Builds a generated fake library (tests.fakes.stash_library), syncs it through the real sync
 service from the fake Stash server into a throwaway SQLite database, then:
@@ -9,8 +9,12 @@ service from the fake Stash server into a throwaway SQLite database, then:
   the scenes whose path carries the names. A proposal is right when it names a true entity;
   recall counts the true entities that the scene lacks in Stash and whose name or alias
   appears in its path as whole words (what path detection can possibly find).
+- stash-box (through the fake Stash's ``scrapeMultiScenes`` over its fake StashDB): scenes
+  per second, requests, matches, and precision and recall per field against what the box
+  truly has for each scene (``score_stashbox``).
 - AI: analyses scenes against the fake OpenAI server at 1,000 and at 50,000 performers and
-  prints requests per scene and prompt tokens per scene.
+  prints requests per scene and prompt tokens per scene (the fake answers schema-valid empty
+  proposals: the AI's precision and recall need a real model, not measured here).
 
 Goals: > 2,000 scenes/s; precision >= 0.95; recall >= 0.85; 1 request per scene; prompt
 tokens per scene within 10% between the two catalogue sizes.
@@ -20,11 +24,13 @@ tokens per scene within 10% between the two catalogue sizes.
 
 import argparse
 import atexit
+import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +48,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from analysis.detectors.normalize import normalize  # noqa: E402
+from analysis.fields import SCENE_FIELDS  # noqa: E402
 from analysis.generate import run_analysis  # noqa: E402
 from analysis.library import load_indexes  # noqa: E402
 from analysis.models import AIAnswerCache, AnalysisPlan, ChangeField  # noqa: E402
@@ -165,6 +172,113 @@ def bench_path(scene_count: int, seed: int) -> None:
               f"{figures['findable']:,} findable in paths)")
 
 
+def _items(field, value) -> set:
+    """A change's proposed items as the truth names them: entity ids (``new:<name>`` for an
+    entity Stash lacks), plain values, or a list field's items."""
+    scene_field = SCENE_FIELDS[field]
+    if scene_field.kind is not None:
+        return {item["id"] or f"new:{item['name']}" for item in scene_field.entity_items(value)}
+    if isinstance(value, list):
+        return {json.dumps(item, sort_keys=True) for item in value}
+    return {json.dumps(value)}
+
+
+def _stashbox_truth(truth: dict, endpoint: str) -> dict[str, set]:
+    """What a perfect identification proposes, per field (fields StashHog has)."""
+    values = {
+        "studio": {truth["studio"]} if truth["studio"] else set(),
+        "performers": set(truth["performers"]), "tags": set(truth["tags"]),
+        "urls": {json.dumps(url) for url in truth["urls"]},
+        "stash_ids": {json.dumps({"endpoint": endpoint, "stash_id": truth["remote_id"]},
+                                 sort_keys=True)},
+        **{field: {json.dumps(truth[field])} for field in ("title", "code", "details", "date")},
+    }
+    return {field: items for field, items in values.items() if field in SCENE_FIELDS}
+
+
+def _held(scene, field: str, endpoint: str) -> set:
+    """What Stash holds of a field, as ``_stashbox_truth`` names items (blank: nothing)."""
+    held = {
+        "studio": {str(scene.studio_id)} if scene.studio_id else set(),
+        "performers": {str(p) for p in scene.performer_ids},
+        "tags": {str(t) for t in scene.tag_ids},
+        "urls": {json.dumps(url) for url in scene.urls},
+        "stash_ids": {json.dumps({"endpoint": s["endpoint"], "stash_id": s["stash_id"]},
+                                 sort_keys=True) for s in scene.stash_ids},
+    }
+    if field in held:
+        return held[field]
+    value = getattr(scene, field)
+    return {json.dumps(value)} if value else set()
+
+
+def score_stashbox(library, plan, endpoint: str) -> dict:
+    """Precision and recall per field of a stash-box plan against what the box truly has.
+
+    A proposed item is right when it is the truth's (wrong matches and wrong entity matches
+    count against precision). Recall: of the true items Stash lacks on the scenes the box
+    knows and that are not linked to it yet (those are skipped by design), how many were
+    proposed; a plain value counts only where Stash has none (the proposals' default
+    strategy fills blanks). Several matches and wrong matches lower recall too.
+    """
+    proposed: dict[tuple[str, str], set] = {}
+    for scene_id, field, value in plan.changes.values_list("scene_id", "field",
+                                                           "proposed_value"):
+        proposed[scene_id, field] = _items(field, value)
+    tallies: dict[str, Counter] = {}
+    for scene_id, truth in library.truth.items():
+        scene = library.scenes[int(scene_id)]
+        linked = any(s["endpoint"] == endpoint for s in scene.stash_ids)
+        true = _stashbox_truth(truth["stashbox"], endpoint) if truth.get("stashbox") else {}
+        for field in SCENE_FIELDS:
+            tally = tallies.setdefault(field, Counter())
+            items = proposed.get((scene_id, field), set())
+            right = items & true.get(field, set())
+            tally["right"] += len(right)
+            tally["wrong"] += len(items - right)
+            if field not in true or linked:
+                continue
+            held = _held(scene, field, endpoint)
+            plain = SCENE_FIELDS[field].kind is None and field not in ("urls", "stash_ids")
+            findable = set() if plain and held else true[field] - held
+            tally["findable"] += len(findable)
+            tally["found"] += len(findable & items)
+    return {
+        field: {"precision": t["right"] / max(1, t["right"] + t["wrong"]),
+                "recall": t["found"] / max(1, t["findable"]),
+                "proposed": t["right"] + t["wrong"], "findable": t["findable"]}
+        for field, t in tallies.items() if t["findable"] or t["right"] + t["wrong"]
+    }
+
+
+def bench_stashbox(scene_count: int, seed: int) -> None:
+    """Identification through the fake Stash's scrapeMultiScenes over its fake box."""
+    reset_database()
+    library = generate_library(scene_count, seed=seed)
+    box = next(iter(library.stash_boxes.values()))
+    sync(library)
+    real_rate = box.max_requests_per_minute
+    box.max_requests_per_minute = 1_000_000  # measure StashHog, not the pacing
+    with FakeStashServer(library) as server:
+        save_settings({"stash_url": server.url, "stash_api_key": None})
+        started = time.perf_counter()
+        result = run_analysis(QuietProgress(), parameters(
+            use_path=False, use_ai=False, use_stashbox=True, create_missing=True))
+        seconds = time.perf_counter() - started
+    plan = AnalysisPlan.objects.get(pk=result["plan_id"])
+    found = plan.metadata["sources"]["stashbox"]
+    print(f"\nstash-box identification (fake Stash, {box.name}, {scene_count:,} scenes)")
+    print(f"  whole job:        {scene_count / seconds:,.0f} scenes/s ({seconds:.2f} s, "
+          f"{found['requests']:,} scrapeMultiScenes requests; at the box's "
+          f"{real_rate} requests/min Stash needs >= {found['requests'] / real_rate:.1f} min)")
+    print(f"  matched {found['matched']:,}, several matches {found['multiple_matches']['count']:,}"
+          f", no match {found['no_match']:,}")
+    for field, figures in score_stashbox(library, plan, box.endpoint).items():
+        print(f"  {field:<10} precision {figures['precision']:.3f}  recall "
+              f"{figures['recall']:.3f}  ({figures['proposed']:,} proposed, "
+              f"{figures['findable']:,} findable)")
+
+
 def bench_ai(scene_count: int, performers: int, seed: int) -> tuple[float, float]:
     reset_database()
     library = generate_library(scene_count, performers=performers, seed=seed)
@@ -196,6 +310,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
 
     bench_path(args.scenes, args.seed)
+    bench_stashbox(args.scenes, args.seed)
 
     print("\nAI (fake OpenAI server)")
     _, small = bench_ai(args.ai_scenes, 1_000, args.seed)

@@ -32,7 +32,8 @@ class EntityKind:
     alias_key: str  # where Stash keeps the aliases
     list_all: Callable[[StashClient], list[dict[str, Any]]]
     find_by_name: Callable[[StashClient, str], list[dict[str, Any]]]
-    create: Callable[[StashClient, str], dict[str, Any]]
+    # (client, name, stash ids [{"endpoint", "stash_id"}] or None) -> the created entity
+    create: Callable[[StashClient, str, list[dict[str, str]] | None], dict[str, Any]]
     extra_fields: tuple[str, ...] = ()  # copied as-is from Stash, None -> ""
 
     @property

@@ -95,6 +95,15 @@ class EntityIndex:
     def get(self, entity_id: str) -> Entity:
         return self._entities[entity_id]
 
+    def has(self, entity_id: str) -> bool:
+        return entity_id in self._entities
+
+    def named(self, name: str) -> tuple[str, ...]:
+        """The ids of the entities whose name is ``name`` (normalised), else of those with
+        that alias: one id, several (ambiguous) or none."""
+        key = self._keys.get(tuple(tokenize(name)))
+        return tuple(key.entity_ids) if key is not None and key.kind != REORDERED else ()
+
     def find(
         self,
         tokens: Sequence[str],

@@ -43,6 +43,10 @@ class SourceRun(Protocol):
         """What the plan's metadata keeps of this run (under ``sources.<name>``)."""
         ...
 
+    def notes(self) -> list[str]:
+        """What a reviewer should read first, for the plan's description."""
+        ...
+
     def close(self) -> None: ...
 
 

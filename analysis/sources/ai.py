@@ -49,6 +49,9 @@ class AIRun:
     def metadata(self) -> dict[str, Any]:
         return {"model": self.model, **self.usage.as_dict()}
 
+    def notes(self) -> list[str]:
+        return []
+
     def close(self) -> None:
         self.analyser.close()
 

@@ -72,6 +72,9 @@ class PathRun:
     def metadata(self) -> dict[str, Any]:
         return {}
 
+    def notes(self) -> list[str]:
+        return []
+
     def close(self) -> None:
         pass
 

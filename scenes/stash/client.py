@@ -235,17 +235,41 @@ class StashClient:
         studios = self._execute("FindStudiosByName", name=name)["findStudios"]["studios"]
         return _named(studios, name, "aliases")
 
-    def create_tag(self, name: str) -> dict[str, Any]:
-        created: dict[str, Any] = self._execute("TagCreate", name=name)["tagCreate"]
+    # ``stash_ids``: ``[{"endpoint", "stash_id"}]``, the entity's ids on stash-boxes.
+
+    def create_tag(self, name: str, stash_ids: list[dict[str, str]] | None = None
+                   ) -> dict[str, Any]:
+        data = self._execute("TagCreate", name=name, stashIds=stash_ids)
+        created: dict[str, Any] = data["tagCreate"]
         return created
 
-    def create_performer(self, name: str) -> dict[str, Any]:
-        created: dict[str, Any] = self._execute("PerformerCreate", name=name)["performerCreate"]
+    def create_performer(self, name: str, stash_ids: list[dict[str, str]] | None = None
+                         ) -> dict[str, Any]:
+        data = self._execute("PerformerCreate", name=name, stashIds=stash_ids)
+        created: dict[str, Any] = data["performerCreate"]
         return created
 
-    def create_studio(self, name: str) -> dict[str, Any]:
-        created: dict[str, Any] = self._execute("StudioCreate", name=name)["studioCreate"]
+    def create_studio(self, name: str, stash_ids: list[dict[str, str]] | None = None
+                      ) -> dict[str, Any]:
+        data = self._execute("StudioCreate", name=name, stashIds=stash_ids)
+        created: dict[str, Any] = data["studioCreate"]
         return created
+
+    # -- stash-box identification (Stash scrapes the box) ------------------------------
+
+    def stash_boxes(self) -> list[dict[str, Any]]:
+        """The stash-boxes Stash is configured for: ``endpoint``, ``name`` and
+        ``max_requests_per_minute`` (never their keys)."""
+        boxes: list[dict[str, Any]] = self._execute("StashBoxes")["configuration"]["general"][
+            "stashBoxes"]
+        return boxes
+
+    def scrape_scenes(self, endpoint: str, scene_ids: list[str]) -> list[list[dict[str, Any]]]:
+        """What the box at ``endpoint`` has for each scene's fingerprints: one list of
+        scraped scenes per id, in order (empty: no match; several: ambiguous)."""
+        data = self._execute("ScrapeScenes", endpoint=endpoint, sceneIds=scene_ids)
+        matches: list[list[dict[str, Any]]] = data["scrapeMultiScenes"]
+        return matches
 
     # -- transport ------------------------------------------------------------------------
 

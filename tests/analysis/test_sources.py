@@ -28,6 +28,9 @@ class EchoRun:
     def metadata(self):
         return {"echoed": len(self.findings)}
 
+    def notes(self):
+        return ["Echoed everything"]
+
     def close(self):
         EchoRun.closed += 1
 
@@ -94,6 +97,7 @@ def test_one_registration_gives_a_source_its_option_and_source_value(api_client,
         "studio": "accepted", "details": "accepted", "performers": "pending"}
     assert body["metadata"]["options"]["use_echo"] is True
     assert body["metadata"]["sources"] == {"echo": {"echoed": len(ECHOED)}}
+    assert body["description"] == "Echoed everything"
     assert body["metadata"]["counts"]["dropped_below_threshold"] == 2  # one tag per scene
     assert EchoRun.closed == 1
 

@@ -11,6 +11,9 @@ It serves the schema subset in ``stash_schema.graphql`` (graphql-core) over a
   only when selected (``server.scene_counts`` counts how often); ``findScenes(ids:)`` fails
   when one id is missing; ``bulkSceneUpdate`` is all-or-nothing.
 - ``paths { stream }`` embeds ``?apikey=<server key>``, so tests can prove it never leaks.
+- ``configuration { general { stashBoxes } }`` lists the library's stash-boxes and
+  ``scrapeMultiScenes`` identifies scenes by fingerprint against them (``stash_box``); an
+  unknown endpoint is a resolver error, as in Stash.
 
 Tests inspect ``server.request_log`` (operation name of every request),
 ``server.operation_counts``, ``server.mutation_log`` ((name, variables) of each executed
@@ -43,6 +46,7 @@ from graphql import (
     validate,
 )
 
+from tests.fakes.stash_box import scrape_multi_scenes
 from tests.fakes.stash_library import (
     FakeLibrary,
     FakeStashError,
@@ -117,6 +121,24 @@ _entity_finder("tag", "tags", "tag_filter")
 _entity_finder("performer", "performers", "performer_filter")
 _entity_finder("studio", "studios", "studio_filter")
 _resolver("Query", "version")(lambda _root, _info: VERSION)
+
+
+@_resolver("Query", "configuration")
+def _configuration(_root, info):
+    boxes = info.context.library.stash_boxes.values()
+    return {"general": {"stashBoxes": [
+        {"endpoint": box.endpoint, "name": box.name,
+         "max_requests_per_minute": box.max_requests_per_minute} for box in boxes]}}
+
+
+@_resolver("Query", "scrapeMultiScenes")
+def _scrape_multi_scenes(_root, info, source, input):
+    if source.get("stash_box_endpoint") is None:
+        raise FakeStashError("the fake scrapes stash-boxes only (stash_box_endpoint)")
+    return scrape_multi_scenes(info.context.library, source["stash_box_endpoint"],
+                               input.get("scene_ids") or [])
+
+
 _resolver("Query", "systemStatus")(lambda _root, _info: SYSTEM_STATUS)
 
 
@@ -161,19 +183,22 @@ def _bulk_scene_update(_root, info, input):
 
 @_resolver("Mutation", "tagCreate")
 def _tag_create(_root, info, input):
-    return info.context.library.add_tag(input["name"], input.get("aliases") or ())
+    return info.context.library.add_tag(input["name"], input.get("aliases") or (),
+                                        input.get("stash_ids") or ())
 
 
 @_resolver("Mutation", "performerCreate")
 def _performer_create(_root, info, input):
     return info.context.library.add_performer(
-        input["name"], input.get("disambiguation"), input.get("alias_list") or ()
+        input["name"], input.get("disambiguation"), input.get("alias_list") or (),
+        input.get("stash_ids") or (),
     )
 
 
 @_resolver("Mutation", "studioCreate")
 def _studio_create(_root, info, input):
-    return info.context.library.add_studio(input["name"], input.get("aliases") or ())
+    return info.context.library.add_studio(input["name"], input.get("aliases") or (),
+                                           input.get("stash_ids") or ())
 
 
 # -- HTTP -----------------------------------------------------------------------------------

@@ -10,12 +10,14 @@ loudly instead of naming some other entity. Tests edit the library directly
 
 ``generate_library`` builds realistic libraries (up to 100,000+ scenes in a few seconds) and
 records in ``library.truth`` which studio and performers each scene really has, whether or not
-Stash knows them yet, so detectors can be scored against it.
+Stash knows them yet, so detectors can be scored against it. Its stash-boxes (and what they
+know, ``truth[scene]["stashbox"]``) are in ``stash_box``.
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
 import random
 import re
@@ -24,6 +26,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+
+from tests.fakes.stash_box import FakeStashBox, add_stash_box
 
 DEFAULT_START = datetime(2026, 1, 10, 1, 0, 0, tzinfo=UTC)
 SCENE_SORTS = ("id", "title", "updated_at", "created_at")
@@ -71,6 +75,7 @@ class FakeFile:
     audio_codec: str = "aac"
     bit_rate: int = 3_262_236
     mod_time: str = ""
+    oshash: str = ""  # the fingerprint stash-boxes are asked about (set from id and path)
 
     @property
     def basename(self) -> str:
@@ -93,6 +98,8 @@ class FakeScene:
     performer_ids: list[int] = field(default_factory=list)
     tag_ids: list[int] = field(default_factory=list)
     file_ids: list[int] = field(default_factory=list)
+    # [{"endpoint", "stash_id", "updated_at"}], at most one per endpoint.
+    stash_ids: list[dict] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -102,6 +109,7 @@ class FakeTag:
     created_at: str
     updated_at: str
     aliases: list[str] = field(default_factory=list)
+    stash_ids: list[dict] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -112,6 +120,7 @@ class FakePerformer:
     updated_at: str
     disambiguation: str | None = None
     alias_list: list[str] = field(default_factory=list)
+    stash_ids: list[dict] = field(default_factory=list)
 
     @property
     def aliases(self) -> list[str]:
@@ -125,6 +134,7 @@ class FakeStudio:
     created_at: str
     updated_at: str
     aliases: list[str] = field(default_factory=list)
+    stash_ids: list[dict] = field(default_factory=list)
 
 
 # -- filters ------------------------------------------------------------------------------
@@ -189,6 +199,8 @@ class FakeLibrary:
         self.studios: dict[int, FakeStudio] = {}
         # scene id (str) -> {"studio_id": str | None, "performer_ids": [str], "path_has_names"}
         self.truth: dict[str, dict] = {}
+        # The stash-boxes Stash is configured for, by endpoint, in configuration order.
+        self.stash_boxes: dict[str, FakeStashBox] = {}
         self.lock = threading.RLock()
         self._scene_order: list[int] = []  # sorted ids, so keyset pages start with a bisect
         self._next_id = {kind: itertools.count(1) for kind in ("scene", "file", "entity")}
@@ -201,25 +213,36 @@ class FakeLibrary:
 
     # -- tags, performers, studios ----------------------------------------------------
 
-    def add_tag(self, name: str, aliases: Iterable[str] = ()) -> FakeTag:
+    def add_tag(self, name: str, aliases: Iterable[str] = (),
+                stash_ids: Iterable[dict] = ()) -> FakeTag:
         now = self.clock.stamp()
-        tag = FakeTag(next(self._next_id["entity"]), name, now, now, list(aliases))
+        tag = FakeTag(next(self._next_id["entity"]), name, now, now, list(aliases),
+                      stash_ids=self._entity_stash_ids(stash_ids))
         return self._register("tag", self.tags, tag, [name, *tag.aliases])
 
     def add_performer(
-        self, name: str, disambiguation: str | None = None, alias_list: Iterable[str] = ()
+        self, name: str, disambiguation: str | None = None, alias_list: Iterable[str] = (),
+        stash_ids: Iterable[dict] = (),
     ) -> FakePerformer:
         now = self.clock.stamp()
         performer = FakePerformer(
-            next(self._next_id["entity"]), name, now, now, disambiguation, list(alias_list)
+            next(self._next_id["entity"]), name, now, now, disambiguation, list(alias_list),
+            stash_ids=self._entity_stash_ids(stash_ids),
         )
         names = [name, *performer.alias_list]
         return self._register("performer", self.performers, performer, names, disambiguation)
 
-    def add_studio(self, name: str, aliases: Iterable[str] = ()) -> FakeStudio:
+    def add_studio(self, name: str, aliases: Iterable[str] = (),
+                   stash_ids: Iterable[dict] = ()) -> FakeStudio:
         now = self.clock.stamp()
-        studio = FakeStudio(next(self._next_id["entity"]), name, now, now, list(aliases))
+        studio = FakeStudio(next(self._next_id["entity"]), name, now, now, list(aliases),
+                            stash_ids=self._entity_stash_ids(stash_ids))
         return self._register("studio", self.studios, studio, [name, *studio.aliases])
+
+    def _entity_stash_ids(self, entries: Iterable[dict]) -> list[dict]:
+        """StashIDInput entries as Stash stores them (``updated_at`` now when not sent)."""
+        return [{**entry, "updated_at": entry.get("updated_at") or self.clock.stamp()}
+                for entry in entries]
 
     def update_tag(self, tag_id: int | str, **fields) -> FakeTag:
         return self._update_entity("tag", self.tags, tag_id, fields)
@@ -350,8 +373,10 @@ class FakeLibrary:
             return scenes
 
     def _attach_file(self, scene: FakeScene, spec: dict) -> FakeFile:
-        spec = {"mod_time": scene.created_at, **spec}
-        file = FakeFile(next(self._next_id["file"]), scene.id, **spec)
+        file_id = next(self._next_id["file"])
+        oshash = hashlib.sha256(f"{file_id}:{spec['path']}".encode()).hexdigest()[:16]
+        spec = {"mod_time": scene.created_at, "oshash": oshash, **spec}
+        file = FakeFile(file_id, scene.id, **spec)
         self.files[file.id] = file
         scene.file_ids.append(file.id)
         return file
@@ -641,6 +666,7 @@ def generate_library(
     offset: str = "+11:00",
 ) -> FakeLibrary:
     """A deterministic, realistic library; ``library.truth`` says who is really in each scene.
+    Stash is configured for one stash-box (StashDB) that knows most of it (``stash_box``).
 
     Needs at least one studio; the other counts may be zero.
     """
@@ -680,6 +706,7 @@ def generate_library(
         _generate_scene(library, rng, number, all_studios, all_performers, all_tags, used_paths)
         library.clock.advance(60)
     library.clock = FakeClock(DEFAULT_START, offset)
+    add_stash_box(library, seed)
     return library
 
 
