@@ -1,10 +1,27 @@
 """Paging: page-number paging with an explicit envelope and validated query parameters
-(``page``, ``per_page``, ``sort_by``, ``sort_order``) for every paginated list, and
-``limit`` for the short newest-first lists that answer a bare array."""
+(``page`` or ``cursor``, ``per_page``, ``sort_by``, ``sort_order``) for every paginated
+list, and ``limit`` for the short newest-first lists that answer a bare array.
 
+Two costs grow with a list's length, and both are bounded here:
+
+- Counting. ``total`` is exact up to ``COUNT_LIMIT`` items; past it counting stops and
+  ``total`` is a lower bound, which ``total_exact: false`` says. The count rides in the
+  page's own statement (an uncorrelated scalar subquery, run once), so a page is one
+  round trip to the database, not two.
+- Skipping. ``page=N`` makes the database walk the N-1 pages before it. ``next_cursor``
+  continues after the last item of a page instead (keyset paging: ``WHERE (sort value,
+  id) > (last ones)``), so page 200 costs what page 1 costs.
+"""
+
+import base64
+import binascii
+import datetime
+import hashlib
+import json
 import math
 
-from django.db.models import F
+from django.core.exceptions import ValidationError
+from django.db.models import F, IntegerField, Q, Subquery
 from rest_framework import serializers
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
@@ -14,13 +31,38 @@ from stashhog.api.validation import validated
 
 MAX_PAGE = 2**31 - 1  # past it the row offset would overflow; and no list is that long
 MAX_PER_PAGE = 100
+# Counting a list stops here: an index-only count of 10,000 ids takes well under a
+# millisecond on PostgreSQL, 100,000 about 8 ms (Elasticsearch stops at the same number).
+COUNT_LIMIT = 10_000
+MAX_CURSOR_LENGTH = 1000
+# Annotations each row of a page carries: its sort key and primary key (read back for the
+# next cursor; values rows lack the model's attributes) and the list's capped count.
+_KEY, _KEY_PK, _COUNTED = "page_sort_key", "page_sort_pk", "page_counted"
+
+
+class CappedCount(Subquery):
+    """How many rows ``queryset`` has, counting no further than ``limit`` + 1."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) capped)"
+    output_field = IntegerField()
+    empty_result_set_value = 0
+
+    def __init__(self, queryset, limit: int):
+        super().__init__(queryset.order_by().values("pk")[:limit + 1])
 
 
 class PageQuery(serializers.Serializer):
     page = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=1)
+    cursor = serializers.CharField(required=False, max_length=MAX_CURSOR_LENGTH)
     per_page = serializers.IntegerField(min_value=1, max_value=MAX_PER_PAGE, default=50)
     sort_by = serializers.CharField(required=False)
     sort_order = serializers.ChoiceField(choices=["asc", "desc"], required=False)
+
+    def validate(self, attrs):
+        if "cursor" in attrs and "page" in self.initial_data:
+            raise serializers.ValidationError(
+                {"cursor": ["Give page or cursor, not both: a cursor knows its page."]})
+        return attrs
 
 
 def read_page_query(request, sortable: dict[str, str] | None = None) -> dict:
@@ -35,63 +77,170 @@ def read_page_query(request, sortable: dict[str, str] | None = None) -> dict:
     return params
 
 
+def sort_key(sortable: dict[str, str], sort_by: str | None, sort_order: str | None,
+             default: str) -> tuple[str, bool]:
+    """``(field, descending)``: a whitelisted field, or the view's ``default`` ("-field" for
+    newest first) whose direction ``sort_order`` alone flips or keeps."""
+    if sort_by:
+        return sortable[sort_by], sort_order == "desc"
+    field, descending = default.removeprefix("-"), default.startswith("-")
+    return field, (sort_order == "desc") if sort_order else descending
+
+
 def order_queryset(queryset, sortable: dict[str, str], sort_by: str | None,
                    sort_order: str | None, default: str):
-    """Order by a whitelisted field, with the primary key as tie-breaker so pages are stable.
+    """Order by a whitelisted field, with the primary key as tie-breaker so pages are stable
+    (nulls last in both directions)."""
+    return _ordered(queryset, *sort_key(sortable, sort_by, sort_order, default))
 
-    Without ``sort_by`` the view's ``default`` applies ("-field" for newest first), and
-    ``sort_order`` alone flips or keeps its direction.
-    """
-    if sort_by:
-        field, descending = sortable[sort_by], sort_order == "desc"
-    else:
-        field, descending = default.removeprefix("-"), default.startswith("-")
-        if sort_order:
-            descending = sort_order == "desc"
+
+def _ordered(queryset, field: str, descending: bool):
     expression = F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
-    tiebreak = "-pk" if descending else "pk"
-    return queryset.order_by(expression, tiebreak)
+    return queryset.order_by(expression, "-pk" if descending else "pk")
+
+
+def _after(field: str, descending: bool, nullable: bool, value, pk) -> Q:
+    """The rows after ``(value, pk)`` in ``ORDER BY field NULLS LAST, pk``."""
+    later = "lt" if descending else "gt"
+    if value is None:  # in the trailing run of nulls, ordered by pk alone
+        return Q(**{f"{field}__isnull": True, f"pk__{later}": pk})
+    # ``field >= value`` is implied by the rest; said outright, it bounds an index scan.
+    condition = Q(**{f"{field}__{'lte' if descending else 'gte'}": value}) & (
+        Q(**{f"{field}__{later}": value}) | Q(**{field: value, f"pk__{later}": pk}))
+    return condition | Q(**{f"{field}__isnull": True}) if nullable else condition
+
+
+def _query_digest(request) -> str:
+    """What a cursor is bound to: the path and every query parameter but the position."""
+    params = sorted((name, value) for name, values in request.query_params.lists()
+                    if name not in ("page", "cursor") for value in values)
+    return hashlib.blake2b(json.dumps([request.path.rstrip("/"), params]).encode(),
+                           digest_size=6).hexdigest()
+
+
+def _json_value(value):
+    return value.isoformat() if isinstance(value, datetime.date) else value
+
+
+def _encode_cursor(position: int, value, pk, digest: str) -> str:
+    raw = json.dumps([position, _json_value(value), _json_value(pk), digest]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, digest: str, key_field, pk_field) -> tuple[int, object, object]:
+    """``(position, sort value, pk)`` of the item the cursor follows."""
+    invalid = InvalidInput("Invalid input", detail={"cursor": [
+        "Not a cursor of this list: pass a next_cursor as it came, with the query it came "
+        "with (same filters, sort and per_page)."]})
+    try:
+        position, value, pk, bound_to = json.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if bound_to != digest or not isinstance(position, int) or position < 0:
+            raise invalid
+        return (position, None if value is None else key_field.to_python(value),
+                pk_field.to_python(pk))
+    except (ValueError, TypeError, binascii.Error, ValidationError):
+        raise invalid from None
+
+
+def _annotation(row, name: str):
+    return row[name] if isinstance(row, dict) else getattr(row, name)
+
+
+def _total(counted: int, position: int, shown: int, more: bool,
+           by_offset: bool) -> tuple[int, bool]:
+    """``(total, exact)`` from the capped count and, past the limit, what an offset page
+    proves: its position, its items and whether one follows (a page that ends the list knows
+    the exact total). A cursor's position is as of its first page (items may have come or
+    gone before it since), so it proves nothing."""
+    if counted <= COUNT_LIMIT:
+        return counted, True
+    if by_offset and shown:
+        known = position + shown + more
+        return (known, True) if not more else (max(known, COUNT_LIMIT), False)
+    return COUNT_LIMIT, False
 
 
 class StashHogPagination(BasePagination):
-    """``{"items", "total", "page", "per_page", "pages"}``.
+    """``{"items", "total", "total_exact", "page", "per_page", "pages", "next_cursor"}``.
 
     Views declare ``sortable`` (API name -> model field) and ``default_sort`` (a model
-    field, "-field" for descending); this class validates the query, orders, counts and
-    slices.
+    field, "-field" for descending); this class validates the query, orders, slices (by
+    offset or after a cursor) and counts as little as it can.
     """
 
     def paginate_queryset(self, queryset, request, view=None):
         sortable = getattr(view, "sortable", {})
         params = read_page_query(request, sortable)
-        queryset = order_queryset(
-            queryset, sortable, params.get("sort_by"), params.get("sort_order"),
-            getattr(view, "default_sort", "pk"),
-        )
-        self.page, self.per_page = params["page"], params["per_page"]
-        self.total = queryset.count()
-        start = (self.page - 1) * self.per_page
-        return list(queryset[start:start + self.per_page])
+        field, descending = sort_key(sortable, params.get("sort_by"), params.get("sort_order"),
+                                     getattr(view, "default_sort", "pk"))
+        queryset = _ordered(queryset, field, descending)
+        self.per_page = per_page = params["per_page"]
+        by_offset = "cursor" not in params
+        # An annotation is read as itself: re-annotating it would evaluate it twice.
+        key = field if field in queryset.query.annotation_select else _KEY
+        carried = {_KEY_PK: F("pk"), _COUNTED: CappedCount(queryset, COUNT_LIMIT)}
+        rows = queryset.annotate(**carried, **({_KEY: F(field)} if key == _KEY else {}))
+        digest = _query_digest(request)
+        if by_offset:
+            position = (params["page"] - 1) * per_page
+            rows = rows[position:]
+        else:
+            key_field = rows.query.annotations[key].output_field
+            position, value, pk = _decode_cursor(params["cursor"], digest, key_field,
+                                                 queryset.model._meta.pk)
+            rows = rows.filter(_after(field, descending, key_field.null, value, pk))
+        fetched = list(rows[:per_page + 1])  # one more than a page: is there a next one?
+        items, more = fetched[:per_page], len(fetched) > per_page
+        self.page = position // per_page + 1
+        if fetched:
+            counted = _annotation(fetched[0], _COUNTED)
+        elif by_offset and not position:
+            counted = 0  # the list is empty
+        else:  # past the end: no row brought the count
+            counted = queryset.order_by()[:COUNT_LIMIT + 1].count()
+        self.total, self.total_exact = _total(counted, position, len(items), more, by_offset)
+        self.next_cursor = None
+        if more:
+            last = items[-1]
+            self.next_cursor = _encode_cursor(position + per_page, _annotation(last, key),
+                                              _annotation(last, _KEY_PK), digest)
+        return items
 
     def get_paginated_response(self, data):
         return Response({
             "items": data,
             "total": self.total,
+            "total_exact": self.total_exact,
             "page": self.page,
             "per_page": self.per_page,
-            "pages": math.ceil(self.total / self.per_page) if self.total else 0,
+            "pages": math.ceil(self.total / self.per_page),
+            "next_cursor": self.next_cursor,
         })
 
     def get_paginated_response_schema(self, schema):
         return {
             "type": "object",
-            "required": ["items", "total", "page", "per_page", "pages"],
+            "required": ["items", "total", "total_exact", "page", "per_page", "pages",
+                         "next_cursor"],
             "properties": {
                 "items": schema,
-                "total": {"type": "integer", "example": 1234},
-                "page": {"type": "integer", "example": 1},
+                "total": {"type": "integer", "example": 1234, "description": (
+                    f"How many items match. Counted exactly up to {COUNT_LIMIT:,}; past that "
+                    "(total_exact false) a lower bound: the list has at least this many.")},
+                "total_exact": {"type": "boolean", "example": True, "description": (
+                    "Whether total is the exact number (else a lower bound).")},
+                "page": {"type": "integer", "example": 1, "description": (
+                    "This page's number. After a cursor: its number when the cursor's first "
+                    "page was read (items added or removed before it since may shift it).")},
                 "per_page": {"type": "integer", "example": 50},
-                "pages": {"type": "integer", "example": 25},
+                "pages": {"type": "integer", "example": 25, "description": (
+                    "ceil(total / per_page): a lower bound when total is.")},
+                "next_cursor": {"type": "string", "nullable": True, "example": None,
+                                "description": (
+                    "Pass as cursor (with the same other query parameters) for the page after "
+                    "this one, as fast as the first page however deep; null on the last "
+                    "page.")},
             },
         }
 
@@ -99,7 +248,13 @@ class StashHogPagination(BasePagination):
         sortable = sorted(getattr(view, "sortable", {}))
         return [
             {"name": "page", "in": "query", "required": False,
+             "description": "Page number. Deep pages cost more the deeper they are; follow "
+                            "next_cursor to walk a long list.",
              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
+            {"name": "cursor", "in": "query", "required": False,
+             "description": "A next_cursor from the previous page of this same query (same "
+                            "filters, sort and per_page): the page after it. Not with page.",
+             "schema": {"type": "string", "maxLength": MAX_CURSOR_LENGTH}},
             {"name": "per_page", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
                         "default": 50}},

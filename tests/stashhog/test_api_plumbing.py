@@ -5,8 +5,10 @@ import time
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from settings_app.models import Setting
+from stashhog.api import pagination
 from tests.envelope import assert_envelope
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.stashhog.urls")]
@@ -23,7 +25,8 @@ def test_pagination_envelope(api_client, rows):
     response = api_client.get("/test/paged", {"per_page": 3, "page": 3})
     assert response.status_code == 200
     assert response.json() == {
-        "items": [{"key": "key-06", "value": 6}], "total": 7, "page": 3, "per_page": 3, "pages": 3,
+        "items": [{"key": "key-06", "value": 6}], "total": 7, "total_exact": True, "page": 3,
+        "per_page": 3, "pages": 3, "next_cursor": None,
     }
 
 
@@ -43,6 +46,92 @@ def test_page_past_the_end_is_empty(api_client, rows):
     body = api_client.get("/test/paged", {"page": 9}).json()
     assert body["items"] == []
     assert body["total"] == 7
+
+
+def _keys(body) -> list[str]:
+    return [item["key"] for item in body["items"]]
+
+
+def _walk(api_client, params) -> list[dict]:
+    """Every page of ``/test/paged``, the first by ``params``, then by ``next_cursor``."""
+    bodies = [api_client.get("/test/paged", params).json()]
+    while bodies[-1]["next_cursor"]:
+        response = api_client.get("/test/paged", {**params, "cursor": bodies[-1]["next_cursor"]})
+        assert response.status_code == 200, response.content
+        bodies.append(response.json())
+    return bodies
+
+
+@pytest.mark.parametrize("sort", [{}, {"sort_order": "desc"}, {"sort_by": "updated_at"},
+                                  {"sort_by": "updated_at", "sort_order": "desc"}])
+def test_cursors_walk_the_list_as_the_page_numbers_do(api_client, rows, sort):
+    Setting.objects.filter(key__in=["key-02", "key-05"]).update(value=-1)  # updated_at moves
+    by_cursor = _walk(api_client, {**sort, "per_page": 2})
+    by_page = [api_client.get("/test/paged", {**sort, "per_page": 2, "page": page}).json()
+               for page in (1, 2, 3, 4)]
+
+    assert [_keys(body) for body in by_cursor] == [_keys(body) for body in by_page]
+    assert [body["page"] for body in by_cursor] == [1, 2, 3, 4]
+    assert all((body["total"], body["total_exact"]) == (7, True) for body in by_cursor)
+    assert by_page[2]["next_cursor"] == by_cursor[2]["next_cursor"]  # the same position
+
+
+def test_a_cursor_sees_rows_that_changed_since_its_page(api_client, rows):
+    first = api_client.get("/test/paged", {"per_page": 3}).json()
+    Setting.objects.filter(key="key-00").delete()  # before the cursor: nothing shifts
+    Setting.objects.create(key="key-03a", value=0)  # after it: seen
+    body = api_client.get("/test/paged", {"per_page": 3, "cursor": first["next_cursor"]}).json()
+    assert _keys(body) == ["key-03", "key-03a", "key-04"]
+    assert (body["total"], body["total_exact"], body["page"]) == (7, True, 2)
+
+
+def test_totals_past_the_count_limit_are_lower_bounds(api_client, rows, monkeypatch):
+    monkeypatch.setattr(pagination, "COUNT_LIMIT", 3)
+
+    def envelope(params):
+        body = api_client.get("/test/paged", {"per_page": 2, **params}).json()
+        return body["total"], body["total_exact"], body["pages"]
+
+    assert envelope({}) == (3, False, 2)  # counted up to the limit: at least 3
+    assert envelope({"page": 2}) == (5, False, 3)  # the page itself shows 4 and one more
+    assert envelope({"page": 4}) == (7, True, 4)  # the last page knows the end
+    assert envelope({"page": 9}) == (3, False, 2)  # past the end: counted again
+    assert envelope({"per_page": 100}) == (7, True, 1)
+
+
+def test_a_page_and_its_count_are_one_statement(api_client, rows):
+    def statements(params):
+        with CaptureQueriesContext(connection) as captured:
+            body = api_client.get("/test/paged", {"per_page": 3, **params}).json()
+        assert body["total"] == 7
+        return len(captured), body["next_cursor"]
+
+    first, cursor = statements({})
+    assert statements({"cursor": cursor})[0] == statements({"page": 3})[0] == first
+    assert statements({"page": 9})[0] == first + 1  # past the end no row brings the count
+
+
+@pytest.mark.parametrize(("first", "then"), [
+    ({"per_page": 2}, {"per_page": 3}),
+    ({"per_page": 2}, {"per_page": 2, "sort_order": "desc"}),
+    ({"per_page": 2, "sort_by": "key"}, {"per_page": 2, "sort_by": "updated_at"}),
+])
+def test_a_cursor_of_another_query_is_400(api_client, rows, first, then):
+    cursor = api_client.get("/test/paged", first).json()["next_cursor"]
+    body = assert_envelope(api_client.get("/test/paged", {**then, "cursor": cursor}), 400)
+    assert "cursor" in body["detail"]
+
+
+@pytest.mark.parametrize("cursor", ["not-a-cursor", "W10", "WzEsIngiLCJ5IiwieiJd", "%%"])
+def test_a_malformed_cursor_is_400(api_client, rows, cursor):
+    body = assert_envelope(api_client.get("/test/paged", {"cursor": cursor}), 400)
+    assert "cursor" in body["detail"]
+
+
+def test_page_and_cursor_together_are_400(api_client, rows):
+    cursor = api_client.get("/test/paged", {"per_page": 2}).json()["next_cursor"]
+    response = api_client.get("/test/paged", {"per_page": 2, "page": 2, "cursor": cursor})
+    assert "cursor" in assert_envelope(response, 400)["detail"]
 
 
 @pytest.mark.parametrize(("params", "field"), [
