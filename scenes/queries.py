@@ -10,15 +10,18 @@ from django.db.models import BigIntegerField, Count, IntegerField, OuterRef, Que
 from django.db.models.functions import Cast, Coalesce
 
 from scenes.entities import SCENE_LISTS, EntityKind
-from scenes.models import FILE_FIELDS, Scene, SceneFile
+from scenes.models import FILE_FIELDS, Scene, SceneFile, Studio
 
 
 def scene_queryset():
-    """Scenes with their studio; ``attach_related`` adds the rest for a page or one scene."""
+    """Scenes with their studio's name (``studio_name``, cheaper than a Studio object per
+    scene; a subquery rather than a join, so that counting the list stays a count over scene
+    ids); ``attach_related`` adds the rest for a page or one scene."""
+    studio_name = Studio.objects.filter(pk=OuterRef("studio_id")).values("name")
     return (
-        Scene.objects.annotate(id_number=Cast("id", BigIntegerField()))
+        Scene.objects.annotate(id_number=Cast("id", BigIntegerField()),
+                               studio_name=Subquery(studio_name))
         .defer("search_text", "urls", "code", "rating", "stash_updated_at")
-        .select_related("studio")
     )
 
 

@@ -1,3 +1,6 @@
+from datetime import datetime, tzinfo
+
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -21,7 +24,8 @@ class SceneFileSerializer(serializers.ModelSerializer):
 class SceneSerializer(serializers.ModelSerializer):
     """SceneResponse."""
 
-    # For scenes from ``scenes.queries`` (studio selected, ``attach_related`` applied).
+    # For scenes from ``scenes.queries`` (``studio_name`` annotated, ``attach_related``
+    # applied).
 
     paths = serializers.SerializerMethodField()
     studio = EntityRefSerializer(allow_null=True, read_only=True)
@@ -43,22 +47,29 @@ class SceneSerializer(serializers.ModelSerializer):
     def to_representation(self, scene: Scene) -> dict:
         """The declared fields, built directly: DRF's field-by-field walk over nested
         serializers costs more than the whole query work of a 100-scene page."""
-        fields = self.fields
-        studio = scene.studio if scene.studio_id else None  # no query for a scene without one
+        zone = timezone.get_current_timezone()
         return {
             "id": scene.id,
             "title": scene.title,
             "paths": self.get_paths(scene),
             "organized": scene.organized,
             "details": scene.details,
-            "created_date": fields["created_date"].to_representation(scene.created_date),
+            "created_date": _iso_datetime(scene.created_date, zone),
             "scene_date": scene.scene_date.isoformat() if scene.scene_date else None,
-            "studio": {"id": studio.id, "name": studio.name} if studio else None,
+            "studio": {"id": scene.studio_id, "name": scene.studio_name}
+            if scene.studio_id else None,
             "performers": scene.entity_refs[PERFORMERS.field],
             "tags": scene.entity_refs[TAGS.field],
-            "last_synced": fields["last_synced"].to_representation(scene.last_synced),
+            "last_synced": _iso_datetime(scene.last_synced, zone),
             "files": scene.file_rows,
         }
+
+
+def _iso_datetime(value: datetime, zone: tzinfo) -> str:
+    """What DRF's DateTimeField shows (ISO 8601 in the current time zone, UTC as "Z"),
+    without its per-value time zone lookups."""
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class EntitySerializer(serializers.Serializer):

@@ -1,5 +1,7 @@
 """The scene and entity endpoints: shapes, filters, validation, query counts, actions."""
 
+import base64
+import json
 from unittest import mock
 
 import pytest
@@ -203,6 +205,16 @@ def test_next_cursors_walk_every_sort_as_page_numbers_do(api_client, library, so
         scene for page in by_page for scene in page]
     assert sorted(scene for page in by_cursor for scene in page) == sorted(
         ids(api_client.get("/api/scenes", {**sort, "per_page": 100})))
+
+
+def test_a_forged_cursor_with_a_number_no_column_holds_is_400(api_client, library):
+    cursor = api_client.get("/api/scenes", {"per_page": 1}).json()["next_cursor"]
+    padded = cursor + "=" * (-len(cursor) % 4)
+    position, _, pk, bound_to = json.loads(base64.urlsafe_b64decode(padded))
+    forged = base64.urlsafe_b64encode(
+        json.dumps([position, 10**30, pk, bound_to]).encode()).decode()
+    response = api_client.get("/api/scenes", {"per_page": 1, "cursor": forged})
+    assert "cursor" in assert_envelope(response, 400)["detail"]
 
 
 def ids_of(body) -> list[str]:

@@ -8,7 +8,7 @@ from django.db import connection
 from scenes.filters import SceneFilterSet
 from scenes.models import Scene
 from scenes.queries import scene_queryset
-from stashhog.api.pagination import order_queryset
+from stashhog.api.pagination import order_queryset, rows_after
 
 pytestmark = pytest.mark.django_db
 
@@ -54,3 +54,13 @@ def test_newest_first_by_date_can_use_the_descending_index():
     queryset = order_queryset(Scene.objects.all(), {"scene_date": "scene_date"}, "scene_date",
                               "desc", default="pk")[:100]
     assert "scene_date_desc_id" in _explain(queryset)
+
+
+def test_a_cursor_page_starts_inside_the_numeric_id_index():
+    """Page 200 by cursor reads its 100 rows from the index, not the 19,900 before them."""
+    after = rows_after("id_number", descending=False, nullable=False, value=19900, pk="19900")
+    plan = _explain(scene_queryset().order_by("id_number", "pk").filter(after)[:101])
+    if connection.vendor == "postgresql":
+        assert re.search(r"scene_id_number.*\n.*Index Cond: \(\(id\)::bigint >= ", plan)
+    else:
+        assert re.search(r"SEARCH .*USING INDEX scene_id_number \(<expr>>\?\)", plan)
