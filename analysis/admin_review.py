@@ -17,8 +17,9 @@ from django.utils.html import format_html, format_html_join
 
 from analysis.apply import request_apply
 from analysis.diff import diff_entries
+from analysis.fields import SCENE_FIELDS
 from analysis.filters import PlanChangeFilterSet
-from analysis.models import ChangeAction, ChangeField, ChangeStatus, PlanChange
+from analysis.models import ChangeAction, ChangeStatus, PlanChange
 from analysis.plan_queries import (
     get_plan,
     plan_scenes,
@@ -44,14 +45,15 @@ def _filters(request) -> dict:
 
 
 def _value_text(field: str, value) -> str:
-    """A proposed value as the edit box shows it: details as text, entities as JSON."""
-    if field == ChangeField.DETAILS:
+    """A proposed value as the edit box shows it: text fields as text, the rest as JSON."""
+    if SCENE_FIELDS[field].is_text:
         return value or ""
     return json.dumps(value, ensure_ascii=False)
 
 
 def _diff_html(change: dict) -> str:
-    entries = diff_entries(change["action"], change["current_value"], change["proposed_value"])
+    entries = diff_entries(change["field"], change["action"], change["current_value"],
+                           change["proposed_value"])
     if not entries:
         return format_html('<span class="kept">(nothing)</span>')
     return format_html_join(" ", '<span class="{}" title="{}">{}{}{}</span>', (
@@ -60,13 +62,15 @@ def _diff_html(change: dict) -> str:
 
 
 def _edit_hint(change: dict) -> str:
-    if change["field"] == ChangeField.DETAILS:
-        return "Plain text."
+    field = SCENE_FIELDS[change["field"]]
+    if field.plain:
+        return f"{field.value_hint[0].upper()}{field.value_hint[1:]}" + (
+            "." if field.is_text else " (JSON).")
     return ENTITY_HINT + ("." if change["action"] == ChangeAction.SET else ", as a list.")
 
 
 def _parse_value(field: str, text: str):
-    if field == ChangeField.DETAILS:
+    if SCENE_FIELDS[field].is_text:
         return text
     try:
         return json.loads(text)

@@ -165,11 +165,10 @@ def writes_needed(change: PlanChange, scene: dict[str, Any]) -> list[Write] | st
             return CHANGED_IN_STASH
         return [Write(change.field, "SET", proposed)]
     adding = change.action == ChangeAction.ADD
-    present = field.held_ids(scene)
-    # An unresolved id only remains on a removal whose entity Stash does not have.
-    ids = [str(item["id"]) for item in _entity_items(change) if item.get("id") is not None]
+    present = field.held_keys(scene)
     mode = "ADD" if adding else "REMOVE"
-    return [Write(change.field, mode, i) for i in dict.fromkeys(ids) if (i in present) != adding]
+    return [Write(change.field, mode, key) for key in field.write_keys(change.proposed_value)
+            if (key in present) != adding]
 
 
 class ApplyRun:

@@ -4,6 +4,7 @@ replaces the whole value, an add or remove changes entries of a list."""
 
 from dataclasses import dataclass
 
+from analysis.fields import SCENE_FIELDS, SceneField
 from analysis.models import ChangeAction
 
 KEPT, ADDED, REMOVED = "kept", "added", "removed"
@@ -16,29 +17,25 @@ class DiffEntry:
     new: bool = False  # an entity Stash does not have yet (apply creates it)
 
 
-def _entry(value, state: str) -> DiffEntry:
-    if isinstance(value, dict):
+def _entry(field: SceneField, value, state: str) -> DiffEntry:
+    if field.kind is not None:
         return DiffEntry(value.get("name") or f"#{value.get('id')}", state,
                          new=value.get("id") is None and state == ADDED)
-    return DiffEntry(str(value), state)
+    return DiffEntry(field.item_label(value), state)
 
 
-def _key(value) -> str:
-    if isinstance(value, dict):
-        return str(value["id"]) if value.get("id") is not None else f"new:{value.get('name')}"
-    return str(value)
-
-
-def diff_entries(action: str, current, proposed) -> list[DiffEntry]:
+def diff_entries(field_name: str, action: str, current, proposed) -> list[DiffEntry]:
+    field = SCENE_FIELDS[field_name]
     if action == ChangeAction.SET:
-        entries = [] if current in (None, "") else [_entry(current, REMOVED)]
+        entries = [] if current in (None, "") else [_entry(field, current, REMOVED)]
         if proposed not in (None, ""):
-            entries.append(_entry(proposed, ADDED))
+            entries.append(_entry(field, proposed, ADDED))
         return entries
     current, proposed = list(current or ()), list(proposed or ())
     if action == ChangeAction.ADD:
-        present = {_key(item) for item in current}
-        return [_entry(item, KEPT) for item in current] + [
-            _entry(item, ADDED) for item in proposed if _key(item) not in present]
-    removed = {_key(item) for item in proposed}
-    return [_entry(item, REMOVED if _key(item) in removed else KEPT) for item in current]
+        present = {field.item_key(item) for item in current}
+        return [_entry(field, item, KEPT) for item in current] + [
+            _entry(field, item, ADDED) for item in proposed if field.item_key(item) not in present]
+    removed = {field.item_key(item) for item in proposed}
+    return [_entry(field, item, REMOVED if field.item_key(item) in removed else KEPT)
+            for item in current]

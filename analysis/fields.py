@@ -2,34 +2,49 @@
 
 A field has a shape, which decides how it is proposed, validated and applied:
 
-- ``VALUE``: one plain value (details), set; Stash's copy is compared before writing.
+- ``VALUE``: one plain value (title, details, date, code, rating, organized), set; Stash's
+  copy is compared before writing. One scene: ``sceneUpdate``; several scenes getting the same
+  value: one ``bulkSceneUpdate``.
+- ``VALUE_LIST``: plain items (urls, stash ids), added or removed one by one, so edits made
+  in Stash meanwhile survive.
 - ``ENTITY``: one entity of a kind (studio), set as ``{"id", "name"}``; a null id names an
   entity Stash does not have yet, which apply looks up by name or creates.
-- ``ENTITY_LIST``: entities of a kind (performers, tags), added or removed one by one, so
-  edits made in Stash meanwhile survive.
+- ``ENTITY_LIST``: entities of a kind (performers, tags), added or removed one by one.
 
 Proposal sources, review, apply and the AI prompt all go through ``SCENE_FIELDS``. Adding a
 field is one ``ChangeField`` member and one entry here (for a plain value: where Stash keeps
 it, how a proposed value is checked, and the ``SceneUpdateInput`` key that sets it).
 """
 
-from collections.abc import Callable
+import datetime
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from analysis.models import ChangeAction, ChangeField, PlanChange
 from scenes.entities import PERFORMERS, STUDIOS, TAGS, EntityKind
-from scenes.stash import StashClient
+from scenes.models import Scene
+from scenes.stash import StashClient, StashQueryError
 from stashhog.api.exceptions import InvalidInput
 
 NAME_LIMIT = 255
+CODE_LIMIT = 255  # Scene.code
+TEXT_LIMIT = 65_536  # titles and details: far beyond any real one, short of abuse
+URL_LIMIT = 2048
 
 
 class Shape(StrEnum):
     VALUE = "value"
+    VALUE_LIST = "value_list"
     ENTITY = "entity"
     ENTITY_LIST = "entity_list"
+
+    @property
+    def is_list(self) -> bool:
+        """Changed item by item (add / remove), never set as a whole."""
+        return self in (Shape.VALUE_LIST, Shape.ENTITY_LIST)
 
 
 def invalid(message: str) -> InvalidInput:
@@ -62,6 +77,28 @@ def _edit_tags(client: StashClient, scene_ids: list[str], mode: str, tag_id: Any
 def _edit_performers(client: StashClient, scene_ids: list[str], mode: str,
                      performer_id: Any) -> None:
     client.bulk_update_scenes(scene_ids, performer_ids=[performer_id], performer_mode=mode)
+
+
+def _edit_urls(client: StashClient, scene_ids: list[str], mode: str, url: Any) -> None:
+    client.bulk_update_scenes(scene_ids, urls=[url], url_mode=mode)
+
+
+def _edit_stash_ids(client: StashClient, scene_ids: list[str], mode: str, key: Any) -> None:
+    """Stash has no bulk edit of stash ids and ``sceneUpdate`` replaces the whole list: read
+    each scene's list now and write it back with the one entry added (replacing the
+    endpoint's previous id: one per endpoint) or removed."""
+    endpoint, stash_id = key
+    for scene_id, scene in client.get_scenes(scene_ids).items():
+        if scene is None:
+            raise StashQueryError(f"scene with id {scene_id} not found")
+        held = scene.get("stash_ids") or []
+        if mode == "ADD":
+            kept = [entry for entry in held if entry["endpoint"] != endpoint]
+            kept.append({"endpoint": endpoint, "stash_id": stash_id})
+        else:
+            kept = [entry for entry in held
+                    if (entry["endpoint"], entry["stash_id"]) != (endpoint, stash_id)]
+        client.update_scene(scene_id, stash_ids=kept)
 
 
 # -- validation of a proposed value ----------------------------------------------------------
@@ -109,15 +146,88 @@ def _scene_entity_ids(kind: EntityKind, scene_id: str) -> set[str]:
     return {entity_id for _scene, entity_id, _name in kind.named_links([scene_id])}
 
 
-def text(problem: str) -> Callable[[Any], str]:
+def text(problem: str, limit: int = TEXT_LIMIT) -> Callable[[Any], str]:
     """A check for a text value; ``problem`` is the message for anything else."""
 
     def check(value: Any) -> str:
         if not isinstance(value, str):
             raise ValueError(problem)
+        if len(value) > limit:
+            raise ValueError(f"At most {limit} characters.")
         return value
 
     return check
+
+
+def _date(value: Any) -> str | None:
+    """A full date as Stash keeps it ("YYYY-MM-DD"); null clears it."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str) and len(value) == 10:
+            return datetime.date.fromisoformat(value).isoformat()
+    except ValueError:
+        pass
+    raise ValueError('A date is "YYYY-MM-DD" (a real day) or null.')
+
+
+def _rating(value: Any) -> int | None:
+    """Stash's rating100; null clears it."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise ValueError("A rating is a whole number from 0 to 100, or null.")
+    return value
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("Organized is true or false.")
+    return value
+
+
+def _url(value: Any) -> str:
+    if isinstance(value, str) and len(value) <= URL_LIMIT and value == value.strip():
+        parts = urlsplit(value)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            return value
+    raise ValueError(f"Each URL is an http(s) URL of at most {URL_LIMIT} characters.")
+
+
+def _stash_id(value: Any) -> dict[str, str]:
+    """``{"endpoint": <the stash-box GraphQL URL>, "stash_id": <its id there>}``."""
+    if isinstance(value, dict) and set(value) == {"endpoint", "stash_id"}:
+        stash_id = value["stash_id"]
+        try:
+            endpoint = _url(value["endpoint"])
+        except ValueError:
+            endpoint = None
+        if endpoint and isinstance(stash_id, str) and 0 < len(stash_id) <= NAME_LIMIT \
+                and stash_id == stash_id.strip():
+            return {"endpoint": endpoint, "stash_id": stash_id}
+    raise ValueError('Each stash id is {"endpoint": "https://stashdb.org/graphql", '
+                     '"stash_id": "..."} (an http(s) endpoint and a non-empty id).')
+
+
+def _stash_id_key(item: dict[str, Any]) -> Hashable:
+    return (item["endpoint"], item["stash_id"])
+
+
+def _stash_id_label(item: dict[str, Any]) -> str:
+    return f"{item['stash_id']} ({item['endpoint']})"
+
+
+def _stash_ids_held(items: Any) -> list[dict[str, str]]:
+    """Stash's entries without their ``updated_at``, as changes carry them."""
+    return [{"endpoint": item["endpoint"], "stash_id": item["stash_id"]} for item in items or ()]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _date_of_column(value: datetime.date | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 # -- the definitions -------------------------------------------------------------------------
@@ -133,12 +243,26 @@ class SceneField:
     write: Writer  # apply's mutation: (client, scene ids, mode, value or entity id)
     kind: EntityKind | None = None  # ENTITY and ENTITY_LIST fields
     person_names: bool = False  # entity names are people's names ("Doe, Jane")
-    # VALUE fields: the local Scene column, where Stash keeps it, what Stash's null means,
-    # and the value check (raises ValueError with the message for the user).
+    # VALUE and VALUE_LIST fields: the local Scene column, where Stash keeps it, what
+    # Stash's null means, and the check of a value (of one item, for a list), which returns
+    # it cleaned or raises ValueError with the message for the user.
     column: str = ""
     stash_key: str = ""
     blank: Any = None
     check: Callable[[Any], Any] | None = None
+    from_column: Callable[[Any], Any] = _same  # the column's value as changes carry it
+    from_stash: Callable[[Any], Any] = _same  # Stash's value as changes carry it
+    # VALUE_LIST fields: what tells two items apart (also what apply writes), and how a
+    # person reads one.
+    item_key_of: Callable[[Any], Hashable] = _same
+    item_label_of: Callable[[Any], str] = str
+    is_text: bool = False  # a plain string: edited as text, not JSON (the admin)
+    value_hint: str = ""  # what a proposed value looks like, for people
+
+    @property
+    def plain(self) -> bool:
+        """Holds plain values (not entities)."""
+        return self.kind is None
 
     @property
     def entity_kind(self) -> EntityKind:
@@ -148,8 +272,8 @@ class SceneField:
         return self.kind
 
     def entity_items(self, value: Any) -> list[dict[str, Any]]:
-        """The ``{"id", "name"}`` items a change's value names (none for a plain value)."""
-        if self.shape == Shape.VALUE:
+        """The ``{"id", "name"}`` items a change's value names (none for plain values)."""
+        if self.plain:
             return []
         if self.shape == Shape.ENTITY:
             return [value] if value else []
@@ -166,13 +290,15 @@ class SceneField:
         if self.kind is not None:
             items = self.kind.items_of(stash_scene)
             return items[0]["id"] if items else None
-        return self.set_value(stash_scene.get(self.stash_key))
+        return self.set_value(self.from_stash(stash_scene.get(self.stash_key)))
 
     def stash_value(self, stash_scene: dict[str, Any]) -> Any:
         """The field as a Stash scene holds it, in the shape of ``PlanChange.current_value``
         (what apply records before writing, and what a revert restores)."""
         if self.shape == Shape.VALUE:
-            return self.set_value(stash_scene.get(self.stash_key))
+            return self.set_value(self.from_stash(stash_scene.get(self.stash_key)))
+        if self.shape == Shape.VALUE_LIST:
+            return list(self.from_stash(stash_scene.get(self.stash_key) or []))
         items = [{"id": item["id"], "name": item["name"]}
                  for item in self.entity_kind.items_of(stash_scene)]
         if self.shape == Shape.ENTITY:
@@ -183,18 +309,40 @@ class SceneField:
         """Whether two values of a set field are the same to Stash (an entity by its id)."""
         return bool(self.set_value(one) == self.set_value(other))
 
-    def held_ids(self, stash_scene: dict[str, Any]) -> set[str]:
-        """The entity ids a list field holds in Stash now."""
-        return {item["id"] for item in self.entity_kind.items_of(stash_scene)}
+    def item_key(self, item: Any) -> Hashable:
+        """What tells a list field's items apart: an entity's id (``new:<name>`` for one
+        Stash lacks), or the plain item's key."""
+        if self.shape == Shape.VALUE_LIST:
+            return self.item_key_of(item)
+        return str(item["id"]) if item.get("id") is not None else f"new:{item['name']}"
+
+    def item_label(self, item: Any) -> str:
+        return item["name"] if self.kind is not None else self.item_label_of(item)
+
+    def held_keys(self, stash_scene: dict[str, Any]) -> set[Hashable]:
+        """The item keys a list field holds in Stash now."""
+        return {self.item_key(item) for item in self.stash_value(stash_scene)}
+
+    def write_keys(self, value: Any) -> list[Hashable]:
+        """What an add or remove of ``value`` writes, item by item: entity ids (a name still
+        without an id is written by no one: only a removal keeps one, of an entity Stash
+        lacks), or the plain items' keys."""
+        items = list(value or ())
+        if self.kind is not None:
+            items = [item for item in items if item.get("id") is not None]
+        return list(dict.fromkeys(self.item_key(item) for item in items))
+
+    def local_value(self, scene_id: str) -> Any:
+        """What the local copy of the scene holds for a plain field."""
+        row = Scene.objects.filter(id=scene_id).values_list(self.column, flat=True).first()
+        return self.from_column(row)
 
     def validate(self, change: PlanChange, value: Any) -> Any:
         """``value`` cleaned for a change of this field, or InvalidInput."""
         if self.shape == Shape.VALUE:
-            assert self.check is not None  # every VALUE field has one
-            try:
-                return self.check(value)
-            except ValueError as exc:
-                raise invalid(str(exc)) from None
+            return self._checked(value)
+        if self.shape == Shape.VALUE_LIST:
+            return self._validate_items(change, value)
         if self.shape == Shape.ENTITY:
             if not isinstance(value, dict):
                 raise invalid(f'{self.label} is {{"id": "12"}} or {{"id": null, '
@@ -215,6 +363,29 @@ class SceneField:
             raise invalid(f"The scene {state}: {', '.join(clash)}.")
         return values
 
+    def _checked(self, value: Any) -> Any:
+        assert self.check is not None  # every plain field has one
+        try:
+            return self.check(value)
+        except ValueError as exc:
+            raise invalid(str(exc)) from None
+
+    def _validate_items(self, change: PlanChange, value: Any) -> list[Any]:
+        if not isinstance(value, list) or not value:
+            raise invalid(f"{self.label} are a non-empty list.")
+        items = [self._checked(item) for item in value]
+        keys = [self.item_key(item) for item in items]
+        if len(set(keys)) != len(keys):
+            raise invalid("An item is listed twice.")
+        adding = change.action == ChangeAction.ADD
+        current = {self.item_key(item) for item in self.local_value(change.scene_id) or ()}
+        clash = [self.item_label(item) for item in items if (self.item_key(item) in current)
+                 == adding]
+        if clash:
+            state = "already has" if adding else "does not have"
+            raise invalid(f"The scene {state}: {', '.join(clash)}.")
+        return items
+
 
 STUDIO = SceneField(
     name=ChangeField.STUDIO, label="A studio", shape=Shape.ENTITY, option="detect_studios",
@@ -233,9 +404,55 @@ DETAILS = SceneField(
     name=ChangeField.DETAILS, label="Details", shape=Shape.VALUE, option="detect_details",
     option_help="Propose plain-text details for details carrying HTML. Default true.",
     column="details", stash_key="details", blank="", check=text("Details are a string."),
-    write=set_input("details"),
+    write=set_input("details"), is_text=True, value_hint="plain text",
+)
+
+TITLE = SceneField(
+    name=ChangeField.TITLE, label="A title", shape=Shape.VALUE, option="detect_title",
+    option_help="Default true.", column="title", stash_key="title", blank="",
+    check=text("A title is a string."), write=set_input("title"), is_text=True,
+    value_hint="plain text",
+)
+DATE = SceneField(
+    name=ChangeField.DATE, label="A date", shape=Shape.VALUE, option="detect_date",
+    option_help="Default true.", column="scene_date", stash_key="date", check=_date,
+    from_column=_date_of_column, write=set_input("date"),
+    value_hint='"YYYY-MM-DD" or null',
+)
+CODE = SceneField(
+    name=ChangeField.CODE, label="A studio code", shape=Shape.VALUE, option="detect_code",
+    option_help="Default true.", column="code", stash_key="code", blank="",
+    check=text("A code is a string.", CODE_LIMIT), write=set_input("code"), is_text=True,
+    value_hint="plain text",
+)
+URLS = SceneField(
+    name=ChangeField.URLS, label="URLs", shape=Shape.VALUE_LIST, option="detect_urls",
+    option_help="Default true.", column="urls", stash_key="urls", check=_url,
+    write=_edit_urls, value_hint='a list of http(s) URLs: ["https://..."]',
+)
+RATING = SceneField(
+    name=ChangeField.RATING, label="A rating", shape=Shape.VALUE, option="detect_rating",
+    option_help="Stash's rating100 (0-100). Default true.", column="rating",
+    stash_key="rating100", check=_rating, write=set_input("rating100"),
+    value_hint="a whole number 0-100, or null",
+)
+ORGANIZED = SceneField(
+    name=ChangeField.ORGANIZED, label="Organized", shape=Shape.VALUE,
+    option="detect_organized", option_help="Default true.", column="organized",
+    stash_key="organized", blank=False, check=_flag, write=set_input("organized"),
+    value_hint="true or false",
+)
+STASH_IDS = SceneField(
+    name=ChangeField.STASH_IDS, label="Stash ids", shape=Shape.VALUE_LIST,
+    option="detect_stash_ids", option_help="Links to stash-box scenes. Default true.",
+    column="stash_ids", stash_key="stash_ids", check=_stash_id, from_stash=_stash_ids_held,
+    item_key_of=_stash_id_key, item_label_of=_stash_id_label, write=_edit_stash_ids,
+    value_hint='a list of {"endpoint": "https://stashdb.org/graphql", "stash_id": "..."}',
 )
 
 # In the order a scene's changes are built and shown.
-SCENE_FIELDS = {field.name: field for field in (STUDIO, PERFORMERS_FIELD, TAGS_FIELD, DETAILS)}
+SCENE_FIELDS = {field.name: field for field in (
+    STUDIO, PERFORMERS_FIELD, TAGS_FIELD, DETAILS, TITLE, DATE, CODE, URLS, RATING, ORGANIZED,
+    STASH_IDS,
+)}
 ENTITY_FIELDS = tuple(field for field in SCENE_FIELDS.values() if field.kind is not None)

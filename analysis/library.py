@@ -78,8 +78,8 @@ def _linked(kind: EntityKind, ids: Sequence[str]) -> dict[str, list[dict[str, An
 
 def _value(field: SceneField, row: dict[str, Any],
            linked: dict[str, dict[str, list[dict[str, Any]]]]) -> Any:
-    if field.shape == Shape.VALUE:
-        return row[field.column]
+    if field.plain:
+        return field.from_column(row[field.column])
     if field.shape == Shape.ENTITY_LIST:
         return linked[field.name].get(row["id"], [])
     entity_id = row[field.entity_kind.column]  # a single entity: read with the scene row
@@ -89,7 +89,7 @@ def _value(field: SceneField, row: dict[str, Any],
 def load_snapshots(ids: Sequence[str]) -> list[SceneSnapshot]:
     """Snapshots of ``ids`` in that order (ids that no longer exist are skipped)."""
     columns = [column for field in SCENE_FIELDS.values() for column in (
-        [field.column] if field.shape == Shape.VALUE
+        [field.column] if field.plain
         else [field.entity_kind.column, field.entity_kind.name_lookup]
         if field.shape == Shape.ENTITY
         else []
@@ -97,7 +97,7 @@ def load_snapshots(ids: Sequence[str]) -> list[SceneSnapshot]:
     rows = {
         row["id"]: row
         for row in Scene.objects.filter(id__in=ids).values(
-            "id", "title", "stash_updated_at", *columns
+            "id", "stash_updated_at", *dict.fromkeys(["title", *columns])
         )
     }
     paths: dict[str, str] = {}

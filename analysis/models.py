@@ -28,6 +28,13 @@ class ChangeField(models.TextChoices):
     PERFORMERS = "performers"
     TAGS = "tags"
     DETAILS = "details"
+    TITLE = "title"
+    DATE = "date"
+    CODE = "code"
+    URLS = "urls"
+    RATING = "rating"
+    ORGANIZED = "organized"
+    STASH_IDS = "stash_ids"
 
 
 class ChangeAction(models.TextChoices):

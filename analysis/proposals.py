@@ -8,12 +8,15 @@ Value shapes, as stored on PlanChange and documented in the API schema:
   current the scene's list of ``{"id", "name"}``. One change per scene, field and action.
   A new entity found on a stash-box also carries ``"stash_ids": [{"endpoint", "stash_id"}]``
   (a new studio too), which apply creates it with.
-- details, set: proposed and current are strings.
+- details, title, code, set: proposed and current are strings ("" for none); date a
+  "YYYY-MM-DD" string or null; rating an integer 0-100 or null; organized a boolean.
+- urls, add | remove: a list of URL strings; stash_ids, add | remove: a list of
+  ``{"endpoint", "stash_id"}``; current the scene's list.
 
 Rules, the same for every source: only switched-on fields are proposed, new entities only
 with create-missing; a value the scene already has is never proposed; findings below the
-confidence threshold are dropped; the same entity found twice (path and AI) counts once, with the
-higher confidence; a list change's confidence (and its source) is that of its least
+confidence threshold are dropped; the same entity found twice (path and AI) counts once,
+with the higher confidence; a list change's confidence (and its source) is that of its least
 certain entity, so auto-accept only takes a change all of whose entities clear the bar.
 """
 
@@ -32,7 +35,7 @@ class Finding:
     """One value a source found for a scene's field.
 
     Entity fields name an entity (``entity_id`` None proposes a new one, by ``name``);
-    plain-value fields carry ``value``.
+    plain-value fields carry ``value`` (list fields: one item).
     """
 
     field: str  # a SCENE_FIELDS key
@@ -48,8 +51,11 @@ class Finding:
     @property
     def key(self) -> tuple[str, Any]:
         """What two findings of the same proposal share (the same entity or value)."""
-        if SCENE_FIELDS[self.field].shape == Shape.VALUE:
+        field = SCENE_FIELDS[self.field]
+        if field.shape == Shape.VALUE:
             return (self.field, repr(self.value))
+        if field.shape == Shape.VALUE_LIST:
+            return (self.field, field.item_key(self.value))
         entity = self.entity_id if self.entity_id is not None else f"new:{normalize(self.name)}"
         return (self.field, entity)
 
@@ -65,7 +71,10 @@ def _merge(findings: list[Finding]) -> list[Finding]:
     return list(best.values())
 
 
-def _is_current(finding: Finding, current: list[dict[str, Any]]) -> bool:
+def _is_current(finding: Finding, current: list[Any]) -> bool:
+    field = SCENE_FIELDS[finding.field]
+    if field.plain:
+        return field.item_key(finding.value) in {field.item_key(item) for item in current}
     if finding.entity_id is not None:
         return any(item["id"] == finding.entity_id for item in current)
     return any(normalize(item["name"]) == normalize(finding.name) for item in current)
@@ -78,7 +87,11 @@ def _status(confidence: float, options: AnalysisOptions) -> str:
     return ChangeStatus.PENDING
 
 
-def _value(finding: Finding) -> dict[str, Any]:
+def _value(finding: Finding) -> Any:
+    """The finding as an item of its field's value (a new entity found on a stash-box with
+    its stash id)."""
+    if SCENE_FIELDS[finding.field].plain:
+        return finding.value
     value: dict[str, Any] = {"id": finding.entity_id, "name": finding.name}
     if finding.entity_id is None and finding.stash_id is not None:
         endpoint, stash_id = finding.stash_id
@@ -87,7 +100,8 @@ def _value(finding: Finding) -> dict[str, Any]:
 
 
 def _reason(finding: Finding) -> str:
-    return f"{finding.name} ({finding.source}): {finding.reason}"
+    label = SCENE_FIELDS[finding.field].item_label(_value(finding))
+    return f"{label} ({finding.source}): {finding.reason}"
 
 
 def _best(found: list[Finding]) -> Finding:
@@ -105,7 +119,7 @@ class ChangeBuilder:
         """Whether the options let any source propose this: its field is switched on, and a
         new entity only with create-missing."""
         field = SCENE_FIELDS[finding.field]
-        new_entity = field.shape != Shape.VALUE and finding.entity_id is None
+        new_entity = not field.plain and finding.entity_id is None
         return self.options.detects(field) and (self.options.create_missing or not new_entity)
 
     def changes_for(self, scene: SceneSnapshot, findings: list[Finding]) -> list[PlanChange]:
@@ -121,6 +135,7 @@ class ChangeBuilder:
             if not found:
                 continue
             build = {Shape.VALUE: self._value_change, Shape.ENTITY: self._entity_change,
+                     Shape.VALUE_LIST: self._list_change,
                      Shape.ENTITY_LIST: self._list_change}[field.shape]
             change = build(scene, field.name, found)
             changes += [change] if change else []
@@ -164,7 +179,7 @@ class ChangeBuilder:
         added = [f for f in found if not _is_current(f, current)]
         if not added:
             return None
-        added.sort(key=lambda f: (-f.confidence, f.name))
+        added.sort(key=lambda f: (-f.confidence, SCENE_FIELDS[field].item_label(_value(f))))
         weakest = added[-1]  # gives the change its confidence, and so its source
         return self._change(
             scene, field=field, action=ChangeAction.ADD,

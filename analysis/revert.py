@@ -14,9 +14,11 @@ edited it since) gets a ``conflict`` and starts rejected, so no bulk accept take
 apply itself refuses a set whose value moved (``CHANGED_IN_STASH``).
 """
 
+from collections.abc import Hashable
+
 from django.db import transaction
 
-from analysis.fields import SCENE_FIELDS
+from analysis.fields import SCENE_FIELDS, SceneField
 from analysis.models import (
     AnalysisPlan,
     ChangeAction,
@@ -34,16 +36,20 @@ UNDO_ACTION: dict[str, str] = {
 }
 
 
-def _label(value) -> str:
+def _label(field: SceneField, value) -> str:
+    if isinstance(value, list):
+        return ", ".join(field.item_label(item) for item in value) or "nothing"
     if isinstance(value, dict):
         return value.get("name") or f"#{value.get('id')}"
-    if isinstance(value, list):
-        return ", ".join(_label(item) for item in value) or "nothing"
-    return repr(value[:60] + "…" if len(value) > 60 else value) if value else "nothing"
+    if isinstance(value, str):
+        return repr(value[:60] + "…" if len(value) > 60 else value) if value else "nothing"
+    return "nothing" if value is None else str(value)
 
 
-def _ids(items) -> set[str]:
-    return {str(item["id"]) for item in items or () if item.get("id") is not None}
+def _keys(field: SceneField, items) -> set[Hashable]:
+    """The keys of the items a list held (entities Stash has, by id)."""
+    return {field.item_key(item) for item in items or ()
+            if field.plain or item.get("id") is not None}
 
 
 class _Undo:
@@ -72,30 +78,31 @@ class _Undo:
         else:
             now = field.stash_value(self.scene)
             if not field.same_set_value(now, written):
-                conflict = (f"Stash now holds {_label(now)}, not {_label(written)} that the "
-                            "apply wrote.")
+                conflict = (f"Stash now holds {_label(field, now)}, not {_label(field, written)} "
+                            "that the apply wrote.")
         return self._revert(ChangeAction.SET, current=written, proposed=self.before,
                             conflict=conflict)
 
     def _list(self) -> PlanChange | None:
         change = self.change
-        had = _ids(self.before)
+        field = SCENE_FIELDS[change.field]
+        had = _keys(field, self.before)
         adding = change.action == ChangeAction.ADD
-        # What the apply changed: added entities the scene lacked, removed ones it had.
+        # What the apply changed: added items the scene lacked, removed ones it had.
         written = [item for item in change.proposed_value or ()
-                   if (str(item.get("id")) in had) != adding]
+                   if (field.item_key(item) in had) != adding]
         if not written:
             return None
         if self.scene is None:
             return self._revert(UNDO_ACTION[change.action], current=[], proposed=written,
                                 conflict="The scene no longer exists in Stash.")
-        now = SCENE_FIELDS[change.field].stash_value(self.scene)
-        holds = _ids(now)
-        moved = [item for item in written if (str(item["id"]) in holds) != adding]
+        now = field.stash_value(self.scene)
+        holds = _keys(field, now)
+        moved = [item for item in written if (field.item_key(item) in holds) != adding]
         conflict = ""
         if moved:
             state = "no longer has" if adding else "has again"
-            conflict = f"Stash {state}: {_label(moved)}."
+            conflict = f"Stash {state}: {_label(field, moved)}."
         return self._revert(UNDO_ACTION[change.action], current=now, proposed=written,
                             conflict=conflict)
 

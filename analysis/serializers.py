@@ -5,7 +5,7 @@ import django_filters
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-from analysis.fields import SCENE_FIELDS
+from analysis.fields import SCENE_FIELDS, SceneField, Shape
 from analysis.filters import PlanChangeFilterSet
 from analysis.fingerprints import ONLY_CHOICES
 from analysis.models import AnalysisPlan, ChangeField, PlanChange
@@ -57,6 +57,13 @@ class ProposedEntitySerializer(ChangeEntitySerializer):
     stash_ids = None  # type: ignore[assignment]  # set by stash-box proposals only
 
 
+class StashIdSerializer(serializers.Serializer):
+    """A link to a stash-box scene, in a ``stash_ids`` change (schema only)."""
+
+    endpoint = serializers.URLField(help_text="The stash-box GraphQL URL.")
+    stash_id = serializers.CharField(help_text="The scene's id on that stash-box.")
+
+
 class ChangeValueField(serializers.JSONField):
     """A change's current or proposed value; its shape depends on the field."""
 
@@ -71,15 +78,27 @@ class ChangeValueFieldExtension(OpenApiSerializerFieldExtension):
         entity_serializer = (
             ProposedEntitySerializer if direction == "request" else ChangeEntitySerializer)
         entity = auto_schema.resolve_serializer(entity_serializer, direction).ref
+        stash_id = auto_schema.resolve_serializer(StashIdSerializer, direction).ref
         # OpenAPI 3.0 ignores ``nullable`` beside oneOf without a type: the string member
         # carries it too, so that null matches exactly one member.
         nullable = {"nullable": True} if self.target.allow_null else {}
+        item = {"anyOf": [entity, stash_id, {"type": "string"}]}
         return {
-            "oneOf": [entity, {"type": "array", "items": entity}, {"type": "string", **nullable}],
+            "oneOf": [entity, {"type": "array", "items": item}, {"type": "string", **nullable},
+                      {"type": "integer"}, {"type": "boolean"}],
             **nullable,
-            "description": "By field: studio -> an entity (current may be null); performers "
-            "and tags -> a list of entities; details -> a string.",
+            "description": "By field: " + "; ".join(
+                f"{field.name} -> {_value_description(field)}"
+                for field in SCENE_FIELDS.values()) + ".",
         }
+
+
+def _value_description(field: SceneField) -> str:
+    if field.shape == Shape.ENTITY:
+        return "an entity (current may be null)"
+    if field.shape == Shape.ENTITY_LIST:
+        return "a list of entities"
+    return field.value_hint
 
 
 class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
@@ -269,8 +288,10 @@ class PlanDetailSerializer(PlanSerializer):
 
 class ChangeUpdateSerializer(NoUnknownKeysMixin, serializers.Serializer):
     proposed_value = ChangeValueField(
-        required=False, help_text="A studio is {id} or {id: null, name} for a new one; "
-        "performers and tags a non-empty list of those; details a string.")
+        required=False, allow_null=True,
+        help_text="A studio is {id} or {id: null, name} for a new one; performers and tags a "
+        "non-empty list of those; the other fields as the value "
+        "describes (list fields: a non-empty list; null clears a date or a rating).")
     status = serializers.ChoiceField(choices=REVIEW_STATUSES, required=False)
 
     def validate(self, attrs):

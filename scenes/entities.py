@@ -50,7 +50,8 @@ class EntityKind:
 
     @property
     def update_fields(self) -> list[str]:
-        return ["name", "aliases", "search_text", "last_synced", *self.extra_fields]
+        return ["name", "aliases", "ignore_auto_tag", "search_text", "last_synced",
+                *self.extra_fields]
 
     def items_of(self, stash_scene: dict[str, Any]) -> list[dict[str, Any]]:
         """The ``{"id", "name", ...}`` entities of this kind that a Stash scene holds."""

@@ -12,6 +12,9 @@ class Entity(models.Model):
     id = models.CharField(primary_key=True, max_length=32)
     name = models.CharField(max_length=255, db_index=True)
     aliases = models.JSONField(default=list, blank=True)
+    # Stash's "ignore auto tag": never matched by name in file paths (Stash's auto-tag, and
+    # StashHog's path detectors).
+    ignore_auto_tag = models.BooleanField(default=False)
     # Lower-cased name and aliases, one per line: what ``search`` looks in, kept by sync.
     search_text = models.TextField(blank=True, editable=False)
     last_synced = models.DateTimeField(db_index=True)
@@ -48,6 +51,8 @@ class Scene(models.Model):
     code = models.CharField(max_length=255, blank=True)
     urls = models.JSONField(default=list, blank=True)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)  # Stash rating100
+    # Links to stash-box scenes: [{"endpoint", "stash_id"}], at most one per endpoint.
+    stash_ids = models.JSONField(default=list, blank=True)
     created_date = models.DateTimeField()  # Stash created_at
     scene_date = models.DateField(null=True, blank=True)  # Stash date
     stash_updated_at = models.DateTimeField()  # not queried: sync keeps the watermark

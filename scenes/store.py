@@ -39,7 +39,8 @@ def search_text(*parts: str | None) -> str:
 def _entity_row(kind: EntityKind, item: dict[str, Any], now: datetime) -> tuple[Any, ...]:
     aliases = list(item.get(kind.alias_key) or ())
     extra = tuple(item.get(field) or "" for field in kind.extra_fields)
-    return (item["id"], item["name"], aliases, search_text(item["name"], *aliases), now, *extra)
+    return (item["id"], item["name"], aliases, bool(item.get("ignore_auto_tag")),
+            search_text(item["name"], *aliases), now, *extra)
 
 
 def upsert_entities(kind: EntityKind, items: list[dict[str, Any]], now: datetime) -> None:
@@ -65,7 +66,7 @@ def add_missing_entities(kind: EntityKind, named: dict[str, str], now: datetime)
 
 # -- scenes --------------------------------------------------------------------------------
 
-SCENE_FIELDS = ["id", "title", "details", "organized", "code", "urls", "rating",
+SCENE_FIELDS = ["id", "title", "details", "organized", "code", "urls", "rating", "stash_ids",
                 "created_date", "scene_date", "stash_updated_at", "studio_id", "search_text",
                 "last_synced"]
 
@@ -80,6 +81,8 @@ def _scene_row(scene: dict[str, Any], now: datetime) -> tuple[Any, ...]:
         scene.get("code") or "",
         list(scene.get("urls") or ()),
         scene.get("rating100"),
+        [{"endpoint": item["endpoint"], "stash_id": item["stash_id"]}
+         for item in scene.get("stash_ids") or ()],
         parse_timestamp(scene["created_at"]),
         parse_date(scene.get("date")),
         parse_timestamp(scene["updated_at"]),

@@ -37,7 +37,11 @@ logger = logging.getLogger("stashhog.stash")
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 BULK_MODES = ("ADD", "REMOVE", "SET")
-SCENE_UPDATE_FIELDS = frozenset({"studio_id", "details"})
+# The single values ``bulkSceneUpdate`` sets on many scenes; ``sceneUpdate`` also takes the
+# whole list of stash ids (Stash has no bulk edit of them).
+BULK_SET_FIELDS = frozenset({"studio_id", "details", "title", "code", "date", "rating100",
+                             "organized"})
+SCENE_UPDATE_FIELDS = BULK_SET_FIELDS | {"stash_ids"}
 
 
 @dataclass(frozen=True)
@@ -162,13 +166,15 @@ class StashClient:
         tag_mode: str = "ADD",
         performer_ids: Iterable[str | int] | None = None,
         performer_mode: str = "ADD",
+        urls: Iterable[str] | None = None,
+        url_mode: str = "ADD",
     ) -> list[str]:
-        """Add, remove or set tags/performers on many scenes; returns the updated ids.
+        """Add, remove or set tags/performers/URLs on many scenes; returns the updated ids.
 
         Stash applies each request all-or-nothing; ids are sent in batches of SCENE_BATCH,
         so an error in a later chunk leaves earlier chunks applied.
         """
-        for mode in (tag_mode, performer_mode):
+        for mode in (tag_mode, performer_mode, url_mode):
             if mode not in BULK_MODES:
                 raise ValueError(f"unknown bulk mode {mode!r}; expected one of {BULK_MODES}")
         changes: dict[str, Any] = {}
@@ -179,6 +185,8 @@ class StashClient:
                 "ids": [str(i) for i in performer_ids],
                 "mode": performer_mode,
             }
+        if urls is not None:
+            changes["urls"] = {"values": list(urls), "mode": url_mode}
         updated: list[str] = []
         for chunk in batched([str(i) for i in scene_ids]):
             result = self._execute("BulkSceneUpdate", input={"ids": chunk, **changes})
@@ -186,7 +194,8 @@ class StashClient:
         return updated
 
     def update_scene(self, scene_id: str | int, **fields: Any) -> dict[str, Any]:
-        """Set ``studio_id`` (None clears it) and/or ``details`` on one scene."""
+        """Set any of ``SCENE_UPDATE_FIELDS`` on one scene (None clears a value;
+        ``stash_ids`` replaces the scene's whole list)."""
         unknown = set(fields) - SCENE_UPDATE_FIELDS
         if unknown:
             raise TypeError(f"update_scene does not set {sorted(unknown)}")
@@ -195,9 +204,9 @@ class StashClient:
         return scene
 
     def bulk_set_fields(self, scene_ids: Iterable[str | int], **fields: Any) -> list[str]:
-        """Set ``studio_id`` (None clears it) and/or ``details`` on many scenes at once;
+        """Set any of ``BULK_SET_FIELDS`` (None clears a value) on many scenes at once;
         returns the updated ids. All-or-nothing per request, in batches of SCENE_BATCH."""
-        unknown = set(fields) - SCENE_UPDATE_FIELDS
+        unknown = set(fields) - BULK_SET_FIELDS
         if unknown:
             raise TypeError(f"bulk_set_fields does not set {sorted(unknown)}")
         updated: list[str] = []

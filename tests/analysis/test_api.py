@@ -376,7 +376,7 @@ def test_bulk_review_validates_its_body(api_client, plan, plan_factory):
     foreign = other.changes.get().id
 
     assert bulk(api_client, plan, status="pending").status_code == 400
-    assert bulk(api_client, plan, status="accepted", field="rating").status_code == 400
+    assert bulk(api_client, plan, status="accepted", field="bogus").status_code == 400
     response = bulk(api_client, plan, status="accepted", change_ids=[foreign])
     assert response.status_code == 400
     assert response.json()["detail"] == {"change_ids": [foreign]}

@@ -3,6 +3,7 @@
 import pytest
 from rest_framework.exceptions import ValidationError
 
+from analysis.fields import SCENE_FIELDS
 from analysis.generate import run_analysis
 from analysis.models import AnalysisPlan, ChangeSource, ChangeStatus, PlanStatus
 from analysis.selection import SceneSelection
@@ -191,8 +192,7 @@ def test_options_default_from_the_settings(library, catalogue, analyse):
     ({"use_ai": "yes"}, "use_ai"),
     ({"max_cost_usd": -1}, "max_cost_usd"),
     ({"detect_everything": True}, "detect_everything"),
-    ({"detect_studios": False, "detect_performers": False, "detect_tags": False,
-      "detect_details": False}, "detectors"),
+    ({field.option: False for field in SCENE_FIELDS.values()}, "detectors"),
 ])
 def test_invalid_options_are_rejected_before_any_job(library, analyse, options, problem):
     with pytest.raises(ValidationError) as raised:

@@ -110,6 +110,7 @@ class FakeTag:
     updated_at: str
     aliases: list[str] = field(default_factory=list)
     stash_ids: list[dict] = field(default_factory=list)
+    ignore_auto_tag: bool = False
 
 
 @dataclass(slots=True)
@@ -121,6 +122,7 @@ class FakePerformer:
     disambiguation: str | None = None
     alias_list: list[str] = field(default_factory=list)
     stash_ids: list[dict] = field(default_factory=list)
+    ignore_auto_tag: bool = False
 
     @property
     def aliases(self) -> list[str]:
@@ -135,6 +137,7 @@ class FakeStudio:
     updated_at: str
     aliases: list[str] = field(default_factory=list)
     stash_ids: list[dict] = field(default_factory=list)
+    ignore_auto_tag: bool = False
 
 
 # -- filters ------------------------------------------------------------------------------
@@ -364,9 +367,9 @@ class FakeLibrary:
             for scene in scenes:
                 plain = {}
                 for key, value in fields.items():
-                    if key in ("tag_ids", "performer_ids") and value is not None:
+                    if key in ("tag_ids", "performer_ids", "urls") and value is not None:
                         plain[key] = _apply_mode(getattr(scene, key), value)
-                    elif key not in ("tag_ids", "performer_ids"):
+                    elif key not in ("tag_ids", "performer_ids", "urls"):
                         plain[key] = value
                 self._set_scene_fields(scene, plain)
                 scene.updated_at = now
@@ -390,8 +393,18 @@ class FakeLibrary:
             elif key in ("performer_ids", "tag_ids"):
                 value = list(dict.fromkeys(int(i) for i in value or ()))
             elif key == "urls":
-                value = list(value or ())
+                value = list(dict.fromkeys(value or ()))
+            elif key == "stash_ids":
+                value = self._stash_ids(value)
             setattr(scene, key, value)
+
+    def _stash_ids(self, entries) -> list[dict]:
+        """A scene's stash ids: one per endpoint, as Stash keeps them."""
+        entries = self._entity_stash_ids(entries or ())
+        endpoints = [entry["endpoint"] for entry in entries]
+        if len(set(endpoints)) != len(endpoints):
+            raise FakeStashError("a scene has at most one stash id per endpoint")
+        return entries
 
     def _check_refs(self, fields: dict) -> None:
         studio_id = fields.get("studio_id")
@@ -519,8 +532,12 @@ class FakeLibrary:
         return lambda record: here(record) and not sub(record)
 
 
-def _apply_mode(current: list[int], change: dict) -> list[int]:
-    ids = [int(i) for i in change.get("ids") or ()]
+def _apply_mode(current: list, change: dict) -> list:
+    """A ``BulkUpdateIds`` (entity ids) or ``BulkUpdateStrings`` (``values``) edit."""
+    if "values" in change:
+        ids = list(change.get("values") or ())
+    else:
+        ids = [int(i) for i in change.get("ids") or ()]
     mode = change["mode"]
     if mode == "SET":
         return ids

@@ -215,6 +215,7 @@ def test_all_entities_with_updated_since(named_stash):
                 "id": str(outdoors.id),
                 "name": "Outdoors",
                 "aliases": ["Outside"],
+                "ignore_auto_tag": False,
                 "updated_at": outdoors.updated_at,
             }
         ]
