@@ -6,6 +6,7 @@ import json
 import pytest
 from django_celery_beat.models import PeriodicTask
 
+from analysis.fields import SCENE_FIELDS
 from automation.models import Schedule
 from automation.tasks import run_schedule_task
 from jobs.models import Job, JobStatus
@@ -69,8 +70,7 @@ def test_create_stores_a_periodic_task_pointing_at_the_run_task(api_client):
     ({"kind": "analysis", "parameters": {"options": {"confidence_threshold": 2}}}, "parameters"),
     ({"kind": "analysis", "parameters": {"scene_ids": ["424242"]}}, "parameters"),
     ({"kind": "analysis", "parameters": {"options": {
-        "detect_studios": False, "detect_performers": False, "detect_tags": False,
-        "detect_details": False}}}, "parameters"),
+        field.option: False for field in SCENE_FIELDS.values()}}}, "parameters"),
     ({"kind": "apply", "parameters": {"plan_id": 999}}, "parameters"),
 ])
 def test_a_bad_schedule_is_a_400_when_saved(api_client, fields, field):
