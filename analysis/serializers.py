@@ -85,7 +85,8 @@ class ChangeValueFieldExtension(OpenApiSerializerFieldExtension):
         item = {"anyOf": [entity, stash_id, {"type": "string"}]}
         return {
             "oneOf": [entity, {"type": "array", "items": item}, {"type": "string", **nullable},
-                      {"type": "integer"}, {"type": "boolean"}],
+                      {"type": "integer", "minimum": 0, "maximum": 100},  # a rating
+                      {"type": "boolean"}],
             **nullable,
             "description": "By field: " + "; ".join(
                 f"{field.name} -> {_value_description(field)}"

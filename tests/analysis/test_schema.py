@@ -9,7 +9,8 @@ def test_change_values_document_their_shapes(openapi_schema):
     assert entity == {"$ref": "#/components/schemas/ChangeEntity"}
     assert items == {"type": "array", "items": {"anyOf": [
         entity, {"$ref": "#/components/schemas/StashId"}, {"type": "string"}]}}
-    assert (text["type"], number, flag) == ("string", {"type": "integer"}, {"type": "boolean"})
+    assert (text["type"], flag) == ("string", {"type": "boolean"})
+    assert number == {"type": "integer", "minimum": 0, "maximum": 100}
     for field in ("studio", "tags", "rating", "urls", "stash_ids"):
         assert f"{field} ->" in change["proposed_value"]["description"]
     assert change["proposed_value"]["nullable"] is True
