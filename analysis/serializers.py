@@ -57,13 +57,6 @@ class ProposedEntitySerializer(ChangeEntitySerializer):
     stash_ids = None  # type: ignore[assignment]  # set by stash-box proposals only
 
 
-class StashIdSerializer(serializers.Serializer):
-    """A link to a stash-box scene, in a ``stash_ids`` change (schema only)."""
-
-    endpoint = serializers.URLField(help_text="The stash-box GraphQL URL.")
-    stash_id = serializers.CharField(help_text="The scene's id on that stash-box.")
-
-
 class ChangeValueField(serializers.JSONField):
     """A change's current or proposed value; its shape depends on the field."""
 

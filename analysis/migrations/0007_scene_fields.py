@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analysis', '0005_scene_analysis'),
+        ('analysis', '0006_stashbox_source'),
     ]
 
     operations = [
