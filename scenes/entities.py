@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.db.models import F, QuerySet
 
 from scenes.models import Entity, Performer, Scene, Studio, Tag
 from scenes.stash import StashClient
+
+LINK_ORDER = ("link_name", "link_entity")  # a scene's entities of a kind: by name, then id
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,13 +68,19 @@ class EntityKind:
         """The link's column holding the scene id."""
         return "scene_id" if self.many else "id"
 
-    def named_links(self, scene_ids: Iterable[str]) -> Iterable[tuple[str, str, str]]:
-        """``(scene id, entity id, entity name)`` for these local scenes, by name then id."""
-        name = self.name_lookup
+    def link_rows(self, scene_ids: Iterable[str]) -> QuerySet[Any, dict[str, Any]]:
+        """``{"link_scene", "link_entity", "link_name"}`` for these local scenes, unordered:
+        the same columns for every kind, so that kinds can be read in one UNION."""
         links = self.link._default_manager.filter(**{f"{self._scene_column}__in": list(scene_ids)})
         if not self.many:
             links = links.exclude(**{self.column: None})
-        return links.order_by(name, self.column).values_list(self._scene_column, self.column, name)
+        return links.values(link_scene=F(self._scene_column), link_entity=F(self.column),
+                            link_name=F(self.name_lookup))
+
+    def named_links(self, scene_ids: Iterable[str]) -> Iterable[tuple[str, str, str]]:
+        """``(scene id, entity id, entity name)`` for these local scenes, by name then id."""
+        return self.link_rows(scene_ids).order_by(*LINK_ORDER).values_list(
+            "link_scene", "link_entity", "link_name")
 
     def scenes_using(self, entity_ids: Iterable[str]) -> list[str]:
         """Ids of the local scenes that reference any of these entities."""
