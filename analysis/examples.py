@@ -5,12 +5,15 @@ from drf_spectacular.utils import OpenApiExample
 from jobs.schema import JOB_ID
 from stashhog.api.schema import error_example
 
+_AI_USAGE = {"requests": 15, "cache_hits": 2, "scenes_skipped": 6, "retries": 1, "errors": 0,
+             "prompt_tokens": 12240, "cached_prompt_tokens": 0, "completion_tokens": 2760,
+             "cost_usd": 0.003492}
 _METADATA = {
     "job_id": JOB_ID,
     "options": {"detect_studios": True, "detect_performers": True, "detect_tags": True,
                 "detect_details": True, "use_path": True, "use_ai": True,
                 "create_missing": False, "confidence_threshold": 0.5,
-                "auto_accept_threshold": None, "max_cost_usd": 5.0},
+                "auto_accept_threshold": None, "max_cost_usd": 5.0, "skip_settled": True},
     "selection": {"scene_ids": None, "filters": {"organized": False}},
     "model": "gpt-4o-mini",
     "outcome": "completed",
@@ -19,14 +22,11 @@ _METADATA = {
                "changes": 96, "changes_by_field": {"studio": 31, "performers": 40, "tags": 9,
                                                    "details": 16},
                "auto_accepted": 0, "dropped_below_threshold": 14},
-    "tokens": {"prompt": 61440, "completion": 9120},
-    "cost_usd": 0.014688,
-    "ai": {"requests": 118, "cache_hits": 2, "errors": 0, "prompt_tokens": 61440,
-           "completion_tokens": 9120, "cost_usd": 0.014688},
+    "tokens": {"prompt": 12240, "cached_prompt": 0, "completion": 2760},
+    "cost_usd": 0.003492,
+    "ai": _AI_USAGE,
     "errors": [],
-    "sources": {"path": {}, "ai": {"model": "gpt-4o-mini", "requests": 118, "cache_hits": 2,
-                                   "errors": 0, "prompt_tokens": 61440,
-                                   "completion_tokens": 9120, "cost_usd": 0.014688}},
+    "sources": {"path": {}, "ai": {"model": "gpt-4o-mini", **_AI_USAGE}},
     "duration_seconds": 41.2,
 }
 _PLAN = {

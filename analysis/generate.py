@@ -111,6 +111,7 @@ class _Run:
                 "dropped_below_threshold": self.builder.dropped_below_threshold,
             },
             "tokens": {"prompt": self.usage.prompt_tokens,
+                       "cached_prompt": self.usage.cached_prompt_tokens,
                        "completion": self.usage.completion_tokens},
             "cost_usd": round(self.usage.cost_usd, 6),
             "ai": self.usage.as_dict(),

@@ -18,6 +18,7 @@ SETTING_DEFAULTS = {
     "confidence_threshold": "analysis_confidence_threshold",
     "auto_accept_threshold": "analysis_auto_accept_threshold",
     "max_cost_usd": "analysis_max_cost_usd",
+    "skip_settled": "analysis_skip_settled",
 }
 
 
@@ -27,6 +28,9 @@ class AnalysisOptions:
     confidence_threshold: float
     auto_accept_threshold: float | None
     max_cost_usd: float
+    # Ask the AI only for the fields the path left open (a default for parameters stored
+    # before the option existed).
+    skip_settled: bool = True
     # The SCENE_FIELDS names to propose. Outside, each is a switch named by its field's
     # ``option`` ("detect_tags"), on unless turned off.
     fields: frozenset[str] = frozenset(SCENE_FIELDS)

@@ -120,6 +120,11 @@ class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
         help_text="use_stashbox: the stash-box to identify with, by its endpoint as configured "
         "in Stash; default: the first one configured.")
 
+    skip_settled = JSONBooleanField(
+        required=False, help_text="Ask the AI only for the fields that the path proposals do "
+        "not already settle above the confidence threshold; a scene with none left is not "
+        "sent. Default: analysis_skip_settled.")
+
     def validate_max_cost_usd(self, value: float) -> float:
         """The setting is a ceiling: a request may lower the budget, never raise it."""
         ceiling = get_setting("analysis_max_cost_usd")

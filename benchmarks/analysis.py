@@ -16,8 +16,9 @@ service from the fake Stash server into a throwaway SQLite database, then:
   prints requests per scene and prompt tokens per scene (the fake answers schema-valid empty
   proposals: the AI's precision and recall need a real model, not measured here).
 
-Goals: > 2,000 scenes/s; precision >= 0.95; recall >= 0.85; 1 request per scene; prompt
-tokens per scene within 10% between the two catalogue sizes.
+Goals: > 2,000 scenes/s; precision >= 0.95; recall >= 0.85; at most 1/ai_batch_size
+requests per scene; prompt tokens per scene within 10% between the two catalogue sizes.
+Batch sizes, cost and throughput at 1 s latency: benchmarks/ai.py.
 
     .venv/bin/python benchmarks/analysis.py [--scenes 20000] [--ai-scenes 300]
 """

@@ -69,11 +69,17 @@ def header_safe(value: str) -> str:
     return value
 
 
+PRICE_KEYS = {"prompt", "completion"}
+OPTIONAL_PRICE_KEYS = {"cached_prompt"}  # prompt tokens read from the server's cache
+
+
 def price_table(value: dict[str, Any]) -> dict[str, Any]:
     for model, prices in value.items():
-        if not isinstance(prices, dict) or set(prices) != {"prompt", "completion"}:
+        if not isinstance(prices, dict) or not PRICE_KEYS <= set(prices) <= (
+                PRICE_KEYS | OPTIONAL_PRICE_KEYS):
             raise ValueError(
-                f"price of {model}: expected {{'prompt': <USD/1M>, 'completion': <USD/1M>}}"
+                f"price of {model}: expected {{'prompt': <USD/1M>, 'completion': <USD/1M>}} "
+                "and optionally 'cached_prompt': <USD/1M>"
             )
         for price in prices.values():
             if (not isinstance(price, int | float) or isinstance(price, bool)
@@ -168,10 +174,16 @@ SETTINGS = [
     SettingSpec("openai_model", str, "gpt-4o-mini", "Model used for AI proposals.",
                 env="OPENAI_MODEL", validate=non_empty),
     SettingSpec("ai_prices", dict, {}, "Price overrides, USD per 1M tokens: "
-                '{"model": {"prompt": 0.15, "completion": 0.6}}; merged over the built-in table.',
+                '{"model": {"prompt": 0.15, "cached_prompt": 0.075, "completion": 0.6}} '
+                "(cached_prompt: prompt tokens the server served from its prompt cache; "
+                "default: the prompt price); merged over the built-in table.",
                 env="STASHHOG_AI_PRICES", validate=price_table),
     SettingSpec("ai_concurrency", int, 4, "AI requests in flight at once per analysis job.",
                 env="STASHHOG_AI_CONCURRENCY", minimum=1, maximum=64),
+    SettingSpec("ai_batch_size", int, 8,
+                "Scenes per AI request: the instructions and candidate list are sent once "
+                "per request, so larger batches cost fewer tokens per scene.",
+                env="STASHHOG_AI_BATCH_SIZE", minimum=1, maximum=32),
     SettingSpec("analysis_confidence_threshold", float, 0.5,
                 "Proposals below this confidence are dropped.",
                 env="STASHHOG_CONFIDENCE_THRESHOLD", minimum=0, maximum=1),
@@ -186,6 +198,10 @@ SETTINGS = [
     SettingSpec("analysis_create_missing", bool, False,
                 "Propose studios, performers and tags that Stash does not have yet.",
                 env="STASHHOG_CREATE_MISSING"),
+    SettingSpec("analysis_skip_settled", bool, True,
+                "Ask the AI only for the fields a scene's path proposals leave open (above "
+                "the confidence threshold); a scene with none open is not sent at all.",
+                env="STASHHOG_SKIP_SETTLED"),
     SettingSpec("analysis_max_cost_usd", float, 5.0,
                 "An analysis job stops before its AI cost would exceed this (USD). A request "
                 "may ask for less, never more.",

@@ -53,6 +53,7 @@ class AIResult:
     prompt_tokens: int
     completion_tokens: int
     model: str
+    cached_tokens: int = 0  # of prompt_tokens, read from the server's prompt cache
 
 
 class AIClient:
@@ -76,8 +77,10 @@ class AIClient:
         self.close()
 
     def complete_json(self, *, system: str, user: str, schema: dict[str, Any],
-                      schema_name: str) -> AIResult:
-        """One structured-output request; the answer is parsed and validated against ``schema``.
+                      schema_name: str, check: dict[str, Any] | None = None) -> AIResult:
+        """One structured-output request; the answer is parsed and validated against
+        ``check`` (default ``schema``, the one the server is asked to follow): a caller that
+        validates parts of the answer on its own passes a looser one.
 
         Raises ``AIOutputInvalid`` (with the usage) when the answer is not matching JSON.
         """
@@ -96,6 +99,8 @@ class AIClient:
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
         completion_tokens = usage.completion_tokens if usage else 0
+        details = usage.prompt_tokens_details if usage else None
+        cached_tokens = min(prompt_tokens, (details.cached_tokens if details else None) or 0)
         model = response.model or self.config.model
         choice = response.choices[0] if response.choices else None
         content = choice.message.content if choice else None
@@ -105,6 +110,7 @@ class AIClient:
                 reason,
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
+                cached_tokens=cached_tokens,
                 model=model,
                 content=content,
             )
@@ -119,7 +125,7 @@ class AIClient:
             data = json.loads(content)
         except json.JSONDecodeError as err:
             raise invalid(f"The answer is not valid JSON ({err.msg})") from None
-        error = best_match(Draft202012Validator(schema).iter_errors(data))
+        error = best_match(Draft202012Validator(check or schema).iter_errors(data))
         if error is not None:
             raise invalid(
                 f"The answer does not match the schema at {error.json_path}: "
@@ -129,6 +135,7 @@ class AIClient:
             data=data,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            cached_tokens=cached_tokens,
             model=model,
         )
 

@@ -48,9 +48,11 @@ class AIOutputInvalid(AIError):
         completion_tokens: int,
         model: str,
         content: str | None,
+        cached_tokens: int = 0,
     ):
         super().__init__(message)
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = completion_tokens
+        self.cached_tokens = cached_tokens
         self.model = model
         self.content = content

@@ -1,6 +1,7 @@
 """The ``ai`` source: entities an OpenAI-compatible model names for each scene
 (``analysis.ai_analysis`` does the work; this opens it with the effective settings)."""
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -32,11 +33,13 @@ def ai_prices() -> dict[str, Any]:
 class AIRun:
     """The analyser of one job; ``usage`` is what the job's AI work cost so far."""
 
-    chunk_size = AI_SCENE_CHUNK
-
     def __init__(self, analyser: AIAnalyser) -> None:
         self.analyser = analyser
         self.model = analyser.model
+        # A chunk fills every request slot a whole number of times (scenes_per_round): a
+        # last round with idle slots would still wait as long as a full one.
+        rounds = math.ceil(AI_SCENE_CHUNK / analyser.scenes_per_round)
+        self.chunk_size = rounds * analyser.scenes_per_round
 
     @property
     def usage(self) -> AIUsage:
@@ -60,6 +63,7 @@ def open_ai(indexes: LibraryIndexes, options: AnalysisOptions) -> AIRun | None:
     analyser = AIAnalyser(
         ai_client_from_settings(), indexes, options,
         prices=ai_prices(), concurrency=get_setting("ai_concurrency"),
+        batch_size=get_setting("ai_batch_size"),
     )
     if not analyser.enabled:  # only details asked for: no model needed
         analyser.close()

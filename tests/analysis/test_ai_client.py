@@ -71,6 +71,39 @@ def test_structured_output_is_parsed_with_usage(fake_openai):
     }
 
 
+def test_cached_prompt_tokens_are_read_from_the_usage(fake_openai_factory):
+    server = fake_openai_factory(cache_min_tokens=0, cache_block_tokens=8)
+    server.responder = lambda request: ANSWER
+    client = make_client(server)
+
+    first = complete(client, "Scene: " + "x" * 100 + "beach_day.mp4")
+    second = complete(client, "Scene: " + "x" * 100 + "forest_walk.mp4")
+
+    assert first.cached_tokens == 0
+    assert 0 < second.cached_tokens < second.prompt_tokens
+    assert second.cached_tokens % 8 == 0
+
+
+def test_a_looser_check_schema_validates_instead_of_the_requested_one(fake_openai):
+    fake_openai.responder = lambda request: {"tags": "not a list", "studio": None}
+    loose = {"type": "object", "required": ["tags"]}
+
+    result = make_client(fake_openai).complete_json(
+        system="s", user="u", schema=SCHEMA, schema_name="scene_tags", check=loose)
+
+    assert result.data == {"tags": "not a list", "studio": None}
+    assert fake_openai.requests[0]["response_format"]["json_schema"]["schema"] == SCHEMA
+
+
+def test_cached_tokens_are_priced_at_the_cached_rate():
+    prices = {"m": {"prompt": 1.0, "cached_prompt": 0.25, "completion": 2.0},
+              "plain": {"prompt": 1.0, "completion": 2.0}}
+
+    assert cost_usd(prices, "m", 1000, 100, 400) == pytest.approx(
+        (600 * 1.0 + 400 * 0.25 + 100 * 2.0) / 1e6)
+    assert cost_usd(prices, "plain", 1000, 100, 400) == cost_usd(prices, "plain", 1000, 100)
+
+
 def test_prompt_tokens_grow_with_the_prompt(fake_openai):
     client = make_client(fake_openai)
 

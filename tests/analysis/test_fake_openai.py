@@ -1,5 +1,6 @@
 """The fake OpenAI server, driven through the real ``openai`` package."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -7,11 +8,15 @@ from pathlib import Path
 import openai
 import pytest
 
+from analysis.ai.prompts import answer_schema, system_prompt, user_prompt
+from analysis.fields import ENTITY_FIELDS
 from tests.fakes.openai import (
     DEFAULT_MODELS,
     FakeOpenAIServer,
+    content_answer,
     mask_key,
     minimal_instance,
+    scene_responder,
 )
 
 SCHEMA = {
@@ -140,6 +145,77 @@ def test_minimal_instance_follows_refs_enums_and_min_items():
     }
 
     assert minimal_instance(schema) == {"kind": "tag", "names": [""]}
+
+
+def scene_request(client, scenes, candidates):
+    """A StashHog scene request, as the analysis sends it; the parsed answer."""
+    completion = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "system", "content": system_prompt(False)},
+                  {"role": "user", "content": user_prompt(scenes, candidates)}],
+        response_format={"type": "json_schema", "json_schema": {
+            "name": "scene_proposals", "schema": answer_schema(ENTITY_FIELDS), "strict": True}},
+    )
+    return json.loads(completion.choices[0].message.content), completion.usage
+
+
+def scene(id_, path, ask=("studio", "performers", "tags"), title=None):
+    return {"id": id_, "path": path, **({"title": title} if title else {}), "ask": list(ask)}
+
+
+CANDIDATES = {"studio": [["Blue Harbor Films", "BHF"]],
+              "performers": [["Jane Doe"], ["Anna Bell"], ["Anna"]],
+              "tags": [["Outdoor", "Outdoors"]]}
+
+
+def test_a_batch_is_answered_from_each_scenes_own_content(fake_openai):
+    fake_openai.responder = scene_responder(content_answer)
+    scenes = [scene("7", "/media/BHF/Anna Bell - Beach.mp4"),
+              scene("3", "/media/x/clip.mp4", title="Jane Doe outdoors"),
+              scene("5", "/media/Blue Harbor Films/Jane Doe.mp4", ask=["tags"])]
+
+    answer, _ = scene_request(client_for(fake_openai), scenes, CANDIDATES)
+    reversed_answer, _ = scene_request(client_for(fake_openai), scenes[::-1], CANDIDATES)
+
+    items = {item["id"]: item for item in answer["scenes"]}
+    assert items["7"]["studio"] == {"name": "Blue Harbor Films", "confidence": 0.9,
+                                    "seen_in": "folder"}
+    assert [p["name"] for p in items["7"]["performers"]] == ["Anna Bell"]  # not "Anna" too
+    assert items["3"]["studio"] is None
+    assert [(p["name"], p["seen_in"]) for p in items["3"]["performers"]] == [
+        ("Jane Doe", "title")]
+    assert [p["name"] for p in items["3"]["tags"]] == ["Outdoor"]
+    assert items["5"] == {"id": "5", "studio": None, "performers": [], "tags": []}  # not asked
+    assert sorted(reversed_answer["scenes"], key=lambda item: item["id"]) == sorted(
+        answer["scenes"], key=lambda item: item["id"])  # by content, not position
+
+
+def test_fail_item_drops_or_malforms_one_item_then_answers_again(fake_openai):
+    scenes = [scene("1", "/a.mp4"), scene("2", "/b.mp4"), scene("3", "/c.mp4")]
+    fake_openai.fail_item("2", "drop")
+    fake_openai.fail_item("3", "malform")
+    client = client_for(fake_openai)
+
+    first, _ = scene_request(client, scenes, {})
+    second, _ = scene_request(client, scenes, {})
+
+    assert [item["id"] for item in first["scenes"]] == ["1", "3"]
+    assert first["scenes"][1] == {"id": "3", "confidence": "high"}
+    assert [item["id"] for item in second["scenes"]] == ["1", "2", "3"]
+    assert second["scenes"][2] == {"id": "3", "studio": None, "performers": [], "tags": []}
+
+
+def test_cached_tokens_follow_openais_prompt_cache(fake_openai):
+    client = client_for(fake_openai)
+    shared = "s" * 4 * 1100  # 1,100 tokens of shared prefix
+
+    first = chat(client, shared + "first question").usage
+    short = chat(client, "s" * 4 * 600 + "other").usage
+    second = chat(client, shared + "second question").usage
+
+    assert first.prompt_tokens_details.cached_tokens == 0  # nothing seen before
+    assert short.prompt_tokens_details.cached_tokens == 0  # under 1,024 shared tokens
+    assert second.prompt_tokens_details.cached_tokens == 1024  # whole 128-token blocks
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

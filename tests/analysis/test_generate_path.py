@@ -171,7 +171,7 @@ def test_metadata_records_options_counts_tokens_cost_and_duration(library, catal
         "changes_by_field": {"studio": 1, "performers": 1}, "auto_accepted": 0,
         "dropped_below_threshold": 0,
     }
-    assert metadata["tokens"] == {"prompt": 0, "completion": 0}
+    assert metadata["tokens"] == {"prompt": 0, "cached_prompt": 0, "completion": 0}
     assert metadata["cost_usd"] == 0
     assert metadata["duration_seconds"] >= 0
     assert job.message.startswith("Analysed 2 scenes")

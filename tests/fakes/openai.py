@@ -7,14 +7,28 @@ bodies for a bad key, an unknown model and scripted failures (429/5xx).
 Tests script it through ``server.responder`` (request JSON -> assistant content),
 ``server.queue_error(...)`` and ``server.latency``; ``server.requests`` holds every chat
 request body received. Run standalone with ``python -m tests.fakes.openai --port P``.
+
+StashHog's scene requests (several scenes in ``<scene_data>``, a shared ``<candidates>``
+list, an answer ``{"scenes": [{"id", ...}]}``) are answered scene by scene from each scene's
+own data: ``scene_responder(answer)`` builds a responder from a per-scene function, and
+``content_answer`` is one that proposes the candidates the scene's path or title names.
+``server.fail_item(scene_id, "drop" | "malform")`` spoils one scene's item of the next
+answer that holds it.
+
+Usage reports ``prompt_tokens_details.cached_tokens`` as OpenAI's prompt cache would: the
+longest prefix shared with an earlier request, in steps of ``cache_block_tokens``, counted
+only from ``cache_min_tokens`` on (OpenAI: 128 and 1024; local servers cache any prefix).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import re
 import threading
 import time
+import unicodedata
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -29,8 +43,14 @@ DEFAULT_TEST_KEY = "sk-test-fake-openai-0123456789abcdef"
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
 SHUTDOWN_POLL_SECONDS = 0.05  # how quickly stop() returns; the default 0.5 s slows every test
+# OpenAI's prompt cache: hits from 1024 tokens of shared prefix on, in 128-token steps.
+OPENAI_CACHE_MIN_TOKENS = 1024
+OPENAI_CACHE_BLOCK_TOKENS = 128
+CONTENT_CONFIDENCE = 0.9
 
 Responder = Callable[[dict], dict | str]
+# (one scene's data as sent, the request's shared candidates) -> that scene's answer fields
+SceneAnswer = Callable[[dict, dict], dict]
 
 
 def estimate_tokens(text: str) -> int:
@@ -131,14 +151,90 @@ def strict_schema_problem(schema: dict, path: str = "schema") -> str | None:
     return None
 
 
-def default_responder(request: dict) -> dict | str:
-    """A schema-valid, empty-ish answer for json_schema requests; plain text otherwise."""
+def _tagged_json(text: str, tag: str):
+    """The JSON between ``<tag>`` and ``</tag>`` in ``text``, or None."""
+    found = re.search(f"<{tag}>\n(.*?)\n</{tag}>", text, re.DOTALL)
+    return json.loads(found.group(1)) if found else None
+
+
+def scene_batch(request: dict) -> tuple[list[dict], dict, dict] | None:
+    """(scenes, shared candidates, item schema) of a StashHog scene request, else None."""
+    schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("schema")
+    item = (schema or {}).get("$defs", {}).get("scene")
+    user = next((m for m in request.get("messages", []) if m.get("role") == "user"), {})
+    scenes = _tagged_json(_message_text(user.get("content")), "scene_data")
+    if item is None or not isinstance(scenes, list):
+        return None
+    candidates = _tagged_json(_message_text(user.get("content")), "candidates") or {}
+    return scenes, candidates, {**item, "$defs": schema["$defs"]}
+
+
+def scene_responder(answer: SceneAnswer) -> Responder:
+    """A responder answering each scene of a batch with ``answer(scene, candidates)`` over
+    an empty item, keeping the fields the schema has (other requests get
+    ``default_responder``'s answer)."""
+
+    def respond(request: dict) -> dict | str:
+        batch = scene_batch(request)
+        if batch is None:
+            return _plain_answer(request)
+        scenes, candidates, item_schema = batch
+        empty = minimal_instance(item_schema)
+        return {"scenes": [
+            {**empty, **{key: value for key, value in answer(scene, candidates).items()
+                         if key in empty}, "id": scene["id"]}
+            for scene in scenes
+        ]}
+
+    return respond
+
+
+def _plain_answer(request: dict) -> dict | str:
     response_format = request.get("response_format") or {}
     if response_format.get("type") == "json_schema":
         return minimal_instance(response_format["json_schema"].get("schema", {}))
     if response_format.get("type") == "json_object":
         return {}
     return "OK"
+
+
+# A schema-valid, empty-ish answer for json_schema requests (per scene for scene requests);
+# plain text otherwise.
+default_responder = scene_responder(lambda scene, candidates: {})
+
+
+def _words(text: str) -> str:
+    """Lower-case words without accents, separated by single spaces (padded)."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return f" {' '.join(re.findall(r'[a-z0-9]+', plain))} "
+
+
+def content_answer(scene: dict, candidates: dict) -> dict:
+    """Like a careful model: for each asked field, the candidates whose name or an alias
+    the scene's own path or title spells out, unless inside a longer one found ("Anna" in
+    "Anna Bell"); the longest one for the studio."""
+    path = scene.get("path") or ""
+    folders, _, filename = path.rpartition("/")
+    places = {"folder": _words(folders), "filename": _words(filename),
+              "title": _words(scene.get("title") or "")}
+    answer: dict = {}
+    for field in scene.get("ask", []):
+        found = []
+        for name, *aliases in candidates.get(field, []):
+            for text in (name, *aliases):
+                seen_in = next((where for where, words in places.items()
+                                if _words(text) != "  " and _words(text) in words), None)
+                if seen_in:
+                    found.append((_words(text), {"name": name, "seen_in": seen_in,
+                                                 "confidence": CONTENT_CONFIDENCE}))
+                    break
+        kept = [(words, proposal) for words, proposal in found
+                if not any(words != other and words in other for other, _ in found)]
+        if field == "studio":
+            answer[field] = max(kept, key=lambda pair: len(pair[0]))[1] if kept else None
+        else:
+            answer[field] = [proposal for _, proposal in kept]
+    return answer
 
 
 @dataclass
@@ -211,14 +307,20 @@ class FakeOpenAIServer:
         responder: Responder | None = None,
         latency: float = 0.0,
         port: int = 0,
+        cache_min_tokens: int = OPENAI_CACHE_MIN_TOKENS,
+        cache_block_tokens: int = OPENAI_CACHE_BLOCK_TOKENS,
     ):
         self.api_key = api_key
         self.models = list(models)
         self.responder: Responder = responder or default_responder
         self.latency = latency
+        self.cache_min_tokens = cache_min_tokens
+        self.cache_block_tokens = cache_block_tokens
         self.requests: list[dict] = []
         self._request_count = 0
         self._errors: deque[QueuedError] = deque()
+        self._item_faults: dict[str, list] = {}  # scene id -> [mode, times left]
+        self._cached_prefixes: set[str] = set()
         self._lock = threading.Lock()
         self._httpd = _HTTPServer(("127.0.0.1", port), _Handler)
         self._httpd.fake = self
@@ -250,6 +352,44 @@ class FakeOpenAIServer:
             self._errors.append(
                 QueuedError(status, body or _default_error_body(status), headers or {}, times)
             )
+
+    def fail_item(self, scene_id: str, mode: str = "drop", times: int = 1) -> None:
+        """Spoil scene ``scene_id``'s item in the next ``times`` answers that hold it:
+        ``drop`` leaves it out, ``malform`` breaks its schema."""
+        if mode not in ("drop", "malform"):
+            raise ValueError(f"unknown item fault {mode!r}")
+        with self._lock:
+            self._item_faults[str(scene_id)] = [mode, times]
+
+    def _spoil_items(self, answer: dict | str) -> dict | str:
+        if not isinstance(answer, dict) or not isinstance(answer.get("scenes"), list):
+            return answer
+        items = []
+        with self._lock:
+            for item in answer["scenes"]:
+                fault = self._item_faults.get(str(item.get("id")))
+                if fault is None:
+                    items.append(item)
+                    continue
+                fault[1] -= 1
+                if fault[1] <= 0:
+                    del self._item_faults[str(item["id"])]
+                if fault[0] == "malform":
+                    items.append({"id": item["id"], "confidence": "high"})
+        return {**answer, "scenes": items}
+
+    def _cached_tokens(self, messages: list[dict]) -> int:
+        """Tokens of the longest prefix an earlier request shared, in cache blocks."""
+        text = "".join(_message_text(m.get("content")) for m in messages)
+        block = self.cache_block_tokens * CHARS_PER_TOKEN
+        keys = [hashlib.sha256(text[:end].encode()).hexdigest()
+                for end in range(block, len(text) + 1, block)]
+        with self._lock:
+            shared = next((len(keys) - position for position, key in enumerate(reversed(keys))
+                           if key in self._cached_prefixes), 0)
+            self._cached_prefixes.update(keys)
+        cached = shared * self.cache_block_tokens
+        return cached if cached >= max(1, self.cache_min_tokens) else 0
 
     def start(self) -> Self:
         self._thread = threading.Thread(
@@ -364,9 +504,10 @@ class FakeOpenAIServer:
         if request["model"] not in self.models:
             handler.send_json(404, self._model_not_found(request["model"]))
             return
-        answer = self.responder(request)
+        answer = self._spoil_items(self.responder(request))
         content = answer if isinstance(answer, str) else json.dumps(answer)
         prompt_tokens = prompt_tokens_for(request["messages"])
+        cached_tokens = min(prompt_tokens, self._cached_tokens(request["messages"]))
         completion_tokens = estimate_tokens(content)
         handler.send_json(
             200,
@@ -387,6 +528,7 @@ class FakeOpenAIServer:
                     "prompt_tokens": prompt_tokens,
                     "completion_tokens": completion_tokens,
                     "total_tokens": prompt_tokens + completion_tokens,
+                    "prompt_tokens_details": {"cached_tokens": cached_tokens},
                 },
             },
         )
@@ -439,8 +581,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--api-key", default=None, help="require this Bearer key")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    parser.add_argument("--content", action="store_true",
+                        help="answer scenes from their paths (content_answer), not empty")
     args = parser.parse_args()
-    server = FakeOpenAIServer(api_key=args.api_key, latency=args.latency, port=args.port)
+    server = FakeOpenAIServer(api_key=args.api_key, latency=args.latency, port=args.port,
+                              responder=scene_responder(content_answer) if args.content
+                              else None)
     print(f"fake OpenAI listening on {server.base_url}", flush=True)
     try:
         server.serve_forever()

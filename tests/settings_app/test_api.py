@@ -198,3 +198,17 @@ def test_a_key_that_cannot_travel_in_a_header_is_refused(api_client, key):
     }
     assert key not in response.content.decode()
     assert not Setting.objects.exists()
+
+
+def test_prices_take_an_optional_cached_prompt_price(api_client):
+    good = {"m": {"prompt": 1, "cached_prompt": 0.5, "completion": 2}}
+    assert api_client.put("/api/settings", {"ai_prices": good},
+                          format="json").status_code == 200
+    assert get_setting("ai_prices") == good
+
+    response = api_client.put("/api/settings", {"ai_prices": {"m": {
+        "prompt": 1, "completion": 2, "cache": 0.5}}}, format="json")
+
+    assert response.status_code == 400
+    assert "cached_prompt" in response.json()["detail"]["ai_prices"][0]
+    assert get_setting("ai_prices") == good
