@@ -338,14 +338,15 @@ class AIAnalyser:
 
     def _failed(self, request: _Request, failed: list[tuple[_Scene, str]],
                 outcome: ChunkOutcome, pending: deque[_Request]) -> None:
-        """Scenes asked with others are asked again alone; a scene asked alone has failed."""
+        """Scenes asked with others are asked again alone, next; a scene asked alone has
+        failed."""
+        if len(request.scenes) > 1:
+            self.usage.retries += len(failed)
+            pending.extendleft(self._request([scene]) for scene, _ in reversed(failed))
+            return
         for scene, problem in failed:
-            if len(request.scenes) > 1:
-                self.usage.retries += 1
-                pending.appendleft(self._request([scene]))
-            else:
-                self.usage.record_error(scene.id, problem)
-                outcome.findings[scene.id] = []
+            self.usage.record_error(scene.id, problem)
+            outcome.findings[scene.id] = []
 
     def _charge(self, model: str, prompt_tokens: int, completion_tokens: int,
                 cached_tokens: int) -> None:

@@ -354,8 +354,9 @@ def test_an_unusable_answer_asks_each_scene_of_the_batch_again_alone(
 
     _, plan = analyse(options=AI)
 
-    assert [asked_ids(request) for request in use_ai.requests] == [
-        ["1", "2", "3"], ["3"], ["2"], ["1"]]
+    asked = [asked_ids(request) for request in use_ai.requests]
+    assert asked[0] == ["1", "2", "3"]
+    assert sorted(asked[1:]) == [["1"], ["2"], ["3"]]  # concurrently, one request each
     assert plan.metadata["ai"]["retries"] == 3
     assert plan.metadata["ai"]["errors"] == 0
     assert {scene_id for scene_id, _ in changes_by_field(plan)} == {"1", "2", "3"}
