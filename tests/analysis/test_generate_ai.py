@@ -457,3 +457,13 @@ def test_without_skip_settled_every_field_of_every_scene_is_asked(
     assert scene_data(use_ai.requests[0])[0]["ask"] == ["studio", "performers", "tags"]
     assert plan.metadata["ai"]["scenes_skipped"] == 0
     assert plan.metadata["options"]["skip_settled"] is False
+
+
+def test_without_the_path_source_nothing_counts_as_settled(library, catalogue, analyse,
+                                                           use_ai):
+    library.scene(1, "/media/Vixen/Jane Doe - Outdoor.mp4")
+
+    _, plan = analyse(options={**AI, "use_path": False})
+
+    assert scene_data(use_ai.requests[0])[0]["ask"] == ["studio", "performers", "tags"]
+    assert plan.metadata["ai"]["scenes_skipped"] == 0
