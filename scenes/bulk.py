@@ -1,21 +1,29 @@
 """Set-based SQL for sync's hot path, on SQLite and PostgreSQL.
 
 ``bulk_create(update_conflicts=True)`` spends most of a 500-scene page compiling SQL value
-by value. These helpers take plain tuples and send one statement per table and page:
+by value. These helpers take plain tuples and send one round of statements per table and
+page, whatever the number of rows:
 
 - SQLite: one prepared statement run by ``executemany`` (a C loop, no per-row parsing);
-- PostgreSQL: ``INSERT ... SELECT * FROM unnest(<one array per column>)``, so the server
-  parses and plans one statement with a handful of parameters (``executemany`` would cost a
-  parse/bind/execute per row, and multi-row ``VALUES`` thousands of placeholders).
+- PostgreSQL: ``COPY`` into a temporary staging table, then one ``INSERT ... SELECT`` that
+  empties it into the real table. COPY streams the rows with no statement per row and no
+  parameter arrays to build; the merge gives ``ON CONFLICT`` its upsert. Staging tables
+  are temporary (one per session and table), made once and emptied by each merge.
 
-Both speak ``INSERT ... ON CONFLICT (pk) DO UPDATE SET col = EXCLUDED.col``.
+Values may be what Stash sends: timestamps and dates as ISO text, lists for JSON fields.
+Each column is adapted once per call for the database at hand (SQLite keeps datetimes as
+UTC text without an offset, as Django does; PostgreSQL parses the ISO text itself).
 """
 
-import json
+import functools
+import hashlib
+import weakref
 from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from typing import Any
 
-from django.db import connection, models
+import orjson
+from django.db import connection, models, transaction
 
 
 def _quote(name: str) -> str:
@@ -34,48 +42,101 @@ def _columns(model: type[models.Model], fields: Sequence[str]) -> list[str]:
     return [_quote(column(model, name)) for name in fields]
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _sqlite_datetime() -> Callable[[datetime | str], str]:
+    """What Django's SQLite backend stores: the time in the connection's zone, no offset."""
+    zone = connection.timezone
+
+    @functools.lru_cache(maxsize=64)  # a page's rows share their sync stamp
+    def stored(moment: datetime) -> str:
+        return moment.astimezone(zone).replace(tzinfo=None).isoformat(" ")
+
+    def adapt(value: datetime | str) -> str:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+            return value.astimezone(zone).replace(tzinfo=None).isoformat(" ")
+        return stored(value)
+
+    return adapt
+
+
+def _sqlite_date(value: date | str) -> str:
+    return value if isinstance(value, str) else value.isoformat()
+
+
 def _adapter(field: object) -> Callable[[Any], Any] | None:
-    """How a Python value of ``field`` becomes a parameter (None: as it is)."""
+    """How a value of ``field`` becomes a parameter (None: as it is)."""
     if isinstance(field, models.JSONField):
-        return json.dumps  # PostgreSQL casts the text to jsonb; SQLite stores it as is
+        return _json_text  # PostgreSQL casts the text to jsonb; SQLite stores it as is
     if connection.vendor == "postgresql":
-        return None  # psycopg adapts dates and aware datetimes natively
+        return None  # psycopg and the server take ISO text, dates and aware datetimes
     if isinstance(field, models.DateTimeField):
-        return connection.ops.adapt_datetimefield_value
+        return _sqlite_datetime()
     if isinstance(field, models.DateField):
-        return connection.ops.adapt_datefield_value
+        return _sqlite_date
     return None
 
 
-def _adapted_columns(model: type[models.Model], fields: Sequence[str],
-                     rows: list[tuple[Any, ...]]) -> list[list[Any]]:
-    columns = []
-    for name, values in zip(fields, zip(*rows, strict=True), strict=True):
-        adapt = _adapter(model._meta.get_field(name))
-        columns.append([value if adapt is None or value is None else adapt(value)
-                        for value in values])
-    return columns
+def _adapted(model: type[models.Model], fields: Sequence[str],
+             rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """``rows`` with each column that needs it adapted: a column at a time, so the columns
+    that need nothing cost nothing."""
+    adapters = [_adapter(model._meta.get_field(name)) for name in fields]
+    if not any(adapters):
+        return rows
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    for position, adapt in enumerate(adapters):
+        if adapt is not None:
+            columns[position] = [None if value is None else adapt(value)
+                                 for value in columns[position]]
+    return list(zip(*columns, strict=True))
+
+
+# Staging tables that exist in each PostgreSQL session (by the driver's connection).
+_staged: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
+
+
+def _staging_table(cursor: Any, table: str, names: str) -> str:
+    """A temporary table with the ``names`` columns of ``table``, made once per session.
+
+    It is remembered only once the transaction that made it commits: a rollback takes it
+    away again.
+    """
+    digest = hashlib.blake2s(f"{table}({names})".encode(), digest_size=4).hexdigest()
+    stage = _quote(f"stage_{table}_{digest}")
+    made = _staged.setdefault(connection.connection, set())
+    if stage not in made:
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS "
+                       f"AS SELECT {names} FROM {_quote(table)} WITH NO DATA")
+        transaction.on_commit(lambda: made.add(stage))
+    return stage
 
 
 def _insert(model: type[models.Model], fields: Sequence[str], rows: list[tuple[Any, ...]],
             on_conflict: str) -> None:
-    table = _quote(model._meta.db_table)
+    table = model._meta.db_table
     names = ", ".join(_columns(model, fields))
-    columns = _adapted_columns(model, fields, rows)
-    with connection.cursor() as cursor:
+    rows = _adapted(model, fields, rows)
+    # The copy and the merge in one transaction (a temporary table outlives neither).
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            arrays = ", ".join(
-                f"%s::{model._meta.get_field(name).db_type(connection)}[]" for name in fields
-            )
+            stage = _staging_table(cursor, table, names)
+            with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
             cursor.execute(
-                f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {on_conflict}",
-                columns,
+                f"WITH staged AS (DELETE FROM {stage} RETURNING {names}) "
+                f"INSERT INTO {_quote(table)} ({names}) SELECT {names} FROM staged "
+                f"{on_conflict}"
             )
         else:
             placeholders = ", ".join(["%s"] * len(fields))
             cursor.executemany(
-                f"INSERT INTO {table} ({names}) VALUES ({placeholders}) {on_conflict}",
-                list(zip(*columns, strict=True)),
+                f"INSERT INTO {_quote(table)} ({names}) VALUES ({placeholders}) {on_conflict}",
+                rows,
             )
 
 

@@ -5,8 +5,9 @@ fixed number of statements per call, whatever the number of rows: bulk upserts (
 ``scenes.bulk``) and relation diffs computed as sets. Callers own the transaction.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 from django.db import models, transaction
@@ -14,12 +15,8 @@ from django.db import models, transaction
 from scenes import bulk
 from scenes.batching import batched
 from scenes.entities import ENTITY_KINDS, SCENE_LISTS, EntityKind
-from scenes.models import FILE_FIELDS, Scene, SceneFile
+from scenes.models import Scene, SceneFile
 from scenes.signals import scenes_removed
-
-
-def parse_timestamp(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 def parse_date(value: str | None) -> date | None:
@@ -66,46 +63,69 @@ def add_missing_entities(kind: EntityKind, named: dict[str, str], now: datetime)
 
 # -- scenes --------------------------------------------------------------------------------
 
-SCENE_FIELDS = ["id", "title", "details", "organized", "code", "urls", "rating", "stash_ids",
-                "created_date", "scene_date", "stash_updated_at", "studio_id", "search_text",
-                "last_synced"]
+Read = Callable[[dict[str, Any]], Any]
 
 
-def _scene_row(scene: dict[str, Any], now: datetime) -> tuple[Any, ...]:
-    studio = scene.get("studio")
-    return (
-        scene["id"],
-        scene.get("title") or "",
-        scene.get("details") or "",
-        bool(scene.get("organized")),
-        scene.get("code") or "",
-        list(scene.get("urls") or ()),
-        scene.get("rating100"),
-        [{"endpoint": item["endpoint"], "stash_id": item["stash_id"]}
-         for item in scene.get("stash_ids") or ()],
-        parse_timestamp(scene["created_at"]),
-        parse_date(scene.get("date")),
-        parse_timestamp(scene["updated_at"]),
-        studio["id"] if studio else None,
-        search_text(
-            scene.get("title"), scene.get("details"), *(f["path"] for f in scene["files"])
-        ),
-        now,
-    )
+def _text(key: str) -> Read:
+    return lambda item: item.get(key) or ""
 
 
-FILE_COLUMNS = [*FILE_FIELDS, "scene_id"]
+def _number(key: str) -> Read:
+    return lambda item: item.get(key) or 0
 
 
-def _file_rows(scene: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Rows in ``FILE_COLUMNS`` order. Stash lists a scene's primary file first."""
+def _search_text(scene: dict[str, Any]) -> str:
+    return search_text(scene.get("title"), scene.get("details"),
+                       *(file["path"] for file in scene["files"]))
+
+
+# What sync keeps of a scene: each field of the model with how it is read from the scene
+# Stash sent. A new synced field is one entry here. Timestamps and dates stay Stash's ISO
+# text and lists stay lists: ``scenes.bulk`` adapts them for the database.
+SCENE_COLUMNS: dict[str, Read] = {
+    "id": itemgetter("id"),
+    "title": _text("title"),
+    "details": _text("details"),
+    "organized": lambda scene: bool(scene.get("organized")),
+    "code": _text("code"),
+    "urls": lambda scene: scene.get("urls") or [],
+    "rating": lambda scene: scene.get("rating100"),
+    "stash_ids": lambda scene: [{"endpoint": item["endpoint"], "stash_id": item["stash_id"]}
+                                for item in scene.get("stash_ids") or ()],
+    "created_date": itemgetter("created_at"),
+    "scene_date": lambda scene: parse_date(scene.get("date")),
+    "stash_updated_at": itemgetter("updated_at"),
+    "studio_id": lambda scene: (scene.get("studio") or {}).get("id"),
+    "search_text": _search_text,
+}
+SCENE_FIELDS = [*SCENE_COLUMNS, "last_synced"]
+
+# A file's fields as Stash sends them; ``primary`` (Stash lists it first) and ``scene_id``
+# come from the scene.
+FILE_COLUMNS: dict[str, Read] = {
+    "id": itemgetter("id"),
+    "path": itemgetter("path"),
+    "size": _number("size"),
+    "duration": _number("duration"),
+    "width": _number("width"),
+    "height": _number("height"),
+    "frame_rate": _number("frame_rate"),
+    "video_codec": _text("video_codec"),
+}
+FILE_FIELDS_WRITTEN = [*FILE_COLUMNS, "primary", "scene_id"]
+
+
+def _scene_rows(scenes: Sequence[dict[str, Any]], now: datetime) -> list[tuple[Any, ...]]:
+    reads = list(SCENE_COLUMNS.values())
+    return [(*[read(scene) for read in reads], now) for scene in scenes]
+
+
+def _file_rows(scenes: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows in ``FILE_FIELDS_WRITTEN`` order. Stash lists a scene's primary file first."""
+    reads = list(FILE_COLUMNS.values())
     return [
-        (
-            file["id"], file["path"], file.get("size") or 0,
-            file.get("duration") or 0, file.get("width") or 0, file.get("height") or 0,
-            file.get("frame_rate") or 0, file.get("video_codec") or "", position == 0,
-            scene["id"],
-        )
+        (*[read(file) for read in reads], position == 0, scene["id"])
+        for scene in scenes
         for position, file in enumerate(scene["files"])
     ]
 
@@ -127,16 +147,16 @@ def save_scenes(scenes: Sequence[dict[str, Any]], now: datetime) -> int:
         named = {item["id"]: item["name"] for scene in scenes for item in kind.items_of(scene)}
         add_missing_entities(kind, named, now)
 
-    rows = [_scene_row(scene, now) for scene in scenes]
+    rows = _scene_rows(scenes, now)
     # New scenes go in without an update clause: SQLite writes them about a third faster.
     bulk.insert(Scene, SCENE_FIELDS, [row for row in rows if row[0] not in existing])
     bulk.upsert(Scene, SCENE_FIELDS, [row for row in rows if row[0] in existing])
-    files = [row for scene in scenes for row in _file_rows(scene)]
+    files = _file_rows(scenes)
     kept = {row[0] for row in files}
     stale = [row[0] for row in bulk.select_where_in(SceneFile, ["id"], "scene_id", known)
              if row[0] not in kept]
     bulk.delete_where_in(SceneFile, "id", stale)
-    bulk.upsert(SceneFile, FILE_COLUMNS, files)
+    bulk.upsert(SceneFile, FILE_FIELDS_WRITTEN, files)
     for kind in SCENE_LISTS:
         wanted = {(scene["id"], item["id"]) for scene in scenes for item in kind.items_of(scene)}
         _set_relation(kind.link, kind.column, known, wanted)

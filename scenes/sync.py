@@ -38,6 +38,7 @@ from settings_app import get_setting
 
 logger = logging.getLogger("stashhog.sync")
 SCAN_WAL_CHECKPOINT_PAGES = 10_000  # SQLite pages of 4 KiB: about 40 MB of WAL
+GIN_PENDING_LIST_KB = 256 * 1024  # PostgreSQL: the trigram index's pending list during sync
 
 
 def client_from_settings() -> StashClient:
@@ -143,7 +144,7 @@ class _Run:
                         self.reported_total = total
                     self.progress.update(self.processed, total, "Syncing scenes", force=True)
                 with transaction.atomic():
-                    _relax_commit_durability()
+                    _page_settings()
                     created = store.save_scenes(page.scenes, timezone.now())
                 self.see(page.scenes)
                 self.processed += len(page.scenes)
@@ -196,15 +197,21 @@ class _Run:
         return self.result()
 
 
-def _relax_commit_durability() -> None:
-    """On PostgreSQL, commit this page without waiting for the WAL flush.
+def _page_settings() -> None:
+    """On PostgreSQL, settings for the transaction that writes one page of scenes:
 
-    A crash can lose the last pages committed this way, never corrupt them, and the
-    watermark only moves when the whole sync completes, so the next sync redoes them.
+    - commit without waiting for the WAL flush: a crash can lose the last pages committed
+      this way, never corrupt them, and the watermark only moves when the whole sync
+      completes, so the next sync redoes them;
+    - a larger pending list for the search trigram index (GIN), so each page's trigrams are
+      appended there and merged into the index in bulk (by the VACUUM after a full sync, or
+      autovacuum) rather than a few pages at a time, which cost most of a page's write.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            cursor.execute("SELECT set_config('synchronous_commit', 'off', true), "
+                           "set_config('gin_pending_list_limit', %s, true)",
+                           [str(GIN_PENDING_LIST_KB)])
 
 
 @contextmanager
