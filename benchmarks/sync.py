@@ -296,8 +296,10 @@ def report(name: str, scenes: int, baseline_scenes: int, large: dict, small: dic
     print(f"\n{name}, page size from settings (sync_page_size), {scenes:,} scenes")
     for server in ("replay", "fake"):
         full, floor = large[server]["full"]["seconds"], large[server]["floor"]["seconds"]
+        own = (full - floor) / scenes * 1e6
         print(f"  {server:>6}: full sync {full:7.2f} s, floor (bare client) {floor:7.2f} s, "
-              f"ratio {full / floor:5.2f}" + ("   (goal <= 1.5)" if server == "replay" else ""))
+              f"ratio {full / floor:5.2f}" + ("   (goal <= 1.5)" if server == "replay" else "")
+              + f"; StashHog's own time {own:.0f} µs per scene")
     for server in ("replay", "fake"):
         noop = large[server]["noop"]
         print(f"  {server:>6}: no-op incremental {noop['seconds']:.2f} s"

@@ -27,7 +27,7 @@ def parse_date(value: str | None) -> date | None:
 
 
 def search_text(*parts: str | None) -> str:
-    return "\n".join(part for part in parts if part).lower()
+    return "\n".join([part for part in parts if part]).lower()
 
 
 # -- entities ------------------------------------------------------------------------------
@@ -143,9 +143,10 @@ def save_scenes(scenes: Sequence[dict[str, Any]], now: datetime) -> int:
     # Only scenes stored before can have files or relation rows to drop.
     known = [scene_id for scene_id in ids if scene_id in existing]
 
+    links = {kind: [(scene["id"], item) for scene in scenes for item in kind.items_of(scene)]
+             for kind in ENTITY_KINDS}
     for kind in ENTITY_KINDS:
-        named = {item["id"]: item["name"] for scene in scenes for item in kind.items_of(scene)}
-        add_missing_entities(kind, named, now)
+        add_missing_entities(kind, {item["id"]: item["name"] for _, item in links[kind]}, now)
 
     rows = _scene_rows(scenes, now)
     # New scenes go in without an update clause: SQLite writes them about a third faster.
@@ -158,7 +159,7 @@ def save_scenes(scenes: Sequence[dict[str, Any]], now: datetime) -> int:
     bulk.delete_where_in(SceneFile, "id", stale)
     bulk.upsert(SceneFile, FILE_FIELDS_WRITTEN, files)
     for kind in SCENE_LISTS:
-        wanted = {(scene["id"], item["id"]) for scene in scenes for item in kind.items_of(scene)}
+        wanted = {(scene_id, item["id"]) for scene_id, item in links[kind]}
         _set_relation(kind.link, kind.column, known, wanted)
     return len(ids) - len(existing)
 

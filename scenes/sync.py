@@ -136,7 +136,7 @@ class _Run:
     def sync_scenes(self, page_size: int) -> None:
         pages = self.client.iter_scene_pages(updated_since=self.since, per_page=page_size)
         total = None
-        with FetchAhead(pages) as fetched, _fewer_checkpoints():
+        with FetchAhead(pages) as fetched, _scan_settings():
             for page in fetched:
                 if page.total is not None:
                     total = page.total
@@ -144,7 +144,6 @@ class _Run:
                         self.reported_total = total
                     self.progress.update(self.processed, total, "Syncing scenes", force=True)
                 with transaction.atomic():
-                    _page_settings()
                     created = store.save_scenes(page.scenes, timezone.now())
                 self.see(page.scenes)
                 self.processed += len(page.scenes)
@@ -197,40 +196,39 @@ class _Run:
         return self.result()
 
 
-def _page_settings() -> None:
-    """On PostgreSQL, settings for the transaction that writes one page of scenes:
-
-    - commit without waiting for the WAL flush: a crash can lose the last pages committed
-      this way, never corrupt them, and the watermark only moves when the whole sync
-      completes, so the next sync redoes them;
-    - a larger pending list for the search trigram index (GIN), so each page's trigrams are
-      appended there and merged into the index in bulk (by the VACUUM after a full sync, or
-      autovacuum) rather than a few pages at a time, which cost most of a page's write.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('synchronous_commit', 'off', true), "
-                           "set_config('gin_pending_list_limit', %s, true)",
-                           [str(GIN_PENDING_LIST_KB)])
-
-
 @contextmanager
-def _fewer_checkpoints() -> Iterator[None]:
-    """On SQLite, checkpoint the WAL about every 40 MB instead of every 4 MB while scene
-    pages are written: each checkpoint waits for both files to sync, and one every few
-    pages cost about 40% of the commit time. The connection's setting is restored after."""
-    if connection.vendor != "sqlite":
-        yield
-        return
+def _scan_settings() -> Iterator[None]:
+    """Connection settings while scene pages are written; the previous ones come back after.
+
+    - SQLite: checkpoint the WAL about every 40 MB instead of every 4 MB: each checkpoint
+      waits for both files to sync, and one every few pages cost about 40% of the commit time.
+    - PostgreSQL: commit without waiting for the WAL flush (a crash can lose the last pages
+      committed this way, never corrupt them, and the watermark only moves when the whole
+      sync completes, so the next sync redoes them); and a larger pending list for the search
+      trigram index (GIN), so each page's trigrams are appended there and merged into the
+      index in bulk (by the VACUUM after a full sync, or by autovacuum) rather than a few
+      pages at a time, which cost most of a page's write.
+    """
+    if connection.vendor == "sqlite":
+        scan = {"wal_autocheckpoint": str(SCAN_WAL_CHECKPOINT_PAGES)}
+        read, write = "PRAGMA {}", "PRAGMA {} = {}"
+    elif connection.vendor == "postgresql":
+        scan = {"synchronous_commit": "off", "gin_pending_list_limit": str(GIN_PENDING_LIST_KB)}
+        read, write = "SELECT current_setting('{}')", "SELECT set_config('{}', '{}', false)"
+    else:
+        scan = {}
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        previous = int(cursor.fetchone()[0])
-        cursor.execute(f"PRAGMA wal_autocheckpoint = {SCAN_WAL_CHECKPOINT_PAGES}")
+        previous = {}
+        for name, value in scan.items():
+            cursor.execute(read.format(name))
+            previous[name] = str(cursor.fetchone()[0])
+            cursor.execute(write.format(name, value))
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA wal_autocheckpoint = {previous}")
+            for name, value in previous.items():
+                cursor.execute(write.format(name, value))
 
 
 def run_sync(connect: Callable[[], StashClient], progress: Progress, *,

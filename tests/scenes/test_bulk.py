@@ -61,10 +61,14 @@ def test_insert_skips_rows_that_exist_and_leaves_them_as_they_were():
 def test_a_write_after_a_rolled_back_one_still_lands():
     """On PostgreSQL the first write of a session makes its staging table; a rollback takes
     that table away, and the next write must not count on it."""
-    with pytest.raises(RuntimeError), transaction.atomic():
-        bulk.upsert(Tag, ["id", "name", "aliases", "search_text", "last_synced"],
-                    [("1", "Rolled back", [], "rolled back", SYNCED)])
-        raise RuntimeError("the page failed")
+    def failed_page():
+        with transaction.atomic():
+            bulk.upsert(Tag, ["id", "name", "aliases", "search_text", "last_synced"],
+                        [("1", "Rolled back", [], "rolled back", SYNCED)])
+            raise RuntimeError("the page failed")
+
+    with pytest.raises(RuntimeError):
+        failed_page()
     assert not Tag.objects.exists()
 
     with transaction.atomic():

@@ -310,6 +310,41 @@ def test_a_cancelled_first_sync_is_finished_by_the_next(stash, monkeypatch):
     assert_matches(stash.library)
 
 
+SCAN_SETTINGS = {
+    "sqlite": ("PRAGMA {}", {"wal_autocheckpoint": "10000"}),
+    "postgresql": ("SELECT current_setting('{}')",
+                   {"synchronous_commit": "off", "gin_pending_list_limit": "256MB"}),
+}
+
+
+def _connection_settings() -> dict[str, str]:
+    read, wanted = SCAN_SETTINGS[connection.vendor]
+    with connection.cursor() as cursor:
+        values = {}
+        for name in wanted:
+            cursor.execute(read.format(name))
+            values[name] = str(cursor.fetchone()[0])
+        return values
+
+
+def test_scene_pages_are_written_with_the_scan_settings_which_are_restored_after(
+        stash, monkeypatch):
+    before = _connection_settings()
+    seen = []
+    save_scenes = store.save_scenes
+
+    def save_and_look(scenes, now):
+        seen.append(_connection_settings())
+        return save_scenes(scenes, now)
+
+    monkeypatch.setattr(store, "save_scenes", save_and_look)
+    assert sync(incremental=False).status == JobStatus.COMPLETED
+
+    assert seen == [SCAN_SETTINGS[connection.vendor][1]] * 5
+    assert before != seen[0]
+    assert _connection_settings() == before
+
+
 def _assert_pages_are_whole(library) -> None:
     """Every stored scene is complete: its files and relations are Stash's, all or nothing."""
     for scene in Scene.objects.prefetch_related("files", "tags", "performers"):
