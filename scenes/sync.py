@@ -158,12 +158,8 @@ class _Run:
         if id_scan is not None:
             # Scenes written after the id scan began may be newer than it: they stay.
             in_stash = id_scan.result()
-            candidates = Scene.objects.filter(last_synced__lt=scan_started)
-            gone = [
-                scene_id
-                for scene_id in candidates.values_list("id", flat=True).iterator(ROWS_PER_FETCH)
-                if scene_id not in in_stash
-            ]
+            gone = [scene_id for scene_id in _ids_synced_before(scan_started)
+                    if scene_id not in in_stash]
         elif self.processed != self.reported_total:
             self.deletions_skipped = (
                 f"Stash counted {self.reported_total} scenes when the sync started but the "
@@ -175,9 +171,7 @@ class _Run:
             gone = []
         else:
             # The full scan stamped every scene Stash has; the rest are gone.
-            gone = list(
-                Scene.objects.filter(last_synced__lt=self.started).values_list("id", flat=True)
-            )
+            gone = list(_ids_synced_before(self.started))
         self.counts["scenes"].removed += len(store.remove_scenes(gone))
         self.publish()
 
@@ -229,6 +223,17 @@ def _scan_settings() -> Iterator[None]:
         with connection.cursor() as cursor:
             for name, value in previous.items():
                 cursor.execute(write.format(name, value))
+
+
+def _ids_synced_before(moment: datetime) -> Iterator[str]:
+    """Ids of the local scenes last synced before ``moment``, streamed as plain rows: the ORM
+    cost more than the query for a library's worth of ids."""
+    query = Scene.objects.filter(last_synced__lt=moment).order_by().values_list("id")
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(ROWS_PER_FETCH):
+            yield from (row[0] for row in rows)
 
 
 def run_sync(connect: Callable[[], StashClient], progress: Progress, *,

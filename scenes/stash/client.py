@@ -5,7 +5,9 @@ data as plain dicts, exactly as Stash sends it (ids are strings). One client hol
 connection pool; use it from one thread at a time.
 """
 
+import functools
 import logging
+import ssl
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from gql.transport.exceptions import (
     TransportServerError,
 )
 from gql.transport.httpx import HTTPXTransport
+from gql.transport.httpx import httpx as gql_httpx  # the httpx flavour gql drives
 
 from scenes.batching import batched
 from settings_app.secrets import redact
@@ -71,6 +74,14 @@ def _named(items: list[dict[str, Any]], name: str, alias_key: str) -> list[dict[
     ]
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default certificate verification, built once per process: reading the CA
+    bundle took longer than a no-op sync's requests, and every job opens new clients."""
+    context: ssl.SSLContext = gql_httpx.create_ssl_context()
+    return context
+
+
 class StashClient:
     def __init__(
         self,
@@ -91,7 +102,7 @@ class StashClient:
         headers = {"ApiKey": self._api_key} if self._api_key else {}
         # orjson: a full sync decodes the whole library, and json.loads was half its pull.
         transport = HTTPXTransport(url=f"{base}/graphql", headers=headers, timeout=timeout,
-                                   json_deserialize=orjson.loads)
+                                   verify=_tls_context(), json_deserialize=orjson.loads)
         self._gql = Client(transport=transport, fetch_schema_from_transport=False)
         self._session: SyncClientSession | None = None
         self.requests_sent = 0  # HTTP requests made, retries included: for job results

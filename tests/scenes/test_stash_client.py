@@ -2,6 +2,7 @@
 
 import logging
 import socket
+import ssl
 
 import pytest
 from graphql import print_ast
@@ -463,3 +464,13 @@ def test_the_key_and_stream_url_never_reach_logs_or_errors(fake_stash_factory, c
 
 def test_safe_url_drops_credentials_and_query():
     assert safe_url("http://user:pw@stash.lan:9999/base?apikey=k#x") == "http://stash.lan:9999/base"
+
+
+def test_clients_share_one_certificate_verification_context():
+    """Building the CA context cost more than a no-op sync; each job opens new clients."""
+    first, second = StashClient("https://stash.example"), StashClient("http://127.0.0.1:9")
+
+    context = first._gql.transport.kwargs["verify"]
+    assert context is second._gql.transport.kwargs["verify"]
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
