@@ -12,14 +12,15 @@ from scenes.models import Scene, Tag
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FIELDS = ["id", "title", "urls", "created_date", "scene_date", "stash_updated_at",
-          "last_synced", "details", "organized", "code", "search_text"]
+          "last_synced", "details", "organized", "code", "search_text", "stash_ids"]
+TAG_FIELDS = ["id", "name", "aliases", "search_text", "last_synced", "ignore_auto_tag"]
 SYNCED = datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)
 
 
 def row(scene_id: str, title: str, urls: list[str]) -> tuple:
     # Timestamps as Stash sends them (ISO text in its own offset), a date, a JSON list.
     return (scene_id, title, urls, "2026-01-11T18:07:53+11:00", date(2025, 12, 31),
-            "2026-01-11T18:07:54Z", SYNCED, "", False, "", title.lower())
+            "2026-01-11T18:07:54Z", SYNCED, "", False, "", title.lower(), [])
 
 
 def stored() -> dict[str, tuple]:
@@ -63,8 +64,8 @@ def test_a_write_after_a_rolled_back_one_still_lands():
     that table away, and the next write must not count on it."""
     def failed_page():
         with transaction.atomic():
-            bulk.upsert(Tag, ["id", "name", "aliases", "search_text", "last_synced"],
-                        [("1", "Rolled back", [], "rolled back", SYNCED)])
+            bulk.upsert(Tag, TAG_FIELDS,
+                        [("1", "Rolled back", [], "rolled back", SYNCED, False)])
             raise RuntimeError("the page failed")
 
     with pytest.raises(RuntimeError):
@@ -72,13 +73,13 @@ def test_a_write_after_a_rolled_back_one_still_lands():
     assert not Tag.objects.exists()
 
     with transaction.atomic():
-        bulk.upsert(Tag, ["id", "name", "aliases", "search_text", "last_synced"],
-                    [("1", "Kept", ["Alias"], "kept\nalias", SYNCED)])
-    bulk.upsert(Tag, ["id", "name", "aliases", "search_text", "last_synced"],
-                [("2", "Outside a transaction", [], "outside", SYNCED)])
+        bulk.upsert(Tag, TAG_FIELDS,
+                    [("1", "Kept", ["Alias"], "kept\nalias", SYNCED, True)])
+    bulk.upsert(Tag, TAG_FIELDS,
+                [("2", "Outside a transaction", [], "outside", SYNCED, False)])
 
-    assert sorted(Tag.objects.values_list("id", "name", "aliases")) == [
-        ("1", "Kept", ["Alias"]), ("2", "Outside a transaction", [])]
+    assert sorted(Tag.objects.values_list("id", "name", "aliases", "ignore_auto_tag")) == [
+        ("1", "Kept", ["Alias"], True), ("2", "Outside a transaction", [], False)]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
