@@ -239,12 +239,13 @@ def run_step(step: str, url: str, env: dict) -> dict:
 # -- the benchmark --------------------------------------------------------------------------
 
 
-def child_env(database_url: str, data_dir: str) -> dict:
+def child_env(database_url: str | None, data_dir: str) -> dict:
+    """The environment of a measured step (None: a SQLite file in ``data_dir``)."""
     env = dict(os.environ)
     env.update({
         "DJANGO_SETTINGS_MODULE": "stashhog.settings",
         "STASHHOG_DATA_DIR": data_dir,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": database_url or f"sqlite:///{data_dir}/bench.sqlite3",
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(REPO_DIR),
@@ -328,7 +329,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="stashhog-bench-") as data_dir:
-        envs = {"SQLite": child_env(f"sqlite:///{data_dir}/bench.sqlite3", data_dir)}
+        envs = {"SQLite": child_env(None, data_dir)}
         if args.database_url:
             envs["PostgreSQL"] = child_env(args.database_url, data_dir)
         baseline = measure(args.baseline_scenes, envs, full_only=True)
