@@ -74,8 +74,9 @@ class EntityKind:
         links = self.link._default_manager.filter(**{f"{self._scene_column}__in": list(scene_ids)})
         if not self.many:
             links = links.exclude(**{self.column: None})
-        return links.values(link_scene=F(self._scene_column), link_entity=F(self.column),
-                            link_name=F(self.name_lookup))
+        return links.order_by().values(  # not even the link model's default order
+            link_scene=F(self._scene_column), link_entity=F(self.column),
+            link_name=F(self.name_lookup))
 
     def named_links(self, scene_ids: Iterable[str]) -> Iterable[tuple[str, str, str]]:
         """``(scene id, entity id, entity name)`` for these local scenes, by name then id."""

@@ -65,8 +65,7 @@ class Scene(models.Model):
     search_text = models.TextField(blank=True, editable=False)
     last_synced = models.DateTimeField()
 
-    # Not columns: set by scenes.queries (scene_queryset, attach_related) for the serializer.
-    studio_name: str | None
+    # Not columns: set per page by scenes.queries.attach_related for the serializer.
     file_rows: list[dict]
     entity_refs: dict[str, list[dict]]
 

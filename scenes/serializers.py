@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobs.api import BackgroundQuerySerializer
-from scenes.entities import PERFORMERS, TAGS
+from scenes.entities import PERFORMERS, STUDIOS, TAGS
 from scenes.models import FILE_FIELDS, Scene, SceneFile
 
 
@@ -24,8 +24,7 @@ class SceneFileSerializer(serializers.ModelSerializer):
 class SceneSerializer(serializers.ModelSerializer):
     """SceneResponse."""
 
-    # For scenes from ``scenes.queries`` (``studio_name`` annotated, ``attach_related``
-    # applied).
+    # For scenes from ``scenes.queries`` (``attach_related`` applied).
 
     paths = serializers.SerializerMethodField()
     studio = EntityRefSerializer(allow_null=True, read_only=True)
@@ -56,8 +55,7 @@ class SceneSerializer(serializers.ModelSerializer):
             "details": scene.details,
             "created_date": _iso_datetime(scene.created_date, zone),
             "scene_date": scene.scene_date.isoformat() if scene.scene_date else None,
-            "studio": {"id": scene.studio_id, "name": scene.studio_name}
-            if scene.studio_id else None,
+            "studio": next(iter(scene.entity_refs[STUDIOS.field]), None),
             "performers": scene.entity_refs[PERFORMERS.field],
             "tags": scene.entity_refs[TAGS.field],
             "last_synced": _iso_datetime(scene.last_synced, zone),
