@@ -37,8 +37,10 @@ class AnalysisOptions:
     # The registered proposal sources to use. Outside, each is a switch named by its
     # source's ``option`` ("use_ai").
     sources: frozenset[str] = frozenset()
-    # stash-box: the endpoint to identify with (None: the first one Stash has configured).
+    # stash-box: the endpoint to identify with (None: the first one Stash has configured),
+    # and whether scenes already linked to it are identified again.
     stashbox_endpoint: str | None = None
+    reidentify: bool = False
 
     @classmethod
     def resolve(cls, **requested: Any) -> "AnalysisOptions":

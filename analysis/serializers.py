@@ -119,6 +119,9 @@ class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
         required=False, allow_null=True, max_length=2048,
         help_text="use_stashbox: the stash-box to identify with, by its endpoint as configured "
         "in Stash; default: the first one configured.")
+    reidentify = JSONBooleanField(
+        required=False, help_text="use_stashbox: also identify scenes already linked to the "
+        "endpoint (a stash id for it). Default false.")
 
     skip_settled = JSONBooleanField(
         required=False, help_text="Ask the AI only for the fields that the path proposals do "

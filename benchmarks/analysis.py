@@ -273,7 +273,7 @@ def bench_stashbox(scene_count: int, seed: int) -> None:
           f"{found['requests']:,} scrapeMultiScenes requests; at the box's "
           f"{real_rate} requests/min Stash needs >= {found['requests'] / real_rate:.1f} min)")
     print(f"  matched {found['matched']:,}, several matches {found['multiple_matches']['count']:,}"
-          f", no match {found['no_match']:,}")
+          f", no match {found['no_match']:,}, already linked {found['already_linked']:,}")
     for field, figures in score_stashbox(library, plan, box.endpoint).items():
         print(f"  {field:<10} precision {figures['precision']:.3f}  recall "
               f"{figures['recall']:.3f}  ({figures['proposed']:,} proposed, "

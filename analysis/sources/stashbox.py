@@ -4,9 +4,12 @@
 StashHog never talks to a stash-box: Stash does, with the endpoints and keys configured in
 it (``scrapeMultiScenes``). This source reads the endpoints (never their keys), asks in
 batches of ``SCRAPE_BATCH`` scenes, paced to the endpoint's ``max_requests_per_minute`` (Stash
-makes callers wait rather than refusing them: pacing keeps each request short).
+makes callers wait rather than refusing them: pacing keeps each request short), and only for
+scenes not linked to that endpoint yet unless ``reidentify`` is set.
 
-- One match: its fields are proposed, entities as Stash matched them (``stored_id``), else by
+- One match: its title, date, code, details, URLs, studio, performers and tags are
+  proposed, and the scene's stash id for the endpoint; entities as Stash matched them
+  (``stored_id``), else by
   their exact name or alias in the library, else as new entities (kept only with
   create-missing; apply creates them linked to the box).
 - Several matches: nothing is proposed for the scene (as Identify's "skip multiple
@@ -18,7 +21,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from analysis.fields import DETAILS, PERFORMERS_FIELD, STUDIO, TAGS_FIELD, SceneField
+from analysis.fields import (
+    CODE,
+    DATE,
+    DETAILS,
+    PERFORMERS_FIELD,
+    STASH_IDS,
+    STUDIO,
+    TAGS_FIELD,
+    TITLE,
+    URLS,
+    SceneField,
+)
 from analysis.library import LibraryIndexes, SceneSnapshot
 from analysis.models import ChangeSource
 from analysis.options import AnalysisOptions
@@ -39,8 +53,10 @@ NAMED_CONFIDENCE = 0.9  # an entity Stash did not match, found here by its exact
 NEW_CONFIDENCE = 0.9  # an entity the library lacks (proposed with create-missing)
 NOTE_SCENE_IDS = 50  # scene ids a plan's description lists; the metadata keeps them all
 
-# ScrapedScene key -> the plain-valued scene field it fills.
-SCRAPED_VALUES: dict[str, SceneField] = {"details": DETAILS}
+# ScrapedScene key -> the scene field it fills with a plain value, or items of a list.
+SCRAPED_VALUES: dict[str, SceneField] = {"title": TITLE, "date": DATE, "code": CODE,
+                                         "details": DETAILS}
+SCRAPED_LISTS: dict[str, SceneField] = {"urls": URLS}
 
 
 class Pacer:
@@ -88,12 +104,15 @@ class StashBoxRun:
         self.asked = 0
         self.matched = 0
         self.no_match = 0
+        self.already_linked = 0
         self.several: list[str] = []  # scenes several remote scenes matched
 
     def analyse(self, scenes: list[SceneSnapshot],
                 check_cancelled: Callable[[], None]) -> ChunkOutcome:
         findings: dict[str, list[Finding]] = {scene.id: [] for scene in scenes}
-        for batch in batched(scenes, SCRAPE_BATCH):
+        wanted = [scene for scene in scenes if self.options.reidentify or not self._linked(scene)]
+        self.already_linked += len(scenes) - len(wanted)
+        for batch in batched(wanted, SCRAPE_BATCH):
             check_cancelled()
             self.pacer.wait(check_cancelled)
             self.requests += 1
@@ -109,16 +128,22 @@ class StashBoxRun:
                     findings[scene.id] = self.findings(matches[0])
         return ChunkOutcome(findings=findings)
 
+    def _linked(self, scene: SceneSnapshot) -> bool:
+        return any(item["endpoint"] == self.endpoint for item in scene.values[STASH_IDS.name])
+
     # -- one match -----------------------------------------------------------------------
 
     def findings(self, match: dict[str, Any]) -> list[Finding]:
         reason = f"matched by fingerprint on {self.name} (scene {match['remote_site_id']})"
-        found = [
-            Finding(field.name, None, "", MATCH_CONFIDENCE, reason, ChangeSource.STASHBOX,
-                    value=value)
-            for key, field in SCRAPED_VALUES.items()
-            if (value := self._checked(field, match.get(key))) is not None
-        ]
+        values = [(field, self._checked(field, match.get(key)))
+                  for key, field in SCRAPED_VALUES.items()]
+        values += [(field, self._checked(field, item))
+                   for key, field in SCRAPED_LISTS.items() for item in match.get(key) or ()]
+        values.append((STASH_IDS, self._checked(
+            STASH_IDS, {"endpoint": self.endpoint, "stash_id": match.get("remote_site_id")})))
+        found = [Finding(field.name, None, "", MATCH_CONFIDENCE, reason, ChangeSource.STASHBOX,
+                         value=value)
+                 for field, value in values if value is not None]
         entities = [(STUDIO, [match["studio"]] if match.get("studio") else []),
                     (PERFORMERS_FIELD, match.get("performers") or []),
                     (TAGS_FIELD, match.get("tags") or [])]
@@ -131,8 +156,8 @@ class StashBoxRun:
 
     @staticmethod
     def _checked(field: SceneField, value: Any) -> Any:
-        """The value as the field takes it; None for an empty one or one it refuses (a
-        partial date)."""
+        """The value (a list field: one item) as the field takes it; None for an empty one
+        or one it refuses (a partial date, a URL that is not http)."""
         if value in (None, "", []):
             return None
         assert field.check is not None  # plain fields have one
@@ -171,6 +196,7 @@ class StashBoxRun:
             "endpoint": self.endpoint, "name": self.name,
             "max_requests_per_minute": self.per_minute, "requests": self.requests,
             "scenes_asked": self.asked, "matched": self.matched, "no_match": self.no_match,
+            "already_linked": self.already_linked,
             "multiple_matches": {"count": len(self.several), "scene_ids": self.several},
         }
 
@@ -199,5 +225,5 @@ def open_stashbox(indexes: LibraryIndexes, options: AnalysisOptions) -> StashBox
 STASHBOX_SOURCE = ProposalSource(
     name=ChangeSource.STASHBOX, open=open_stashbox, setting="analysis_use_stashbox",
     option_help="Identify scenes by their fingerprints on a stash-box Stash is configured for "
-    "(stashbox_endpoint). Default: analysis_use_stashbox.",
+    "(stashbox_endpoint; reidentify). Default: analysis_use_stashbox.",
 )

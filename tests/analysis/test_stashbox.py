@@ -45,6 +45,10 @@ def kinds(library) -> dict[str, dict]:
     return out
 
 
+def linked(scene) -> bool:
+    return any(entry["endpoint"] == STASHDB for entry in scene.stash_ids)
+
+
 def test_one_match_proposes_its_fields_and_entities_several_a_note_none_a_count(api_client,
                                                                                  stash):
     library = stash.library
@@ -59,8 +63,24 @@ def test_one_match_proposes_its_fields_and_entities_several_a_note_none_a_count(
     scenes_with_changes = {scene_id for scene_id, _ in changes}
     assert scenes_with_changes <= set(expected["one"])
     assert not scenes_with_changes & set(expected["several"])
-    for scene_id, remote in expected["one"].items():
+    identified = {scene_id: remote for scene_id, remote in expected["one"].items()
+                  if not linked(library.scenes[int(scene_id)])}
+    assert len(identified) < len(expected["one"])  # some scenes are linked already
+    assert scenes_with_changes == set(identified)
+    for scene_id, remote in identified.items():
         scene = library.scenes[int(scene_id)]
+        assert changes[scene_id, "stash_ids"]["proposed_value"] == [
+            {"endpoint": STASHDB, "stash_id": remote.remote_id}]
+        assert changes[scene_id, "urls"]["proposed_value"] == remote.urls
+        for field, held, value in (("title", scene.title, remote.title),
+                                   ("date", scene.date, remote.date),
+                                   ("code", scene.code, remote.code),
+                                   ("details", scene.details, remote.details)):
+            change = changes.get((scene_id, field))
+            if change is not None:
+                assert change["proposed_value"] == value
+            elif not held:
+                pytest.fail(f"scene {scene_id} lacks its {field}")
         studio = changes.get((scene_id, "studio"))
         if remote.studio and scene.studio_id is None:
             assert studio["proposed_value"]["name"] == remote.studio.name
@@ -74,25 +94,62 @@ def test_one_match_proposes_its_fields_and_entities_several_a_note_none_a_count(
             if len(local) > 1 or (local and local[0].name in held):
                 continue
             assert (local[0].name if local else performer.name) in proposed, scene_id
-        if (scene.details or "") != remote.details:
-            assert changes[scene_id, "details"]["proposed_value"] == remote.details
-    sources = plan["metadata"]["sources"]["stashbox"]
-    assert sources["endpoint"] == STASHDB
-    assert sources["matched"] == len(expected["one"])
-    assert sources["no_match"] == len(expected["none"])
-    assert sources["multiple_matches"] == {"count": len(expected["several"]),
-                                           "scene_ids": expected["several"]}
-    assert sources["requests"] == -(-len(library.scenes) // SCRAPE_BATCH)
+    found = plan["metadata"]["sources"]["stashbox"]
+    assert found["endpoint"] == STASHDB
+    assert found["matched"] == len(identified)
+    assert found["already_linked"] == len(expected["one"]) - len(identified)
+    assert found["no_match"] == len(expected["none"])
+    assert found["multiple_matches"] == {"count": len(expected["several"]),
+                                         "scene_ids": expected["several"]}
+    assert found["requests"] == -(-found["scenes_asked"] // SCRAPE_BATCH)
     assert plan["description"].startswith(
         f"{len(expected['several'])} scene(s) matched several StashDB scenes")
     assert all(scene_id in plan["description"] for scene_id in expected["several"])
+
+
+def test_reidentify_asks_again_for_scenes_already_linked(api_client, stash):
+    library = stash.library
+    linked_ids = [str(s.id) for s in library.scenes.values() if linked(s)]
+
+    again = identify(api_client, reidentify=True)
+
+    found = again["metadata"]["sources"]["stashbox"]
+    assert found["already_linked"] == 0
+    assert found["scenes_asked"] == len(library.scenes)
+    changed = {s["scene_id"] for s in again["scenes"]}
+    assert changed & set(linked_ids)
+    # Their stash id is the one they hold: not proposed again.
+    assert not [c for s in again["scenes"] if s["scene_id"] in linked_ids
+                for c in s["changes"] if c["field"] == "stash_ids"]
+
+
+def test_apply_writes_the_stash_id_and_fields_into_stash(api_client, stash):
+    library = stash.library
+    plan = identify(api_client, detect_performers=False, detect_tags=False,
+                    detect_studios=False)
+    scene_id = plan["scenes"][0]["scene_id"]
+    api_client.post(f"/api/analysis/plans/{plan['id']}/bulk-review",
+                    {"status": "accepted", "scene_ids": [scene_id]}, format="json")
+    proposed = {c["field"]: c["proposed_value"] for c in plan["scenes"][0]["changes"]}
+
+    response = api_client.post(f"/api/analysis/plans/{plan['id']}/apply?background=false",
+                               {"scene_ids": [scene_id]}, format="json")
+
+    assert response.status_code == 200, response.json()
+    scene = library.scenes[int(scene_id)]
+    assert [(s["endpoint"], s["stash_id"]) for s in scene.stash_ids] == [
+        (STASHDB, proposed["stash_ids"][0]["stash_id"])]
+    assert set(proposed["urls"]) <= set(scene.urls)
+    for field in ("title", "date", "code", "details"):
+        if field in proposed:
+            assert getattr(scene, field) == proposed[field]
 
 
 def test_entities_stash_matched_keep_its_id_and_others_are_new_with_their_stash_id(
         api_client, stash):
     plan = identify(api_client, detect_studios=False, detect_tags=False, detect_details=False)
 
-    new = [item for change in PlanChange.objects.filter(plan_id=plan["id"])
+    new = [item for change in PlanChange.objects.filter(plan_id=plan["id"], field="performers")
            for item in change.proposed_value if item["id"] is None]
     assert new
     box_names = {p.name: p.remote_id for r in stash.library.stash_boxes[STASHDB]
@@ -113,7 +170,7 @@ def test_without_create_missing_no_new_entity_is_proposed(api_client, stash):
 def test_apply_creates_a_missing_performer_linked_to_the_box(api_client, stash):
     library = stash.library
     plan = identify(api_client, detect_studios=False, detect_tags=False, detect_details=False)
-    change = next(c for c in PlanChange.objects.filter(plan_id=plan["id"])
+    change = next(c for c in PlanChange.objects.filter(plan_id=plan["id"], field="performers")
                   if any(item["id"] is None for item in c.proposed_value))
     new = next(item for item in change.proposed_value if item["id"] is None)
     api_client.patch(f"/api/analysis/changes/{change.id}", {"status": "accepted"},
