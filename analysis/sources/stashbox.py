@@ -3,8 +3,9 @@
 
 StashHog never talks to a stash-box: Stash does, with the endpoints and keys configured in
 it (``scrapeMultiScenes``). This source reads the endpoints (never their keys), asks in
-batches of ``SCRAPE_BATCH`` scenes, paced to the endpoint's ``max_requests_per_minute`` (Stash
-makes callers wait rather than refusing them: pacing keeps each request short), and only for
+batches of ``SCRAPE_BATCH`` scenes, paced to the endpoint's ``max_requests_per_minute`` across
+all of StashHog's processes (Stash makes callers wait rather than refusing them: pacing keeps
+each request short), and only for
 scenes not linked to that endpoint yet unless ``reidentify`` is set.
 
 - One match: its title, date, code, details, URLs, studio, performers and tags are
@@ -17,9 +18,13 @@ scenes not linked to that endpoint yet unless ``reidentify`` is set.
 - No match: counted in the plan's metadata.
 """
 
+import hashlib
+import math
 import time
 from collections.abc import Callable
 from typing import Any
+
+from django.core.cache import cache
 
 from analysis.fields import (
     CODE,
@@ -60,20 +65,25 @@ SCRAPED_LISTS: dict[str, SceneField] = {"urls": URLS}
 
 
 class Pacer:
-    """At most ``per_minute`` calls a minute: waits before a call that would come too soon."""
+    """At most ``per_minute`` calls a minute to one endpoint, from every process together
+    (two analyses, or the chunks of one on several workers): each call claims a slot of
+    ``60 / per_minute`` seconds in the shared cache (Redis), waiting for a free one."""
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, endpoint: str, per_minute: int, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep) -> None:
+        self.key = f"stashbox-pace:{hashlib.sha256(endpoint.encode()).hexdigest()[:16]}"
         self.interval = 60 / per_minute
         self.clock = clock
         self.sleep = sleep
-        self.next_at = clock()
 
     def wait(self, check_cancelled: Callable[[], None]) -> None:
-        while (delay := self.next_at - self.clock()) > 0:
+        while True:
+            now = self.clock()
+            slot = int(now // self.interval)
+            if cache.add(f"{self.key}:{slot}", 1, timeout=math.ceil(self.interval) + 1):
+                return
             check_cancelled()  # a slow box (a few calls a minute) stays cancellable
-            self.sleep(min(delay, 1.0))
-        self.next_at = max(self.next_at, self.clock()) + self.interval
+            self.sleep(min((slot + 1) * self.interval - now, 1.0))
 
 
 def _box(client: StashClient, wanted: str | None) -> dict[str, Any]:
@@ -97,7 +107,7 @@ class StashBoxRun:
         self.endpoint: str = box["endpoint"]
         self.name: str = box["name"]
         self.per_minute = box.get("max_requests_per_minute") or DEFAULT_REQUESTS_PER_MINUTE
-        self.pacer = Pacer(self.per_minute)
+        self.pacer = Pacer(self.endpoint, self.per_minute)
         self.indexes = indexes
         self.options = options
         self.requests = 0

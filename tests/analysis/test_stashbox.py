@@ -9,6 +9,7 @@ from graphql.language import Visitor
 
 from analysis.models import AnalysisPlan, PlanChange
 from analysis.sources.stashbox import SCRAPE_BATCH, Pacer
+from jobs.runner import JobCancelled
 from tests.fakes.stash_box import STASHDB, FakeStashBox
 
 pytestmark = pytest.mark.django_db
@@ -205,21 +206,37 @@ def test_the_endpoint_is_chosen_and_an_unknown_one_fails_the_job_clearly(api_cli
     assert AnalysisPlan.objects.latest("id").metadata["outcome"] == "failed"
 
 
-def test_requests_are_paced_to_the_box_limit():
-    now = [0.0]
-    slept = []
+def test_requests_are_paced_to_the_box_limit_across_processes():
+    now = [1000.0]
 
     def sleep(seconds):
-        slept.append(seconds)
         now[0] += seconds
 
-    pacer = Pacer(120, clock=lambda: now[0], sleep=sleep)
+    # Two runs (two analyses, or two chunk workers) of one endpoint share its slots.
+    one, other = (Pacer(STASHDB, 120, clock=lambda: now[0], sleep=sleep) for _ in range(2))
+    elsewhere = Pacer("https://fansdb.example/graphql", 120, clock=lambda: now[0], sleep=sleep)
     calls = []
-    for _ in range(4):
+    for pacer in (one, other, one, elsewhere, other):
         pacer.wait(lambda: None)
         calls.append(now[0])
 
-    assert calls == [0.0, 0.5, 1.0, 1.5]
+    assert calls == [1000.0, 1000.5, 1001.0, 1001.0, 1001.5]
+
+
+def test_a_long_wait_for_the_box_stays_cancellable():
+    now = [0.0]
+    pacer = Pacer(STASHDB, 1, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    pacer.wait(lambda: None)
+    checks = []
+
+    def cancel_on_third_check():
+        checks.append(now[0])
+        if len(checks) == 3:
+            raise JobCancelled()
+
+    with pytest.raises(JobCancelled):
+        pacer.wait(cancel_on_third_check)
+    assert checks == [0.0, 1.0, 2.0]  # checked every second of a 60 s wait
 
 
 class _Selections(Visitor):
