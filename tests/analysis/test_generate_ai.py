@@ -467,3 +467,20 @@ def test_without_the_path_source_nothing_counts_as_settled(library, catalogue, a
 
     assert scene_data(use_ai.requests[0])[0]["ask"] == ["studio", "performers", "tags"]
     assert plan.metadata["ai"]["scenes_skipped"] == 0
+
+
+def test_the_budget_holds_with_several_scenes_per_request(library, catalogue, analyse, use_ai):
+    save_settings({"ai_prices": {"gpt-4o-mini": {"prompt": 1000.0, "completion": 1000.0}},
+                   "ai_batch_size": 2})
+    for number in range(1, 9):
+        library.scene(number, f"/media/Vixen/scene {number}.mp4")
+    budget = 1.0  # a request of two scenes costs about $0.35 at these prices
+
+    job, plan = analyse(options={**AI, "max_cost_usd": budget})
+
+    metadata = plan.metadata
+    assert metadata["outcome"] == "budget_exceeded"
+    assert 1 <= len(use_ai.requests) < 4
+    assert metadata["cost_usd"] <= budget
+    assert all(len(scene_data(request)) == 2 for request in use_ai.requests)
+    assert metadata["counts"]["scenes_analysed"] == 2 * len(use_ai.requests)
