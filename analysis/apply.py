@@ -12,6 +12,9 @@ edited the scene in Stash meanwhile:
 - each change's outcome is committed as soon as Stash confirms it, with what a revert needs:
   the field as Stash held it just before (``value_before_apply``), the entities created for
   it, and the user who started the job (``applied_by``).
+- with the plan's ``set_organized`` option, a scene whose changes in the plan have all
+  landed (applied or rejected; none pending, accepted or failed) gets one more change,
+  ``organized`` set true, applied with the rest and undone like any other;
 - two applies never write the same scene at once (even two plans, on two machines): each
   chunk's scenes are locked from its read to its last write (``Progress.holding``).
 
@@ -31,10 +34,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from analysis.fields import ENTITY_FIELDS, SCENE_FIELDS
+from analysis.fields import ENTITY_FIELDS, ORGANIZED, SCENE_FIELDS
 from analysis.models import (
     AnalysisPlan,
     ChangeAction,
+    ChangeSource,
     ChangeStatus,
     PlanChange,
     PlanStatus,
@@ -180,6 +184,9 @@ class ApplyRun:
         self.client = client
         self.applied_by_id = applied_by_id
         self.progress = progress
+        self.plan_id = plan_id
+        options = AnalysisPlan.objects.values_list("metadata", flat=True).get(pk=plan_id)
+        self.set_organized = bool((options or {}).get("options", {}).get("set_organized"))
         self.changes = list(_accepted(plan_id, scene_ids))
         self.by_scene: dict[str, list[PlanChange]] = {}
         for change in self.changes:
@@ -325,6 +332,9 @@ class ApplyRun:
             self.settle_failed(changes, error)
         for write, members in groups.items():
             self.send(write, members)
+        if self.set_organized:
+            self.organize([scene_id for scene_id in scene_ids if in_stash[scene_id] is not None],
+                          in_stash)
         touched = [
             scene_id for scene_id in scene_ids
             if in_stash[scene_id] is not None
@@ -332,6 +342,42 @@ class ApplyRun:
         ]
         if touched:
             refresh_scenes(self.client, touched)
+
+    def organize(self, scene_ids: list[str], in_stash: dict[str, Any]) -> None:
+        """``set_organized``: an ``organized`` change, applied now, for each scene whose
+        changes in the plan have all landed and that Stash does not hold organized (a scene
+        with an organized change of its own, in any status, is left to that one)."""
+        statuses: dict[str, set[str]] = {}
+        titles: dict[str, str] = {}
+        rows = PlanChange.objects.filter(plan_id=self.plan_id, scene_id__in=scene_ids)
+        for scene_id, status, field, title in rows.values_list(
+                "scene_id", "status", "field", "scene_title"):
+            statuses.setdefault(scene_id, set()).add(
+                "own" if field == ORGANIZED.name else status)
+            titles[scene_id] = title
+        ready = [
+            scene_id for scene_id in scene_ids
+            if ChangeStatus.APPLIED in statuses.get(scene_id, ())
+            and statuses[scene_id] <= {ChangeStatus.APPLIED, ChangeStatus.REJECTED}
+            and not ORGANIZED.held(in_stash[scene_id])
+        ]
+        if not ready:
+            return
+        changes = PlanChange.objects.bulk_create([
+            PlanChange(plan_id=self.plan_id, scene_id=scene_id, scene_title=titles[scene_id],
+                       field=ORGANIZED.name, action=ChangeAction.SET, current_value=False,
+                       proposed_value=True, value_before_apply=False, confidence=1.0,
+                       source=ChangeSource.ORGANIZE, status=ChangeStatus.ACCEPTED,
+                       reason="set_organized: every other change of the scene in this plan "
+                       "was applied or rejected")
+            for scene_id in ready
+        ])
+        write = Write(ORGANIZED.name, "SET", True)
+        for change in changes:
+            self.changes.append(change)
+            self.by_scene[change.scene_id].append(change)
+            self.waiting[change.pk] = {write}
+        self.send(write, [(change.scene_id, change) for change in changes])
 
     def send(self, write: Write, members: list[tuple[str, PlanChange]]) -> None:
         """One request for the group; if Stash rejects it, one per scene to find the culprit.

@@ -13,7 +13,10 @@ _METADATA = {
     "options": {"detect_studios": True, "detect_performers": True, "detect_tags": True,
                 "detect_details": True, "use_path": True, "use_ai": True,
                 "create_missing": False, "confidence_threshold": 0.5,
-                "auto_accept_threshold": None, "max_cost_usd": 5.0, "skip_settled": True},
+                "auto_accept_threshold": None, "max_cost_usd": 5.0, "skip_settled": True,
+                "strategies": {"studio": "fill_blank", "performers": "merge", "tags": "merge",
+                               "details": "fill_blank"},
+                "include_rejected": False, "set_organized": False},
     "selection": {"scene_ids": None, "filters": {"organized": False}},
     "model": "gpt-4o-mini",
     "outcome": "completed",
@@ -21,7 +24,8 @@ _METADATA = {
     "counts": {"scenes_selected": 120, "scenes_analysed": 120, "scenes_with_changes": 58,
                "changes": 96, "changes_by_field": {"studio": 31, "performers": 40, "tags": 9,
                                                    "details": 16},
-               "auto_accepted": 0, "dropped_below_threshold": 14},
+               "auto_accepted": 0, "dropped_below_threshold": 14,
+               "suppressed": {"rejected": 3, "in_open_plan": 0}},
     "tokens": {"prompt": 12240, "cached_prompt": 0, "completion": 2760},
     "cost_usd": 0.003492,
     "ai": _AI_USAGE,
@@ -62,7 +66,9 @@ _DETAILS_CHANGE = {
 GENERATE_REQUEST = OpenApiExample(
     "Some scenes, with AI", request_only=True,
     value={"scene_ids": ["1042", "1043"], "plan_name": "Two new scenes",
-           "options": {"use_ai": True, "detect_details": False, "confidence_threshold": 0.6}},
+           "options": {"use_ai": True, "detect_details": False, "confidence_threshold": 0.6,
+                       "strategies": {"studio": "overwrite", "tags": "replace"},
+                       "set_organized": True}},
 )
 GENERATE_BY_FILTER = OpenApiExample(
     "Every unorganized scene of a studio, path detection only", request_only=True,
@@ -162,3 +168,10 @@ REVERT_CONFLICT = error_example("Nothing applied", 409,
 STASH_DOWN = error_example("Stash down", 502, "Could not reach Stash at http://stash:9999: "
                            "connection failed (ConnectError) after 4 attempts")
 SCENE_NOT_FOUND = error_example("Unknown scene", 404, "Scene not found")
+REJECTION = OpenApiExample("Rejections", response_only=True, value={
+    "id": 31, "scene_id": "1042", "field": "performers", "action": "add",
+    "value": [{"id": "318", "name": "Jane Doe"}], "change_id": 502, "plan_id": 7,
+    "rejected_by": "admin", "created_at": "2026-01-10T09:30:00Z",
+})  # one item: the schema wraps it in a page
+REJECTION_NOT_FOUND = error_example("Unknown rejection", 404, "No Rejection matches the given "
+                                    "query.")

@@ -17,6 +17,8 @@ it, how a proposed value is checked, and the ``SceneUpdateInput`` key that sets 
 """
 
 import datetime
+import hashlib
+import json
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -45,6 +47,19 @@ class Shape(StrEnum):
     def is_list(self) -> bool:
         """Changed item by item (add / remove), never set as a whole."""
         return self in (Shape.VALUE_LIST, Shape.ENTITY_LIST)
+
+
+class Strategy(StrEnum):
+    """How a found value may replace what Stash holds (``AnalysisOptions.strategies``)."""
+
+    FILL_BLANK = "fill_blank"  # only where Stash has no value (for a list: an empty one)
+    OVERWRITE = "overwrite"  # single values: also replace a different value
+    MERGE = "merge"  # lists: add what is missing, remove nothing
+    REPLACE = "replace"  # lists: add what is missing, remove what no source found
+
+
+SINGLE_STRATEGIES = (Strategy.FILL_BLANK, Strategy.OVERWRITE)
+LIST_STRATEGIES = (Strategy.FILL_BLANK, Strategy.MERGE, Strategy.REPLACE)
 
 
 def invalid(message: str) -> InvalidInput:
@@ -265,6 +280,34 @@ class SceneField:
         return self.kind is None
 
     @property
+    def strategies(self) -> tuple[Strategy, ...]:
+        return LIST_STRATEGIES if self.shape.is_list else SINGLE_STRATEGIES
+
+    @property
+    def default_strategy(self) -> Strategy:
+        """Single values fill blanks; lists merge (filling only empty lists would stop every
+        new tag or performer of a scene that has one)."""
+        return Strategy.MERGE if self.shape.is_list else Strategy.FILL_BLANK
+
+    def is_blank(self, value: Any) -> bool:
+        """Whether Stash holds no value (an empty list, no studio, ``""``, no rating, ...)."""
+        return value in (None, "", [], self.blank)
+
+    def proposal_items(self, value: Any) -> list[Any]:
+        """What a change proposes, value by value: a list change's items, or the set value."""
+        return list(value or ()) if self.shape.is_list else [value]
+
+    def proposal_key(self, item: Any) -> str:
+        """A short, stable key of one proposed value (``proposal_items``), whatever change
+        carries it: what rejections and other open plans are matched by."""
+        if self.shape.is_list or (self.kind is not None and item):
+            key: Any = self.item_key(item)
+        else:
+            key = self.set_value(item)
+        text = json.dumps(key, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
     def entity_kind(self) -> EntityKind:
         """The kind an ENTITY or ENTITY_LIST field holds; asking a VALUE field is a bug."""
         if self.kind is None:
@@ -314,7 +357,9 @@ class SceneField:
         Stash lacks), or the plain item's key."""
         if self.shape == Shape.VALUE_LIST:
             return self.item_key_of(item)
-        return str(item["id"]) if item.get("id") is not None else f"new:{item['name']}"
+        if item.get("id") is not None:
+            return str(item["id"])
+        return f"new:{' '.join(str(item.get('name')).casefold().split())}"
 
     def item_label(self, item: Any) -> str:
         return item["name"] if self.kind is not None else self.item_label_of(item)

@@ -12,6 +12,7 @@ from analysis.models import (
     ChangeStatus,
     PlanChange,
     PlanStatus,
+    Rejection,
 )
 from scenes.models import SceneFile
 from stashhog.api.exceptions import InvalidInput
@@ -50,6 +51,16 @@ class PlanChangeFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = PlanChange
+        fields: list[str] = []
+
+
+class RejectionFilterSet(django_filters.FilterSet):
+    scene_id = django_filters.CharFilter(field_name="scene_id", lookup_expr="exact")
+    field = django_filters.ChoiceFilter(choices=ChangeField.choices)
+    action = django_filters.ChoiceFilter(choices=ChangeAction.choices)
+
+    class Meta:
+        model = Rejection
         fields: list[str] = []
 
 

@@ -22,8 +22,9 @@ from settings_app import get_setting
 ONLY_CHOICES = ("all", "unanalyzed", "changed")
 # Bump when the local detectors change what they propose for the same scene.
 DETECTOR_VERSION = "1"
-# The budget changes how far a run gets, not what it proposes for a scene.
-OPTIONS_NOT_FINGERPRINTED = ("max_cost_usd",)
+# The budget changes how far a run gets, set_organized what apply does: neither what a run
+# proposes for a scene.
+OPTIONS_NOT_FINGERPRINTED = ("max_cost_usd", "set_organized")
 
 
 def _digest(value) -> str:

@@ -21,6 +21,7 @@ from analysis.models import AnalysisPlan, ChangeSource, ChangeStatus, PlanChange
 from analysis.options import AnalysisOptions
 from analysis.plan_status import refresh_plan_status
 from analysis.proposals import ChangeBuilder
+from analysis.rejections import Blocked
 from analysis.selection import SceneSelection
 from analysis.sources import ChunkOutcome, SourceRun, open_sources
 from analysis.sources.ai import AIRun
@@ -109,6 +110,9 @@ class _Run:
                 "changes_by_field": dict(self.by_field),
                 "auto_accepted": self.auto_accepted,
                 "dropped_below_threshold": self.builder.dropped_below_threshold,
+                # Proposals held back: values a person rejected ("rejected", unless
+                # include_rejected) and values another open plan proposes ("in_open_plan").
+                "suppressed": dict(self.builder.suppressed),
             },
             "tokens": {"prompt": self.usage.prompt_tokens,
                        "cached_prompt": self.usage.cached_prompt_tokens,
@@ -164,6 +168,9 @@ class _Run:
         return self._finish("completed", self._done_message())
 
     def _write(self, scenes: list[SceneSnapshot], outcomes: list[ChunkOutcome]) -> None:
+        self.builder.blocked = Blocked.load(
+            [scene.id for scene in scenes], plan_id=self.plan.id,
+            include_rejected=self.options.include_rejected)
         changes = []
         for scene in scenes:
             findings = [f for outcome in outcomes for f in outcome.findings[scene.id]]

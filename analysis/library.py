@@ -16,10 +16,7 @@ from analysis.detectors.catalogue import Entity, EntityIndex
 from analysis.detectors.path import SceneText
 from analysis.fields import (
     ENTITY_FIELDS,
-    PERFORMERS_FIELD,
     SCENE_FIELDS,
-    STUDIO,
-    TAGS_FIELD,
     SceneField,
     Shape,
 )
@@ -35,9 +32,11 @@ LibraryIndexes = dict[EntityKind, EntityIndex]
 def _index(field: SceneField, wanted: bool) -> EntityIndex:
     if not wanted:
         return EntityIndex([])
-    rows = (field.entity_kind.model.objects.order_by().values_list("id", "name", "aliases")
+    rows = (field.entity_kind.model.objects.order_by()
+            .values_list("id", "name", "aliases", "ignore_auto_tag")
             .iterator(chunk_size=ROWS_PER_FETCH))
-    entities = (Entity(id_, name, tuple(aliases or ())) for id_, name, aliases in rows)
+    entities = (Entity(id_, name, tuple(aliases or ()), ignored)
+                for id_, name, aliases, ignored in rows)
     return EntityIndex(entities, person_names=field.person_names)
 
 
@@ -58,15 +57,7 @@ class SceneSnapshot:
     values: dict[str, Any]
 
     def text(self) -> SceneText:
-        studio = self.values[STUDIO.name]
-        return SceneText(
-            path=self.path,
-            title=self.title or None,
-            current_studio_id=studio["id"] if studio else None,
-            current_performer_ids=frozenset(
-                p["id"] for p in self.values[PERFORMERS_FIELD.name]),
-            current_tag_ids=frozenset(t["id"] for t in self.values[TAGS_FIELD.name]),
-        )
+        return SceneText(path=self.path, title=self.title or None)
 
 
 def _linked(kind: EntityKind, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:

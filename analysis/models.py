@@ -57,6 +57,11 @@ class ChangeSource(models.TextChoices):
     STASHBOX = "stashbox"  # a stash-box match, through Stash
     USER = "user"
     REVERT = "revert"  # undoes an applied change (analysis.revert)
+    ORGANIZE = "organize"  # the set_organized option, once a scene's other changes landed
+
+
+# Plans whose pending and accepted changes may still be applied.
+OPEN_PLAN_STATUSES = (PlanStatus.DRAFT, PlanStatus.REVIEWING, PlanStatus.APPLYING)
 
 
 class AnalysisPlan(models.Model):
@@ -171,3 +176,35 @@ class SceneAnalysis(models.Model):
 
     def __str__(self):
         return f"Analysis of scene {self.scene_id} at {self.analyzed_at:%Y-%m-%d %H:%M}"
+
+
+class Rejection(models.Model):
+    """A value a person rejected for a scene's field and action: later analyses do not
+    propose it again unless asked to (``analysis.rejections``). One row per value: a list
+    change's rejection keeps one row per item it named."""
+
+    # No database constraint, like PlanChange; sync deletes a removed scene's rejections.
+    scene = models.ForeignKey(
+        "scenes.Scene", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    field = models.CharField(max_length=20, choices=ChangeField.choices)
+    action = models.CharField(max_length=10, choices=ChangeAction.choices)
+    # In the shape of the change's proposed value: the set value, or a list of the one item.
+    value = models.JSONField(null=True)
+    value_key = models.CharField(max_length=64)  # SceneField.proposal_key of the value
+    # The change whose rejection recorded it (its plan says where), and who rejected it.
+    change = models.ForeignKey(PlanChange, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="rejections")
+    rejected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["scene", "field", "action", "value_key"],
+                                    name="rejection_one_per_value"),
+        ]
+
+    def __str__(self):
+        return f"{self.field} {self.action} rejected on scene {self.scene_id}"

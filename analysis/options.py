@@ -6,6 +6,7 @@ parameters, so a settings change while a job waits does not alter what it was as
 """
 
 from dataclasses import asdict, dataclass
+from dataclasses import field as option
 from typing import Any
 
 from analysis.fields import SCENE_FIELDS, SceneField
@@ -41,6 +42,13 @@ class AnalysisOptions:
     # and whether scenes already linked to it are identified again.
     stashbox_endpoint: str | None = None
     reidentify: bool = False
+    # Per field (a SCENE_FIELDS name): how a found value may replace what Stash holds
+    # (analysis.fields.Strategy); a field left out takes its own default.
+    strategies: dict[str, str] = option(default_factory=dict, hash=False)
+    # Propose again what a person rejected (analysis.rejections).
+    include_rejected: bool = False
+    # Apply marks organized each scene whose changes in the plan all landed.
+    set_organized: bool = False
 
     @classmethod
     def resolve(cls, **requested: Any) -> "AnalysisOptions":
@@ -53,6 +61,9 @@ class AnalysisOptions:
     def detects(self, field: SceneField) -> bool:
         """Whether analysis proposes changes of this field."""
         return field.name in self.fields
+
+    def strategy(self, field: SceneField) -> str:
+        return self.strategies.get(field.name, field.default_strategy)  # from_dict fills all
 
     def uses(self, source: str) -> bool:
         """Whether analysis asks this proposal source (a ChangeSource value)."""
@@ -80,5 +91,9 @@ class AnalysisOptions:
         fields = {field.name: values.pop(field.option, True) for field in SCENE_FIELDS.values()}
         sources = {source.name: values.pop(source.option, source.setting is None)
                    for source in SOURCES.values()}
-        return cls(**values, fields=frozenset(name for name, on in fields.items() if on),
+        chosen = values.pop("strategies", None) or {}
+        strategies = {str(field.name): str(chosen.get(field.name, field.default_strategy))
+                      for field in SCENE_FIELDS.values()}
+        return cls(**values, strategies=strategies,
+                   fields=frozenset(name for name, on in fields.items() if on),
                    sources=frozenset(name for name, on in sources.items() if on))

@@ -20,14 +20,16 @@ with the higher confidence; a list change's confidence (and its source) is that 
 certain entity, so auto-accept only takes a change all of whose entities clear the bar.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from analysis.detectors.normalize import normalize
-from analysis.fields import SCENE_FIELDS, Shape
+from analysis.fields import SCENE_FIELDS, SceneField, Shape, Strategy
 from analysis.library import SceneSnapshot
 from analysis.models import ChangeAction, ChangeSource, ChangeStatus, PlanChange
 from analysis.options import AnalysisOptions
+from analysis.rejections import IN_OPEN_PLAN, REJECTED, Blocked
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,8 @@ class Finding:
     value: Any = None
     # A new entity's id on a stash-box, (endpoint, id): apply creates it linked there.
     stash_id: tuple[str, str] | None = None
+    # The held value in a cleaner form (details without markup): every strategy allows it.
+    reformat: bool = False
 
     @property
     def key(self) -> tuple[str, Any]:
@@ -80,6 +84,14 @@ def _is_current(finding: Finding, current: list[Any]) -> bool:
     return any(normalize(item["name"]) == normalize(finding.name) for item in current)
 
 
+def _holds(finding: Finding, current: Any) -> bool:
+    """Whether a single-value field already holds what ``finding`` proposes."""
+    field = SCENE_FIELDS[finding.field]
+    if field.plain:
+        return field.same_set_value(finding.value, current)
+    return _is_current(finding, [current] if current else [])
+
+
 def _status(confidence: float, options: AnalysisOptions) -> str:
     threshold = options.auto_accept_threshold
     if threshold is not None and confidence >= threshold:
@@ -109,11 +121,18 @@ def _best(found: list[Finding]) -> Finding:
 
 
 class ChangeBuilder:
-    """Builds a scene's unsaved PlanChanges (plan not set), and counts what it dropped."""
+    """Builds a scene's unsaved PlanChanges (plan not set), and counts what it dropped.
+
+    Each field's strategy (``AnalysisOptions.strategy``) decides whether a found value may
+    replace what Stash holds; ``blocked`` (set per chunk) holds back what a person rejected
+    and what another open plan already proposes, counted in ``suppressed`` by reason.
+    """
 
     def __init__(self, options: AnalysisOptions):
         self.options = options
         self.dropped_below_threshold = 0
+        self.suppressed: Counter[str] = Counter({REJECTED: 0, IN_OPEN_PLAN: 0})
+        self.blocked = Blocked()
 
     def wanted(self, finding: Finding) -> bool:
         """Whether the options let any source propose this: its field is switched on, and a
@@ -132,14 +151,23 @@ class ChangeBuilder:
         changes = []
         for field in SCENE_FIELDS.values():
             found = [f for f in kept if f.field == field.name]
-            if not found:
-                continue
-            build = {Shape.VALUE: self._value_change, Shape.ENTITY: self._entity_change,
-                     Shape.VALUE_LIST: self._list_change,
-                     Shape.ENTITY_LIST: self._list_change}[field.shape]
-            change = build(scene, field.name, found)
-            changes += [change] if change else []
+            if found:
+                build = self._list_changes if field.shape.is_list else self._set_change
+                changes += build(scene, field, found)
         return changes
+
+    def _allowed(self, scene: SceneSnapshot, field: SceneField, action: str,
+                 items: list[Any]) -> list[Any]:
+        """``items`` (findings, or held items for a removal) without the blocked ones."""
+        kept = []
+        for item in items:
+            value = _value(item) if isinstance(item, Finding) else item
+            reason = self.blocked.why(scene.id, field.name, action, value)
+            if reason is None:
+                kept.append(item)
+            else:
+                self.suppressed[reason] += 1
+        return kept
 
     def _change(self, scene: SceneSnapshot, **fields: Any) -> PlanChange:
         return PlanChange(
@@ -147,43 +175,53 @@ class ChangeBuilder:
             status=_status(fields["confidence"], self.options), **fields,
         )
 
-    def _value_change(self, scene: SceneSnapshot, field: str, found: list[Finding]
-                      ) -> PlanChange | None:
-        current = scene.values[field]
-        candidates = [f for f in found if f.value != current]
+    def _set_change(self, scene: SceneSnapshot, field: SceneField, found: list[Finding]
+                    ) -> list[PlanChange]:
+        current = scene.values[field.name]
+        candidates = [f for f in found if not _holds(f, current)]
+        if not (field.is_blank(current) or self.options.strategy(field) == Strategy.OVERWRITE):
+            # A cleaner form of the value Stash holds replaces nothing a person chose.
+            candidates = [f for f in candidates if f.reformat]
+        candidates = self._allowed(scene, field, ChangeAction.SET, candidates)
         if not candidates:
-            return None
+            return []
         best = _best(candidates)
-        return self._change(
-            scene, field=field, action=ChangeAction.SET, current_value=current,
-            proposed_value=best.value, confidence=best.confidence, source=best.source,
-            reason=best.reason,
-        )
+        return [self._change(
+            scene, field=field.name, action=ChangeAction.SET, current_value=current,
+            proposed_value=_value(best), confidence=best.confidence, source=best.source,
+            reason=best.reason if field.plain else _reason(best),
+        )]
 
-    def _entity_change(self, scene: SceneSnapshot, field: str, found: list[Finding]
-                       ) -> PlanChange | None:
-        current = scene.values[field]
-        candidates = [f for f in found if not _is_current(f, [current] if current else [])]
-        if not candidates:
-            return None
-        best = _best(candidates)
-        return self._change(
-            scene, field=field, action=ChangeAction.SET,
-            current_value=current, proposed_value=_value(best),
-            confidence=best.confidence, source=best.source, reason=_reason(best),
-        )
-
-    def _list_change(self, scene: SceneSnapshot, field: str, found: list[Finding]
-                     ) -> PlanChange | None:
-        current = scene.values[field]
-        added = [f for f in found if not _is_current(f, current)]
-        if not added:
-            return None
-        added.sort(key=lambda f: (-f.confidence, SCENE_FIELDS[field].item_label(_value(f))))
-        weakest = added[-1]  # gives the change its confidence, and so its source
-        return self._change(
-            scene, field=field, action=ChangeAction.ADD,
-            current_value=current, proposed_value=[_value(f) for f in added],
-            confidence=weakest.confidence, source=weakest.source,
-            reason="; ".join(_reason(f) for f in added),
-        )
+    def _list_changes(self, scene: SceneSnapshot, field: SceneField, found: list[Finding]
+                      ) -> list[PlanChange]:
+        current = scene.values[field.name]
+        strategy = self.options.strategy(field)
+        if strategy == Strategy.FILL_BLANK and not field.is_blank(current):
+            return []
+        changes = []
+        added = self._allowed(scene, field, ChangeAction.ADD,
+                              [f for f in found if not _is_current(f, current)])
+        if added:
+            added.sort(key=lambda f: (-f.confidence, field.item_label(_value(f))))
+            weakest = added[-1]  # gives the change its confidence, and so its source
+            changes.append(self._change(
+                scene, field=field.name, action=ChangeAction.ADD,
+                current_value=current, proposed_value=[_value(f) for f in added],
+                confidence=weakest.confidence, source=weakest.source,
+                reason="; ".join(_reason(f) for f in added),
+            ))
+        if strategy == Strategy.REPLACE:
+            unfound = [item for item in current
+                       if not any(_is_current(f, [item]) for f in found)]
+            removed = self._allowed(scene, field, ChangeAction.REMOVE, unfound)
+            if removed:
+                surest = _best(found)  # how sure the sources are of what the list holds
+                sources = ", ".join(sorted({f.source for f in found}))
+                changes.append(self._change(
+                    scene, field=field.name, action=ChangeAction.REMOVE,
+                    current_value=current, proposed_value=removed,
+                    confidence=surest.confidence, source=surest.source,
+                    reason=f"Not found by {sources} (strategy replace): "
+                    + ", ".join(field.item_label(item) for item in removed),
+                ))
+        return changes

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count
 
+from analysis import rejections
 from analysis.fields import SCENE_FIELDS
 from analysis.filters import filter_changes
 from analysis.models import (
@@ -19,6 +20,7 @@ from analysis.models import (
     ChangeStatus,
     PlanChange,
     PlanStatus,
+    Rejection,
 )
 from analysis.plan_queries import get_plan
 from analysis.plan_status import refresh_plan_status
@@ -28,6 +30,8 @@ from stashhog.api.exceptions import Conflict, InvalidInput, NotFound
 REVIEW_STATUSES = (ChangeStatus.PENDING, ChangeStatus.ACCEPTED, ChangeStatus.REJECTED)
 BULK_STATUSES = (ChangeStatus.ACCEPTED, ChangeStatus.REJECTED)
 UNSET = object()
+# What recording a change's rejection reads of it.
+REJECTION_COLUMNS = ("id", "scene_id", "field", "action", "proposed_value")
 
 
 def _check_reviewable(plan: AnalysisPlan) -> None:
@@ -71,6 +75,9 @@ def update_change(change_id: int | str, *, proposed_value: Any = UNSET,
         if updated:
             change.reviewed_by = user
             change.save(update_fields=[*updated, "reviewed_by"])
+            rejections.withdraw([change.pk])
+            if change.status == ChangeStatus.REJECTED:
+                rejections.record([change], user)
         refresh_plan_status(plan)
     return change
 
@@ -115,6 +122,11 @@ def bulk_review(plan_id: int | str, status: str, *, change_ids: list[Any] | None
             to_update = to_update.filter(conflict="")
         updated = 0
         if matched - applied - by_status.get(status, 0) - conflicts:
+            if status == ChangeStatus.REJECTED:
+                rejections.record(to_update.only(*REJECTION_COLUMNS).iterator(), user)
+            else:
+                rejections.withdraw(to_update.filter(status=ChangeStatus.REJECTED)
+                                    .values_list("pk", flat=True))
             updated = to_update.update(status=status, reviewed_by=user)
         refresh_plan_status(plan)
     return {
@@ -151,6 +163,7 @@ def forget_removed_scenes(sender: object = None, scene_ids: Iterable[str] = (),
     plan_ids = set(unapplied.order_by().values_list("plan_id", flat=True).distinct())
     unapplied.delete()
     AIAnswerCache.objects.filter(scene_id__in=scene_ids).delete()
+    Rejection.objects.filter(scene_id__in=scene_ids).delete()
     for plan in AnalysisPlan.objects.filter(pk__in=plan_ids).exclude(
         status=PlanStatus.APPLYING
     ):

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from analysis.fields import SCENE_FIELDS, SceneField, Shape
 from analysis.filters import PlanChangeFilterSet
 from analysis.fingerprints import ONLY_CHOICES
-from analysis.models import AnalysisPlan, ChangeField, PlanChange
+from analysis.models import AnalysisPlan, ChangeField, PlanChange, Rejection
 from analysis.options import AnalysisOptions
 from analysis.plan_queries import COUNT_ANNOTATIONS
 from analysis.review import BULK_STATUSES, REVIEW_STATUSES
@@ -95,10 +95,32 @@ def _value_description(field: SceneField) -> str:
     return field.value_hint
 
 
+class StrategiesSerializer(NoUnknownKeysMixin, serializers.Serializer):
+    """Per field, how a value a source found may replace what Stash holds. ``fill_blank``:
+    only where Stash has no value (a list: an empty one); ``overwrite`` (single values): a
+    different value too; ``merge`` (lists): add what is missing; ``replace`` (lists): also
+    remove what no source found. Default: fill_blank for single values, merge for lists."""
+
+    def get_fields(self):
+        return {str(field.name): serializers.ChoiceField(
+                    choices=[str(strategy) for strategy in field.strategies], required=False,
+                    help_text=f"Default {field.default_strategy.value}.")
+                for field in SCENE_FIELDS.values()}
+
+
 class AnalysisOptionsSerializer(NoUnknownKeysMixin, serializers.Serializer):
     """Every option is optional; omitted ones take the effective settings."""
 
     # Validates into AnalysisOptions (see ``validate``).
+
+    strategies = StrategiesSerializer(required=False)
+    include_rejected = JSONBooleanField(
+        required=False, help_text="Propose again values a person rejected before (see GET "
+        "/api/analysis/rejections). Default false.")
+    set_organized = JSONBooleanField(
+        required=False, help_text="When the plan is applied, mark organized each scene whose "
+        "changes in it were all applied or rejected (none pending or failed, one applied). "
+        "Default false.")
 
     create_missing = JSONBooleanField(
         required=False, help_text="Propose entities Stash lacks ({id: null, name}). Default: "
@@ -340,6 +362,24 @@ class SceneHistorySerializer(serializers.Serializer):
                                         help_text="Who accepted the change.")
     applied_by = serializers.CharField(source="applied_by.username", allow_null=True,
                                        help_text="Who started the apply job.")
+
+
+class RejectionSerializer(serializers.ModelSerializer):
+    """RejectionResponse: a value a person rejected for a scene's field and action, which
+    later analyses do not propose again."""
+
+    value = ChangeValueField(
+        allow_null=True, help_text="In the shape of the rejected change's value: the set "
+        "value, or a list of the one rejected item.")
+    plan_id = serializers.IntegerField(source="change.plan_id", allow_null=True,
+                                       help_text="The plan of the rejected change.")
+    rejected_by = serializers.CharField(source="rejected_by.username", allow_null=True)
+
+    class Meta:
+        model = Rejection
+        fields = ["id", "scene_id", "field", "action", "value", "change_id", "plan_id",
+                  "rejected_by", "created_at"]
+        read_only_fields = fields
 
 
 class BulkReviewResultSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@ from analysis.views import (
     ChangeViewSet,
     PlanChangeListViewSet,
     PlanViewSet,
+    RejectionViewSet,
     SceneHistoryViewSet,
 )
 from stashhog.api.routers import OptionalSlashRouter
@@ -12,6 +13,7 @@ router.register(r"analysis/plans/(?P<plan_id>\d+)/changes", PlanChangeListViewSe
                 basename="analysis-plan-change")
 router.register("analysis/plans", PlanViewSet, basename="analysis-plan")
 router.register("analysis/changes", ChangeViewSet, basename="analysis-change")
+router.register("analysis/rejections", RejectionViewSet, basename="analysis-rejection")
 router.register("analysis", AnalysisViewSet, basename="analysis")
 # A scene's history is what analysis applied to it: analysis answers it (scenes knows no plans).
 router.register(r"scenes/(?P<scene_id>[^/]+)/history", SceneHistoryViewSet,

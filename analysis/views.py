@@ -13,9 +13,9 @@ from rest_framework.response import Response
 
 from analysis import examples
 from analysis.apply import request_apply
-from analysis.filters import PlanChangeFilterSet, PlanFilterSet
+from analysis.filters import PlanChangeFilterSet, PlanFilterSet, RejectionFilterSet
 from analysis.generate import request_analysis
-from analysis.models import PlanChange
+from analysis.models import PlanChange, Rejection
 from analysis.plan_queries import (
     change_row,
     change_rows,
@@ -37,6 +37,7 @@ from analysis.serializers import (
     PlanDetailQuerySerializer,
     PlanDetailSerializer,
     PlanSerializer,
+    RejectionSerializer,
     RevertRequestSerializer,
     SceneHistorySerializer,
 )
@@ -284,3 +285,34 @@ class SceneHistoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self):
         return scene_history(self.kwargs["scene_id"])
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Values a person rejected, which later analyses do not propose again",
+        description="One item per rejected value: a rejected list change (tags, performers, "
+        "urls, ...) gives one per item. Analyses skip them unless a request sets "
+        "``options.include_rejected``; accepting the change again, or deleting the "
+        "rejection, takes it back.",
+        responses={200: RejectionSerializer(many=True), **COMMON_ERRORS},
+        examples=[examples.REJECTION],
+    ),
+    destroy=extend_schema(
+        summary="Take a rejection back: later analyses may propose the value again",
+        responses={204: OpenApiResponse(description="Forgotten."),
+                   404: error_response("No rejection has this id.",
+                                       examples.REJECTION_NOT_FOUND),
+                   **COMMON_ERRORS},
+    ),
+)
+class RejectionViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin,
+                       viewsets.GenericViewSet):
+    serializer_class = RejectionSerializer
+    filterset_class = RejectionFilterSet
+    lookup_url_kwarg = "rejection_id"
+    lookup_value_regex = r"\d+"
+    sortable = {"created_at": "created_at", "id": "id"}
+    default_sort = "-created_at"  # newest first
+
+    def get_queryset(self):
+        return Rejection.objects.select_related("change", "rejected_by")

@@ -289,6 +289,8 @@ SPECTACULAR_SETTINGS = {
         "ChangeStatusEnum": "analysis.models.ChangeStatus",
         "ReviewStatusEnum": "analysis.review.REVIEW_STATUSES",
         "BulkReviewStatusEnum": "analysis.review.BULK_STATUSES",
+        "SingleValueStrategyEnum": "analysis.fields.SINGLE_STRATEGIES",
+        "ListStrategyEnum": "analysis.fields.LIST_STRATEGIES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -33,6 +33,7 @@ class Entity:
     id: str
     name: str
     aliases: tuple[str, ...] = ()
+    ignore_auto_tag: bool = False  # Stash's flag: never matched by name in a path
 
 
 @dataclass(frozen=True, slots=True)

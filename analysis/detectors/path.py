@@ -85,9 +85,6 @@ _MEDIA_EXTENSIONS = frozenset(
 class SceneText:
     path: str | None
     title: str | None
-    current_studio_id: str | None = None
-    current_performer_ids: frozenset[str] = frozenset()
-    current_tag_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +140,8 @@ class _Found:
 
 
 def detect_studio(scene: SceneText, studio_index: EntityIndex) -> Proposal | None:
-    """The single strongest studio named by the scene; None when unsure or already set."""
+    """The single strongest studio named by the scene; None when unsure. Whether the scene
+    has it already is the change builder's to judge, as for every field."""
     found = sorted(_scan(scene, studio_index, "studio"), key=lambda f: f.rank, reverse=True)
     if not found or len(found[0].entity_ids) != 1:
         return None
@@ -152,32 +150,26 @@ def detect_studio(scene: SceneText, studio_index: EntityIndex) -> Proposal | Non
     if rival is not None and rival.rank == best.rank:
         return None
     entity_id = best.entity_ids[0]
-    if entity_id == scene.current_studio_id:
-        return None
     return Proposal("studio", entity_id, studio_index.get(entity_id).name, best.confidence,
                     best.reason)
 
 
 def detect_performers(scene: SceneText, performer_index: EntityIndex) -> list[Proposal]:
-    """Performers named by the scene that it does not have yet, most certain first."""
-    return _propose_many(scene, performer_index, "performers", scene.current_performer_ids)
+    """Performers named by the scene, most certain first."""
+    return _propose_many(scene, performer_index, "performers")
 
 
 def detect_tags(scene: SceneText, tag_index: EntityIndex) -> list[Proposal]:
-    """Tags named by the scene that it does not have yet, most certain first."""
-    return _propose_many(scene, tag_index, "tags", scene.current_tag_ids)
+    """Tags named by the scene, most certain first."""
+    return _propose_many(scene, tag_index, "tags")
 
 
-def _propose_many(
-    scene: SceneText, index: EntityIndex, field: Field, current: frozenset[str]
-) -> list[Proposal]:
+def _propose_many(scene: SceneText, index: EntityIndex, field: Field) -> list[Proposal]:
     best: dict[str, _Found] = {}
     for found in _scan(scene, index, field):
         if len(found.entity_ids) != 1:
             continue  # the words name several entities equally: no way to tell which
         entity_id = found.entity_ids[0]
-        if entity_id in current:
-            continue
         if entity_id not in best or found.confidence > best[entity_id].confidence:
             best[entity_id] = found
     proposals = [

@@ -35,13 +35,15 @@ PATH_DETECTORS: dict[str, Callable[[SceneText, EntityIndex], list[Proposal]]] = 
 
 def path_findings(scene: SceneSnapshot, indexes: LibraryIndexes, options: AnalysisOptions
                   ) -> list[Finding]:
-    """Entities named by the scene's file path and title."""
+    """Entities named by the scene's file path and title; never one Stash keeps out of its
+    own auto-tag (``ignore_auto_tag``): a name that is also an ordinary word, for one."""
     text = scene.text()
     return [
         Finding(p.field, p.entity_id, p.name, p.confidence, p.reason, ChangeSource.PATH)
         for name, detect in PATH_DETECTORS.items()
         if options.detects(field := SCENE_FIELDS[name])
         for p in detect(text, indexes[field.entity_kind])
+        if not indexes[field.entity_kind].get(p.entity_id).ignore_auto_tag
     ]
 
 
@@ -51,7 +53,7 @@ def details_findings(scene: SceneSnapshot, options: AnalysisOptions) -> list[Fin
     if cleaned is None:
         return []
     return [Finding(DETAILS.name, None, "", DETAILS_CLEANING_CONFIDENCE,
-                    DETAILS_CLEANING_REASON, ChangeSource.PATH, value=cleaned)]
+                    DETAILS_CLEANING_REASON, ChangeSource.PATH, value=cleaned, reformat=True)]
 
 
 class PathRun:

@@ -59,9 +59,13 @@ def library(db) -> Library:
 
 @pytest.fixture
 def analyse(db):
-    """``analyse(**request)``: run an analysis of a request body inline; returns (job, plan)."""
+    """``analyse(**request)``: run an analysis of a request body inline; returns (job, plan).
+    Earlier plans are cancelled first, so that what they propose is not held back
+    (tests/analysis/test_rejections covers that)."""
 
     def run(**request):
+        AnalysisPlan.objects.exclude(status=PlanStatus.APPLIED).update(
+            status=PlanStatus.CANCELLED)
         body = validated(GenerateRequestSerializer, request)  # as the API validates it
         try:
             job = request_analysis(**body, background=False)

@@ -40,12 +40,12 @@ TAGS = EntityIndex(
 )
 
 
-def scene(path=None, title=None, **current):
-    return SceneText(path, title, **current)
+def scene(path=None, title=None):
+    return SceneText(path, title)
 
 
-def performer_ids(path=None, title=None, **current):
-    return {p.entity_id for p in detect_performers(scene(path, title, **current), PERFORMERS)}
+def performer_ids(path=None, title=None):
+    return {p.entity_id for p in detect_performers(scene(path, title), PERFORMERS)}
 
 
 def proposal_for(proposals, entity_id):
@@ -220,9 +220,10 @@ def test_multi_word_names_match_anywhere_as_whole_words():
     assert performer_ids(None, "Pool party with Mia Rose Carter and friends") == {"mia"}
 
 
-def test_performers_the_scene_already_has_are_not_proposed():
-    ids = performer_ids("/library/Jane Doe & Anna Bell.mp4", current_performer_ids={"jane"})
-    assert ids == {"anna-bell"}
+def test_detectors_report_every_name_including_what_the_scene_has():
+    """The change builder leaves out what the scene has (tests/analysis/test_generate_path),
+    and a replace strategy must know what the path still names."""
+    assert performer_ids("/library/Jane Doe & Anna Bell.mp4") == {"jane", "anna-bell"}
 
 
 def test_performer_confidence_follows_folder_filename_title():
@@ -276,11 +277,8 @@ def test_ambiguous_studio_tie_is_dropped():
     assert detect_studio(scene("/library/Vixen/clip.mp4"), twins) is None
 
 
-def test_studio_the_scene_already_has_is_not_proposed_but_a_different_one_is():
-    path = "/library/Vixen/clip.mp4"
-    assert detect_studio(scene(path, current_studio_id="vixen"), STUDIOS) is None
-    proposal = detect_studio(scene(path, current_studio_id="tushy"), STUDIOS)
-    assert proposal.entity_id == "vixen"
+def test_the_studio_a_folder_names_is_found():
+    assert detect_studio(scene("/library/Vixen/clip.mp4"), STUDIOS).entity_id == "vixen"
 
 
 def test_no_studio_without_a_name():
@@ -310,12 +308,10 @@ def test_common_word_tags_only_as_folder_or_segment(path, expected):
     assert {p.entity_id for p in detect_tags(scene(path), TAGS)} == expected
 
 
-def test_tags_score_below_performers_and_skip_current_tags():
+def test_tags_score_below_performers():
     text = scene("/library/Jane Doe - Massage Time.mp4")
     tag = detect_tags(text, TAGS)[0]
     assert tag.confidence < detect_performers(text, PERFORMERS)[0].confidence
-    has_tag = scene("/library/Jane Doe - Massage Time.mp4", current_tag_ids={"massage"})
-    assert detect_tags(has_tag, TAGS) == []
 
 
 # details

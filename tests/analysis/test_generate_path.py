@@ -169,7 +169,7 @@ def test_metadata_records_options_counts_tokens_cost_and_duration(library, catal
     assert metadata["counts"] == {
         "scenes_selected": 2, "scenes_analysed": 2, "scenes_with_changes": 1, "changes": 2,
         "changes_by_field": {"studio": 1, "performers": 1}, "auto_accepted": 0,
-        "dropped_below_threshold": 0,
+        "dropped_below_threshold": 0, "suppressed": {"rejected": 0, "in_open_plan": 0},
     }
     assert metadata["tokens"] == {"prompt": 0, "cached_prompt": 0, "completion": 0}
     assert metadata["cost_usd"] == 0

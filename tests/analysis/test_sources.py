@@ -82,7 +82,8 @@ def test_every_registered_source_has_a_documented_option(openapi_schema):
 def test_one_registration_gives_a_source_its_option_and_source_value(api_client, scenes,
                                                                      echo_source):
     response = generate(api_client, use_echo=True, confidence_threshold=0.5,
-                        auto_accept_threshold=0.95, create_missing=False)
+                        auto_accept_threshold=0.95, create_missing=False,
+                        strategies={"details": "overwrite"})  # the scenes have details
 
     assert response.status_code == 200, response.json()
     body = response.json()

@@ -78,7 +78,8 @@ def test_one_match_proposes_its_fields_and_entities_several_a_note_none_a_count(
                                    ("code", scene.code, remote.code),
                                    ("details", scene.details, remote.details)):
             change = changes.get((scene_id, field))
-            if change is not None:
+            if change is not None:  # fill_blank, the default: never over a held value
+                assert not held
                 assert change["proposed_value"] == value
             elif not held:
                 pytest.fail(f"scene {scene_id} lacks its {field}")
