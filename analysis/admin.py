@@ -9,7 +9,14 @@ from django.utils.html import format_html
 
 from analysis.admin_review import ReviewScreen
 from analysis.apply import request_apply
-from analysis.models import AIAnswerCache, AnalysisPlan, ChangeStatus, PlanChange, SceneAnalysis
+from analysis.models import (
+    AIAnswerCache,
+    AnalysisPlan,
+    ChangeStatus,
+    PlanChange,
+    Rejection,
+    SceneAnalysis,
+)
 from analysis.plan_queries import display_title, plans_with_counts, primary_path, review_counts
 from analysis.revert import create_revert_plan
 from analysis.review import bulk_review
@@ -156,6 +163,26 @@ class SceneAnalysisAdmin(admin.ModelAdmin):
     search_fields = ["=scene__id"]
     readonly_fields = ["scene", "analyzed_at", "checked_at", "fingerprint",
                        "settings_fingerprint"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Rejection)
+class RejectionAdmin(admin.ModelAdmin):
+    """Read-only; deleting a row takes the rejection back (later analyses may propose the
+    value again), as ``DELETE /api/analysis/rejections/{id}`` does."""
+
+    list_display = ["scene_id", "field", "action", "rejected_by", "created_at"]
+    list_filter = ["field", "action"]
+    list_select_related = ["rejected_by"]
+    search_fields = ["=scene__id"]
+    readonly_fields = ["scene", "field", "action", "value", "change", "rejected_by",
+                       "created_at"]
+    exclude = ["value_key"]
 
     def has_add_permission(self, request):
         return False
