@@ -6,8 +6,8 @@ from itertools import groupby
 from pathlib import PurePath
 from typing import Any
 
-from django.db.models import BigIntegerField, Count, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Cast
+from django.db.models import BigIntegerField, Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Cast, Coalesce
 
 from analysis.models import AnalysisPlan, ChangeStatus, PlanChange
 from scenes.models import Scene, SceneFile
@@ -23,23 +23,38 @@ REVIEW_COUNTS = (ChangeStatus.PENDING, ChangeStatus.ACCEPTED, ChangeStatus.REJEC
 COUNT_ANNOTATIONS = {status: f"count_{status}" for status in REVIEW_COUNTS}
 
 
-def get_plan(plan_id: int | str, *, for_update: bool = False) -> AnalysisPlan:
-    """The plan, or NotFound (for an unknown or malformed id)."""
-    plans = AnalysisPlan.objects.select_for_update() if for_update else AnalysisPlan.objects
+def get_plan(plan_id: int | str, *, for_update: bool = False,
+             with_counts: bool = False) -> AnalysisPlan:
+    """The plan (with the counts of ``plans_with_counts``), or NotFound (for an unknown or
+    malformed id)."""
+    plans = plans_with_counts() if with_counts else AnalysisPlan.objects.all()
+    if for_update:
+        plans = plans.select_for_update()
     try:
         return plans.get(pk=int(plan_id))
     except (AnalysisPlan.DoesNotExist, ValueError, TypeError):
         raise NotFound("Plan not found") from None
 
 
+def _count_of_changes(count: Count, **filters: Any) -> Coalesce:
+    """``count`` over the plan's changes that match ``filters``, as a subquery per plan.
+
+    Each one reads an index ((plan, status), (plan, scene)) and never the changes' rows, and
+    a list's ``COUNT`` leaves it out; a join of plans and changes grouped by plan read every
+    change of every plan on the page, and its count did it twice."""
+    changes = (PlanChange.objects.filter(plan=OuterRef("pk"), **filters).order_by()
+               .values("plan").annotate(n=count).values("n"))
+    return Coalesce(Subquery(changes), 0)
+
+
 def plans_with_counts() -> QuerySet[AnalysisPlan]:
     """Plans annotated with ``total_scenes``, ``total_changes`` and ``count_<status>`` for
-    each of REVIEW_COUNTS (one grouped query)."""
-    per_status = {name: Count("changes", filter=Q(changes__status=status))
+    each of REVIEW_COUNTS (in the same query)."""
+    per_status = {name: _count_of_changes(Count("*"), status=status)
                   for status, name in COUNT_ANNOTATIONS.items()}
     return AnalysisPlan.objects.annotate(
-        total_scenes=Count("changes__scene", distinct=True),
-        total_changes=Count("changes"),
+        total_scenes=_count_of_changes(Count("scene", distinct=True)),
+        total_changes=_count_of_changes(Count("*")),
         **per_status,
     )
 

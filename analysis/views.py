@@ -72,7 +72,7 @@ PLAN_NOT_FOUND = error_response("No plan has this id.", examples.PLAN_NOT_FOUND)
 
 
 def _plan_detail(plan_id, page: int | None = None, per_page: int = 50) -> dict:
-    plan = plans_with_counts().get(pk=get_plan(plan_id).pk)
+    plan = get_plan(plan_id, with_counts=True)
     plan.scenes = plan_scenes(plan.changes.all(), page, per_page)
     return PlanDetailSerializer(plan).data
 

@@ -189,6 +189,19 @@ def test_plan_list_query_count_does_not_grow_with_page_size(api_client, scenes, 
     assert queries(2) == queries(12)
 
 
+def test_plan_list_counts_plans_alone_and_each_count_in_its_own_subquery(api_client, plan):
+    with CaptureQueriesContext(connection) as captured:
+        body = api_client.get("/api/analysis/plans").json()
+    assert (body["total"], body["items"][0]["total_changes"]) == (1, 4)
+    plan_queries = [query["sql"] for query in captured if "analysis_analysisplan" in query["sql"]]
+    # The total reads the plans only; the page's counts are subqueries over the changes'
+    # indexes, not one join of every change of every plan grouped by plan.
+    assert [sql for sql in plan_queries if "COUNT(*)" in sql.split(" FROM ")[0]] == [
+        'SELECT COUNT(*) AS "__count" FROM "analysis_analysisplan"']
+    assert not any(" JOIN " in sql or "GROUP BY \"analysis_analysisplan\"" in sql
+                   for sql in plan_queries)
+
+
 def test_plan_detail_groups_changes_by_scene(api_client, plan):
     response = api_client.get(f"/api/analysis/plans/{plan.id}")
 

@@ -188,8 +188,8 @@ def test_plan_detail_page_query_count_is_constant(api_client, library, plan_fact
         assert len(body["scenes"]) == per_page
         return len(captured)
 
-    # lockout check, token, plan, plan with counts, the page's scene ids, their changes
-    assert queries(3) == queries(30) == 6
+    # lockout check, token, the plan with its counts, the page's scene ids, their changes
+    assert queries(3) == queries(30) == 5
 
 
 # -- bulk review by filters, users recorded --------------------------------------------------
