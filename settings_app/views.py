@@ -2,6 +2,7 @@
 configure. Secrets are write-only: every answer carries the mask, never the value."""
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from redis.exceptions import RedisError
 from rest_framework import viewsets
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -22,8 +23,9 @@ from settings_app.serializers import (
     StashConnectionResult,
     StashConnectionTest,
 )
+from stashhog.api.exceptions import ServiceUnavailable
 from stashhog.api.permissions import IsSuperuser
-from stashhog.api.schema import error_response
+from stashhog.api.schema import error_example, error_response
 from stashhog.api.validation import validated
 
 EXAMPLE_SETTINGS = {
@@ -39,6 +41,28 @@ TOO_MANY_TESTS = error_response(
         "detail": None, "request_id": "5f0c6b2e9a7d4c1b8e3f2a1d0c9b8a7e",
     }),
 )
+
+COUNTER_UNAVAILABLE = "Connection tests are rate-limited in Redis, which cannot be reached"
+COUNTER_DOWN = error_response(
+    "Redis, where the connection tests' rate limit is counted, cannot be reached (no test is "
+    "made until it is back), or the database is locked by a writer. Retry after the "
+    "``Retry-After`` header's seconds.",
+    error_example("Redis down", 503, COUNTER_UNAVAILABLE, code="service_unavailable"),
+    error_example("Database busy", 503, "The database is busy; retry shortly",
+                  code="service_unavailable"),
+)
+
+
+class ConnectionTestThrottle(ScopedRateThrottle):
+    """DRF's scoped throttle, counted in the cache (Redis, shared by every web process).
+    When Redis is down the test is refused with a 503 that says so: a limit that cannot be
+    counted must not let every test through, and a 500 would say nothing."""
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except RedisError as exc:
+            raise ServiceUnavailable(COUNTER_UNAVAILABLE) from exc
 
 
 def _invalid_input_response(example: dict) -> OpenApiResponse:
@@ -56,7 +80,7 @@ class SettingsViewSet(viewsets.ViewSet):
     def get_throttles(self):
         # Only the connection tests: each makes StashHog call out to a URL of the caller's
         # choosing (rate: REST_FRAMEWORK's DEFAULT_THROTTLE_RATES).
-        return [ScopedRateThrottle()] if self.action in ("test_stash", "test_openai") else []
+        return [ConnectionTestThrottle()] if self.action in ("test_stash", "test_openai") else []
 
     @extend_schema(
         summary="Every setting with its effective value (database, else environment, else "
@@ -98,7 +122,7 @@ class SettingsViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Test a Stash URL and API key (default: the saved ones)",
         request=StashConnectionTest,
-        responses={200: StashConnectionResult, 429: TOO_MANY_TESTS,
+        responses={200: StashConnectionResult, 429: TOO_MANY_TESTS, 503: COUNTER_DOWN,
                    400: _invalid_input_response({
             "success": False, "code": "validation_error", "error": "Invalid input",
             "detail": {"url": ["Must be an http(s) URL."]},
@@ -129,7 +153,7 @@ class SettingsViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Test an OpenAI-compatible server, key and model (default: the saved ones)",
         request=OpenAIConnectionTest,
-        responses={200: OpenAIConnectionResult, 429: TOO_MANY_TESTS,
+        responses={200: OpenAIConnectionResult, 429: TOO_MANY_TESTS, 503: COUNTER_DOWN,
                    400: _invalid_input_response({
             "success": False, "code": "validation_error", "error": "Invalid input",
             "detail": {"base_url": ["Must be an http(s) URL."]},
