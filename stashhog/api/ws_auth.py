@@ -7,8 +7,9 @@
   that send no ``Origin`` are not browsers and carry no ambient cookie risk; they pass, and
   must authenticate like everyone else.
 - The user comes from the Django session cookie or an ``Authorization: Token <key>``
-  header (the same tokens as the REST API). Handshakes by anyone but a staff user (the
-  API's own rule, stashhog.api.permissions) are refused (HTTP 403).
+  header (the same tokens as the REST API, counted the same way: a bad token is a failed
+  login, and an address locked out refuses every token). Handshakes by anyone but a staff
+  user (the API's own rule, stashhog.api.permissions) are refused (HTTP 403).
 """
 
 from urllib.parse import urlsplit
@@ -18,8 +19,12 @@ from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
-from rest_framework.authtoken.models import Token
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed, Throttled
+
+from stashhog.api.auth import with_lockout
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -97,10 +102,27 @@ def token_key(scope) -> str | None:
     return key.strip() if keyword.lower() == "token" and key.strip() else None
 
 
+def handshake_request(scope) -> HttpRequest:
+    """The handshake as a Django request, for django-axes: the client's address (the proxy
+    headers are already applied to it by the server), user agent and path."""
+    request = HttpRequest()
+    request.path = request.path_info = scope["path"]
+    request.META = {"REMOTE_ADDR": (scope.get("client") or ("", 0))[0],
+                    "PATH_INFO": scope["path"],
+                    "HTTP_USER_AGENT": header(scope, b"user-agent") or ""}
+    return request
+
+
 @database_sync_to_async
-def user_for_token(key: str):
-    token = Token.objects.select_related("user").filter(key=key).first()
-    return token.user if token and token.user.is_active else AnonymousUser()
+def user_for_token(scope, key: str):
+    """The active user of the token; anonymous (refused) for a bad token, which counts as a
+    failed login, or for any token from a locked-out address."""
+    try:
+        user, _ = with_lockout(handshake_request(scope),
+                               lambda: TokenAuthentication().authenticate_credentials(key))
+    except (AuthenticationFailed, Throttled):
+        return AnonymousUser()
+    return user
 
 
 class TokenAuthMiddleware:
@@ -113,7 +135,7 @@ class TokenAuthMiddleware:
     async def __call__(self, scope, receive, send):
         user = scope.get("user")
         if not (user and user.is_authenticated) and (key := token_key(scope)):
-            scope = {**scope, "user": await user_for_token(key)}
+            scope = {**scope, "user": await user_for_token(scope, key)}
         return await self.application(scope, receive, send)
 
 

@@ -112,6 +112,32 @@ def test_unauthenticated_handshakes_are_refused(db, path):
         assert connected is False
 
 
+def test_bad_socket_tokens_count_as_failed_logins_and_lock_the_address_out(token, settings):
+    from axes.models import AccessAttempt
+
+    bad_token = [(b"authorization", b"Token not-a-real-token")]
+
+    def from_loopback(socket: WebsocketCommunicator) -> WebsocketCommunicator:
+        socket.scope["client"] = ("127.0.0.1", 50000)  # as the server gives it
+        return socket
+
+    async def scenario():
+        refusals = [await from_loopback(communicator("/api/jobs/ws", headers=bad_token))
+                    .connect(timeout=TIMEOUT) for _ in range(settings.AXES_FAILURE_LIMIT)]
+        good = await from_loopback(communicator("/api/jobs/ws", token)).connect(timeout=TIMEOUT)
+        return refusals, good
+
+    refusals, (good_connected, _) = run(scenario)
+
+    assert [connected for connected, _ in refusals] == [False] * settings.AXES_FAILURE_LIMIT
+    attempt = AccessAttempt.objects.get()
+    assert (attempt.ip_address, attempt.failures_since_start) == (
+        "127.0.0.1", settings.AXES_FAILURE_LIMIT)
+    assert good_connected is False  # locked out: even a good token, until the cool-off
+    # The REST API shares the count: the same address is refused there too.
+    assert Client(HTTP_AUTHORIZATION=f"Token {token.key}").get("/api/jobs").status_code == 429
+
+
 def test_the_session_cookie_authenticates(user):
     job = Job.objects.create(type="demo.count", status=JobStatus.COMPLETED)
     client = Client()
