@@ -247,8 +247,8 @@ REST_FRAMEWORK = {
 
 # --- Failed logins (django-axes): admin and API logins, and bad API tokens, are counted in
 # the database per user name and address; past the limit that pair (for tokens: that
-# address) is refused until the cool-off ends. The address is REMOTE_ADDR: behind a reverse
-# proxy every client shares the proxy's, so set STASHHOG_LOGIN_FAILURE_LIMIT with that in mind.
+# address) is refused until the cool-off ends. The address is REMOTE_ADDR, which the web
+# server takes from X-Forwarded-For when a proxy in FORWARDED_ALLOW_IPS sent the request.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",

@@ -4,10 +4,13 @@ crosses Redis once per process, not once per subscriber."""
 
 import contextlib
 import json
+import urllib.error
+import urllib.request
 
 import psutil
 import pytest
 import redis
+from axes.models import AccessAttempt
 from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect
 
@@ -65,3 +68,18 @@ def test_processes_share_one_port_and_every_subscriber_gets_every_update(
     progress = [[m["job"]["processed_items"] for m in stream if m["type"] == "job_progress"]
                 for stream in streams]
     assert all(seen and seen == sorted(seen) for seen in progress)
+
+
+def test_login_failures_count_the_client_address_a_local_proxy_forwards(web_server):
+    """Behind a reverse proxy on this machine (README "TLS"), failed logins count against
+    the client's address from X-Forwarded-For, not the proxy's: the server believes the
+    header from FORWARDED_ALLOW_IPS (loopback by default) and from nowhere else."""
+    bad = {"Authorization": "Token not-a-real-token-0123456789"}
+    for client in ("203.0.113.7", "198.51.100.9"):
+        request = urllib.request.Request(f"{web_server.base_url}/api/jobs",
+                                         headers={**bad, "X-Forwarded-For": client})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 401
+    addresses = sorted(AccessAttempt.objects.values_list("ip_address", flat=True))
+    assert addresses == ["198.51.100.9", "203.0.113.7"]
