@@ -9,7 +9,6 @@ Change states: ``pending`` -> ``accepted`` | ``rejected`` (and back, while not a
 ``accepted`` -> ``applied`` | ``failed`` by apply; a ``failed`` change can be accepted again.
 """
 
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -73,9 +72,6 @@ class AnalysisPlan(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     applied_at = models.DateTimeField(null=True, blank=True)
-
-    # Not a column: the plan detail sets it (analysis.plan_queries.plan_scenes).
-    scenes: list[dict[str, Any]]
 
     class Meta:
         ordering = ["-created_at", "-id"]

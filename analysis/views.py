@@ -71,10 +71,23 @@ ANALYSIS_CONFLICT = error_response(
 PLAN_NOT_FOUND = error_response("No plan has this id.", examples.PLAN_NOT_FOUND)
 
 
+# The plan detail and the changes list answer their value rows as they are, under the keys
+# of PlanChangeSerializer (which stays their schema): every value already has the type the
+# serializer gives it, and a test holds the two equal. Serializing a page's changes field by
+# field cost more CPU than the rest of the request.
+CHANGE_KEYS = tuple(PlanChangeSerializer.Meta.fields)
+
+
+def change_data(row: dict) -> dict:
+    return {key: row[key] for key in CHANGE_KEYS}
+
+
 def _plan_detail(plan_id, page: int | None = None, per_page: int = 50) -> dict:
+    """PlanDetailSerializer's shape: the plan, and its scenes with their changes."""
     plan = get_plan(plan_id, with_counts=True)
-    plan.scenes = plan_scenes(plan.changes.all(), page, per_page)
-    return PlanDetailSerializer(plan).data
+    scenes = [{**scene, "changes": [change_data(row) for row in scene["changes"]]}
+              for scene in plan_scenes(plan.changes.all(), page, per_page)]
+    return {**PlanSerializer(plan).data, "scenes": scenes}
 
 
 class AnalysisViewSet(viewsets.ViewSet):
@@ -235,8 +248,9 @@ class PlanChangeListViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         return get_plan(self.kwargs["plan_id"]).changes.all()
 
-    def paginate_queryset(self, queryset):
-        return [display(row) for row in super().paginate_queryset(change_rows(queryset))]
+    def list(self, request, *args, **kwargs):
+        rows = self.paginate_queryset(change_rows(self.filter_queryset(self.get_queryset())))
+        return self.get_paginated_response([change_data(display(row)) for row in rows])
 
 
 class ChangeViewSet(viewsets.GenericViewSet):
@@ -263,7 +277,7 @@ class ChangeViewSet(viewsets.GenericViewSet):
             change_id, proposed_value=body.get("proposed_value", UNSET), status=body.get("status"),
             user=request.user,
         )
-        return Response(PlanChangeSerializer(change_row(change.pk)).data)
+        return Response(change_data(change_row(change.pk)))
 
 
 @extend_schema_view(list=extend_schema(

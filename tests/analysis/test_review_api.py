@@ -1,11 +1,16 @@
 """Review at scale over the API: the changes list, paged plan detail, review counts, bulk
 review by filters, and the users recorded on review."""
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.renderers import JSONRenderer
 
 from analysis.models import ChangeStatus, PlanChange
+from analysis.plan_queries import change_rows, display, plan_scenes
+from analysis.serializers import PlanChangeSerializer, PlanSceneSerializer
 
 
 @pytest.fixture
@@ -170,6 +175,29 @@ def test_plan_detail_pages_over_scenes(api_client, plan, query, scenes):
     body = api_client.get(f"/api/analysis/plans/{plan.id}?{query}").json()
     assert [s["scene_id"] for s in body["scenes"]] == scenes
     assert (body["total_scenes"], body["total_changes"]) == (3, 5)
+
+
+def test_plan_detail_and_changes_answer_the_serializers_shape_without_running_them(
+        api_client, plan, monkeypatch):
+    plan.changes.filter(scene_id="3").update(error="Stash refused it", conflict="edited")
+    as_json = lambda data: json.loads(JSONRenderer().render(data))  # noqa: E731
+    scenes = as_json(PlanSceneSerializer(plan_scenes(plan.changes.all()), many=True).data)
+    rows = change_rows(plan.changes.all()).order_by("scene_number", "id")
+    changes = as_json(PlanChangeSerializer([display(row) for row in rows], many=True).data)
+    change_id = changes[0]["id"]
+
+    def field_by_field(*args):  # a page's rows are already what the API shows
+        raise AssertionError("a change was serialized field by field")
+
+    monkeypatch.setattr(PlanChangeSerializer, "to_representation", field_by_field)
+    detail = api_client.get(f"/api/analysis/plans/{plan.id}?per_page=10").json()
+    listed = api_client.get(f"/api/analysis/plans/{plan.id}/changes").json()["items"]
+    patched = api_client.patch(f"/api/analysis/changes/{change_id}", {"status": "accepted"},
+                               format="json").json()
+
+    assert detail["scenes"] == scenes
+    assert listed == changes
+    assert patched == {**changes[0], "status": "accepted"}
 
 
 def test_plan_detail_rejects_bad_paging(api_client, plan):
