@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from analysis.models import AnalysisPlan, ChangeStatus, PlanChange, PlanStatus
+from analysis.plan_queries import plans_with_counts
 from jobs.models import Job, JobStatus
 from jobs.runner import cancel_job
 from settings_app.registry import save_settings
@@ -200,6 +201,17 @@ def test_plan_list_counts_plans_alone_and_each_count_in_its_own_subquery(api_cli
         'SELECT COUNT(*) AS "__count" FROM "analysis_analysisplan"']
     assert not any(" JOIN " in sql or "GROUP BY \"analysis_analysisplan\"" in sql
                    for sql in plan_queries)
+
+
+def test_plans_with_counts_resolves_its_subqueries_once_and_hands_out_copies(plan,
+                                                                             plan_factory):
+    plan_factory(name="Cancelled one", status=PlanStatus.CANCELLED)
+    first, second = plans_with_counts(), plans_with_counts()
+    # Resolving the seven count subqueries cost more CPU than running them: done once.
+    assert first.query.annotations["total_scenes"] is second.query.annotations["total_scenes"]
+    assert [p.name for p in first.filter(status=PlanStatus.CANCELLED)] == ["Cancelled one"]
+    assert sorted((p.name, p.total_changes) for p in second) == [
+        ("Cancelled one", 0), (plan.name, 4)]
 
 
 def test_plan_detail_groups_changes_by_scene(api_client, plan):
