@@ -131,25 +131,29 @@ def request_for(kind: str, data: dict, rng: random.Random) -> tuple[str, dict]:
     return f"/api/jobs/{rng.choice(data['job_ids'])}", {}
 
 
-def alone_in_process(token: str, data: dict, repeats: int = 20) -> dict[str, float]:
+def alone_in_process(token: str, data: dict,
+                     repeats: int = 20) -> dict[str, tuple[float, float]]:
     """Median ms of each kind of request alone, through Django's test Client in this
-    process (query and serialization of one page; no server, no concurrency)."""
+    process (query and serialization of one page; no server, no concurrency): elapsed, and
+    this process's CPU (PostgreSQL's not included), which depends less on the machine's
+    other load."""
     from django.test import Client
 
     client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="127.0.0.1")
     rng = random.Random(0)
     medians = {}
     for kind in KINDS:
-        times = []
+        times, cpu = [], []
         for attempt in range(repeats + 3):
             path, params = request_for(kind, data, rng)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             response = client.get(path, params)
             if attempt >= 3:
                 times.append((time.perf_counter() - started) * 1000)
+                cpu.append((time.process_time() - cpu_started) * 1000)
             if response.status_code != 200:
                 raise SystemExit(f"{path}: HTTP {response.status_code} {response.content[:300]}")
-        medians[kind] = statistics.median(times)
+        medians[kind] = (statistics.median(times), statistics.median(cpu))
     return medians
 
 
@@ -262,7 +266,8 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def report(results, seconds: float, delays, ws_errors, memory: MemorySampler,
-           subscribers: int, data: dict, workers: int, alone: dict[str, float]) -> None:
+           subscribers: int, data: dict, workers: int,
+           alone: dict[str, tuple[float, float]]) -> None:
     ms = sorted(duration * 1000 for _, duration, _ in results)
     errors = [error for _, _, error in results if error]
     print(f"\n{len(results):,} requests in {seconds:.0f} s by the clients: "
@@ -271,13 +276,16 @@ def report(results, seconds: float, delays, ws_errors, memory: MemorySampler,
           f"p99 {percentile(ms, 0.99):.1f} ms, max {ms[-1]:.1f} ms   (goal: p99 <= 250 ms)")
     print(f"errors: {len(errors)}" + (f" ({', '.join(sorted(set(errors)))})" if errors else "")
           + "   (goal: 0)")
-    print(f"{'kind':14} {'requests':>9} {'median ms':>10} {'p99 ms':>8} {'alone ms':>9}")
+    print(f"{'kind':14} {'requests':>9} {'median ms':>10} {'p99 ms':>8} {'alone ms':>9} "
+          f"{'CPU ms':>7}")
     for kind in KINDS:
         kind_ms = sorted(duration * 1000 for k, duration, _ in results if k == kind)
         if kind_ms:
             print(f"{kind:14} {len(kind_ms):>9} {statistics.median(kind_ms):>10.1f} "
-                  f"{percentile(kind_ms, 0.99):>8.1f} {alone[kind]:>9.1f}")
-    print("(alone: the median of one request at a time, in-process: building one page)")
+                  f"{percentile(kind_ms, 0.99):>8.1f} {alone[kind][0]:>9.1f} "
+                  f"{alone[kind][1]:>7.1f}")
+    print("(alone: the median of one request at a time, in-process: building one page; CPU: "
+          "of this process, PostgreSQL's not included)")
     print(f"(plan detail: a page of {PER_PAGE} scenes of a plan with "
           f"{data['plan_changes']:,} changes)")
     if delays:
