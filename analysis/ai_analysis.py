@@ -12,8 +12,9 @@
   (once), so one bad item never costs its neighbours their answers; only a scene asked
   alone that still gets no valid answer is an error of the run (recorded with its cost,
   never an empty answer).
-- Before each request its cost is estimated and reserved; a request that could take the
-  total past ``max_cost_usd`` is not sent and the run stops (``stop == "budget"``). Prompt
+- Before each request its cost is estimated and reserved in the run's shared budget
+  (``analysis.budget``: one for all chunks on all workers); a request that could take the
+  total past ``max_cost_usd`` is not sent and every chunk stops (``stop == "budget"``). Prompt
   tokens the server read from its cache are charged at the cached price.
 - Answers name entities: a name maps to an id only through the candidates chosen for that
   scene (not its neighbours'); otherwise it becomes a new-entity proposal when
@@ -47,6 +48,7 @@ from analysis.ai.prompts import (
     system_prompt,
     user_prompt,
 )
+from analysis.budget import SharedBudget
 from analysis.detectors.catalogue import Entity
 from analysis.detectors.normalize import normalize, tokenize
 from analysis.fields import SceneField
@@ -139,8 +141,10 @@ _Answer = tuple[_Scene, dict[str, Any], str]
 
 class AIAnalyser:
     def __init__(self, client: AIClient, indexes: LibraryIndexes, options: AnalysisOptions, *,
-                 prices: dict[str, Any], concurrency: int, batch_size: int):
+                 prices: dict[str, Any], concurrency: int, batch_size: int,
+                 budget: SharedBudget):
         self.client = client
+        self.budget = budget
         self.model = client.config.model
         self.indexes = indexes
         self.options = options
@@ -252,20 +256,19 @@ class AIAnalyser:
     def _run(self, pending: deque[_Request], outcome: ChunkOutcome,
              check_cancelled: Callable[[], None]) -> list[_Answer]:
         in_flight: dict[Future[AIResult], tuple[_Request, float]] = {}
-        reserved = 0.0
         answers: list[_Answer] = []
         while pending or in_flight:
             while pending and len(in_flight) < self.concurrency and not (
                 outcome.stop or outcome.fatal
             ):
                 estimate = self._estimate(pending[0])
-                if self.usage.cost_usd + reserved + estimate > self.options.max_cost_usd:
+                if not self.budget.reserve(estimate):
                     # What is in flight may cost less than reserved: decide once it settled.
                     if not in_flight:
                         outcome.stop = "budget"
+                        self.budget.mark_reached()
                     break
                 request = pending.popleft()
-                reserved += estimate
                 future = self._executor.submit(
                     self.client.complete_json, system=self.system, user=request.user,
                     schema=self.schema, schema_name=SCHEMA_NAME, check=ENVELOPE_SCHEMA,
@@ -278,8 +281,9 @@ class AIAnalyser:
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
                 request, estimate = in_flight.pop(future)
-                reserved -= estimate
+                spent_before = self.usage.cost_usd
                 answers += self._settle(request, future, outcome, pending)
+                self.budget.settle(estimate, self.usage.cost_usd - spent_before)
             try:
                 check_cancelled()
             except JobCancelled:

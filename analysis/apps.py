@@ -8,7 +8,12 @@ class AnalysisConfig(AppConfig):
     def ready(self):
         from analysis.ai.connection_check import check_openai
         from analysis.apply import APPLY_JOB, apply_job, apply_key, restore_plan_status
-        from analysis.generate import ANALYSIS_JOB, run_analysis
+        from analysis.generate import (
+            ANALYSIS_CHUNK_JOB,
+            ANALYSIS_JOB,
+            run_analysis,
+            run_analysis_chunk,
+        )
         from analysis.review import forget_removed_scenes
         from analysis.sources import register_source
         from analysis.sources.ai import AI_SOURCE
@@ -27,6 +32,9 @@ class AnalysisConfig(AppConfig):
         # queued to spend later unseen.
         register_job_type(ANALYSIS_JOB, run_analysis, queue="ai",
                           limit=lambda: get_setting("analysis_max_concurrent_jobs"))
+        # An AI analysis's chunks, on every worker of the queue; a chunk lost with its
+        # worker runs again from the start (it removes what the lost run wrote first).
+        register_job_type(ANALYSIS_CHUNK_JOB, run_analysis_chunk, queue="ai", idempotent=True)
         register_job_type(APPLY_JOB, apply_job, exclusive_key=apply_key)
         job_finished.connect(restore_plan_status, sender=Job, dispatch_uid="analysis.apply")
         scenes_removed.connect(forget_removed_scenes, dispatch_uid="analysis.forget_scenes")

@@ -204,3 +204,20 @@ class Rejection(models.Model):
 
     def __str__(self):
         return f"{self.field} {self.action} rejected on scene {self.scene_id}"
+
+
+class AIBudget(models.Model):
+    """The AI budget of one analysis run, shared by every chunk of it on every worker
+    (``analysis.budget``): what may be spent, what was spent, and what requests in flight
+    have reserved. Only conditional UPDATEs change it, so it holds across processes."""
+
+    plan = models.OneToOneField(AnalysisPlan, primary_key=True, on_delete=models.CASCADE,
+                                related_name="ai_budget")
+    limit_usd = models.FloatField()
+    spent_usd = models.FloatField(default=0)
+    reserved_usd = models.FloatField(default=0)
+    # Set once a request did not fit: every chunk stops sending.
+    reached = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"AI budget of plan {self.plan_id}: ${self.spent_usd:.4f} of ${self.limit_usd:.4f}"

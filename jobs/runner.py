@@ -5,6 +5,8 @@
 - ``start_job`` writes the Job row and dispatches the Celery task on commit.
 - ``run_job`` (called by the Celery task) moves the row through its states, calls the body
   with a ``Progress`` reporter, and records the result or a redacted error.
+- ``start_step`` queues a job as a step of a running one, ``gather_steps`` waits for the
+  steps (running pending ones itself meanwhile) with the parent's progress their sum.
 - ``cancel_job`` asks a job to stop; the body stops at its next ``check_cancelled``.
 - ``fail_job`` ends a job whose worker is gone, ``resend_job`` sends the message of a job
   that never started again (both for ``jobs.recovery``); ``stop_jobs`` asks the jobs of a
@@ -18,7 +20,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -28,7 +30,7 @@ from uuid import UUID
 from celery import current_app
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, connections, transaction
-from django.db.models import F
+from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from jobs import processes
@@ -197,6 +199,73 @@ def run_step(parent: "Progress", type_name: str, parameters: dict[str, Any], *,
     return _run_inline(job, worker=parent.job.worker, parent_span=(parent, *span))
 
 
+def start_step(parent: "Progress", type_name: str, parameters: dict[str, Any]) -> Job:
+    """Queue a job as a step of the running job ``parent`` (``parent`` set, on its type's
+    queue, so any worker of that queue may run it); ``gather_steps`` waits for it."""
+    return _create_job(type_name, parameters, dispatch=True, parent=parent.job,
+                       created_by=parent.job.created_by)
+
+
+STEP_POLL_INTERVAL = 0.5  # seconds between looks at the steps' rows
+STEP_STOP_TIMEOUT = 120.0  # seconds a cancelled parent waits for its running steps to stop
+
+
+def gather_steps(parent: "Progress", *, run_here: bool,
+                 message: Callable[[int, dict[str, int]], str],
+                 check: Callable[[dict[str, int]], None] = lambda _counts: None) -> None:
+    """Wait until every step ``start_step`` queued for the running job ``parent`` has
+    finished.
+
+    Workers on the steps' queue run them; with ``run_here`` the parent runs pending ones
+    too, as any worker would (a step is claimed once, so whoever comes first runs it): the
+    parent's own worker slot is not idle, and one worker process is enough. The parent's
+    progress is the sum of its steps' items (its own ``total``, set by the body), said by
+    ``message(processed, counts)``; ``counts`` maps step status to number. ``check(counts)``
+    runs on every look and may raise to stop the parent. A cancel of the parent reaches
+    every step (``cancel_job``). Either way the steps are cancelled, and the exception
+    raised once the running ones have stopped (their results are then final).
+    """
+
+    def report() -> dict[str, int]:
+        counts, processed = _step_counts(parent.job)
+        parent.update(processed, None, message(processed, counts))
+        return counts
+
+    try:
+        while True:
+            counts = report()
+            check(counts)
+            if not any(counts.get(status) for status in ACTIVE_STATUSES):
+                report()
+                return
+            parent.check_cancelled()
+            step = parent.job.steps.filter(status=JobStatus.PENDING).order_by("created_at")
+            pending = step.values_list("id", flat=True).first() if run_here else None
+            if pending is None:
+                time.sleep(STEP_POLL_INTERVAL)
+            else:
+                run_job(str(pending), parent.job.worker, on_progress=report)
+    except Exception:
+        _cancel_steps(parent.job.id)
+        _wait_for_steps(parent.job)
+        report()
+        raise
+
+
+def _step_counts(job: Job) -> tuple[dict[str, int], int]:
+    rows = job.steps.order_by().values("status").annotate(
+        number=Count("id"), processed=Sum("processed_items"))
+    counts = {row["status"]: row["number"] for row in rows}
+    return counts, sum(row["processed"] or 0 for row in rows)
+
+
+def _wait_for_steps(job: Job) -> None:
+    deadline = time.monotonic() + STEP_STOP_TIMEOUT
+    while (job.steps.filter(status__in=ACTIVE_STATUSES).exists()
+           and time.monotonic() < deadline):
+        time.sleep(LOCK_POLL_INTERVAL)
+
+
 def _run_inline(job: Job, *, worker: str = "",
                 parent_span: "ParentSpan | None" = None) -> Job:
     failure = run_job(str(job.id), worker, parent_span=parent_span)
@@ -335,10 +404,12 @@ def _claim(job_id: str, worker: str, *, restart_running: bool) -> bool:
 
 
 def run_job(job_id: str, worker: str = "", *, restart_running: bool = False,
-            parent_span: "ParentSpan | None" = None) -> BaseException | None:
+            parent_span: "ParentSpan | None" = None,
+            on_progress: Callable[[], object] | None = None) -> BaseException | None:
     """Run one job to a terminal state; returns the exception that failed the body, if any.
 
-    A job that is no longer pending is left alone.
+    A job that is no longer pending is left alone. ``on_progress`` is called whenever the
+    job's progress is written (its parent waiting here reports from it).
     """
     if not _claim(job_id, worker, restart_running=restart_running):
         logger.info("job %s is not pending any more; not running it", job_id)
@@ -346,7 +417,7 @@ def run_job(job_id: str, worker: str = "", *, restart_running: bool = False,
     job = Job.objects.get(id=job_id)
     publish_job(job, "job_status")
     spec = JOB_TYPES.get(job.type)
-    progress = Progress(job, parent_span)
+    progress = Progress(job, parent_span, on_progress)
     try:
         if spec is None:
             raise RuntimeError(f"no body registered for job type {job.type!r} in this worker")
@@ -387,6 +458,8 @@ def _finish(job_id: str | UUID, status: str, *, result: Any = None, error: str =
     finished = Job.objects.filter(id=job_id, status__in=from_statuses).update(**fields)
     if finished:
         JobLock.objects.filter(job_id=job_id).delete()
+        if status != JobStatus.COMPLETED:  # steps never outlive a parent that stopped
+            _cancel_steps(job_id)
         job = Job.objects.get(id=job_id)
         publish_job(job, "job_status")
         job_finished.send(sender=Job, job=job)
@@ -418,11 +491,19 @@ def cancel_job(job_id: str | UUID) -> Job:
     if _finish(job.id, JobStatus.CANCELLED, from_statuses=(JobStatus.PENDING,)):
         _revoke(job)
     elif _request_stop(job.id):
-        # The parent is waiting on its running step: the step must stop for it to.
-        for step in job.steps.filter(status=JobStatus.RUNNING):
-            cancel_job(step.id)
+        # The parent waits on its steps: they must stop for it to.
+        _cancel_steps(job.id)
     job.refresh_from_db()
     return job
+
+
+def _cancel_steps(job_id: UUID | str) -> None:
+    """Cancel the job's active steps: queued ones at once, running ones at their next
+    safe point."""
+    for step_id in Job.objects.filter(parent__id=job_id, status__in=(
+            JobStatus.PENDING, JobStatus.RUNNING)).values_list("id", flat=True):
+        with suppress(JobFinished):  # finished meanwhile
+            cancel_job(step_id)
 
 
 def stop_jobs(job_ids: Iterable[str]) -> int:
@@ -455,11 +536,13 @@ ParentSpan = tuple["Progress", int, int]
 class Progress:
     """Handed to every job body: reports progress and checks for cancellation."""
 
-    def __init__(self, job: Job, parent_span: "ParentSpan | None" = None):
+    def __init__(self, job: Job, parent_span: "ParentSpan | None" = None,
+                 on_progress: Callable[[], object] | None = None):
         self.job = job
         self.partial_result: Any = None  # bodies may set what they achieved before a stop
         # A step's progress moves its parent's from ``start`` to ``end`` percent.
         self.parent_span = parent_span
+        self.on_progress = on_progress
         self._last_write = 0.0
         self._last_cancel_check = 0.0
 
@@ -490,6 +573,13 @@ class Progress:
         job.status = (Job.objects.filter(id=job.id).values_list("status", flat=True).first()
                       or job.status)
         publish_job(job, "job_progress")
+        if self.on_progress:
+            self.on_progress()
+
+    @property
+    def is_step(self) -> bool:
+        """Whether the job runs inside another job's run (``run_step``)."""
+        return self.parent_span is not None
 
     def counters(self) -> dict[str, Any]:
         """The progress fields as the body last reported them (written on finish too, so

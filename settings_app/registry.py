@@ -178,12 +178,15 @@ SETTINGS = [
                 "(cached_prompt: prompt tokens the server served from its prompt cache; "
                 "default: the prompt price); merged over the built-in table.",
                 env="STASHHOG_AI_PRICES", validate=price_table),
-    SettingSpec("ai_concurrency", int, 4, "AI requests in flight at once per analysis job.",
+    SettingSpec("ai_concurrency", int, 4, "AI requests in flight at once per analysis chunk.",
                 env="STASHHOG_AI_CONCURRENCY", minimum=1, maximum=64),
     SettingSpec("ai_batch_size", int, 8,
                 "Scenes per AI request: the instructions and candidate list are sent once "
                 "per request, so larger batches cost fewer tokens per scene.",
                 env="STASHHOG_AI_BATCH_SIZE", minimum=1, maximum=32),
+    SettingSpec("analysis_chunk_size", int, 500,
+                "Scenes per chunk of an AI analysis; the chunks run on every worker of the "
+                "'ai' queue.", env="STASHHOG_ANALYSIS_CHUNK_SIZE", minimum=10, maximum=5000),
     SettingSpec("analysis_confidence_threshold", float, 0.5,
                 "Proposals below this confidence are dropped.",
                 env="STASHHOG_CONFIDENCE_THRESHOLD", minimum=0, maximum=1),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the options, library and findings modules read this registry
+    from analysis.budget import SharedBudget
     from analysis.library import LibraryIndexes, SceneSnapshot
     from analysis.options import AnalysisOptions
     from analysis.proposals import Finding
@@ -54,9 +55,13 @@ class SourceRun(Protocol):
 class ProposalSource:
     name: str  # a ChangeSource value: the ``source`` of its changes
     option_help: str
-    # Opens the source for one job; None when the options leave it nothing to do.
-    open: Callable[[LibraryIndexes, AnalysisOptions], SourceRun | None]
+    # Opens the source for one job (or chunk of one) with the run's shared AI budget;
+    # None when the options leave it nothing to do.
+    open: Callable[[LibraryIndexes, AnalysisOptions, SharedBudget], SourceRun | None]
     setting: str | None = None  # the setting giving the option's default; None: on
+    # Asks a server, so its speed is the server's: an analysis using it splits into chunks
+    # that run on every worker of the ``ai`` queue (``analysis.generate``).
+    remote: bool = False
 
     @property
     def option(self) -> str:
@@ -73,12 +78,13 @@ def register_source(source: ProposalSource) -> None:
     SOURCES[source.name] = source
 
 
-def open_sources(indexes: LibraryIndexes, options: AnalysisOptions) -> dict[str, SourceRun]:
+def open_sources(indexes: LibraryIndexes, options: AnalysisOptions,
+                 budget: SharedBudget) -> dict[str, SourceRun]:
     """The runs of the sources ``options`` enable, by source name (closed by the caller)."""
     runs: dict[str, SourceRun] = {}
     try:
         for source in SOURCES.values():
-            if options.uses(source.name) and (run := source.open(indexes, options)):
+            if options.uses(source.name) and (run := source.open(indexes, options, budget)):
                 runs[source.name] = run
     except BaseException:
         for run in runs.values():

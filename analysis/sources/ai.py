@@ -7,6 +7,7 @@ from typing import Any
 
 from analysis.ai import DEFAULT_PRICES_PER_MILLION, AIClient, AIConfig
 from analysis.ai_analysis import AIAnalyser, AIUsage
+from analysis.budget import SharedBudget
 from analysis.library import LibraryIndexes, SceneSnapshot
 from analysis.models import ChangeSource
 from analysis.options import AnalysisOptions
@@ -59,11 +60,12 @@ class AIRun:
         self.analyser.close()
 
 
-def open_ai(indexes: LibraryIndexes, options: AnalysisOptions) -> AIRun | None:
+def open_ai(indexes: LibraryIndexes, options: AnalysisOptions,
+            budget: SharedBudget) -> AIRun | None:
     analyser = AIAnalyser(
         ai_client_from_settings(), indexes, options,
         prices=ai_prices(), concurrency=get_setting("ai_concurrency"),
-        batch_size=get_setting("ai_batch_size"),
+        batch_size=get_setting("ai_batch_size"), budget=budget,
     )
     if not analyser.enabled:  # only details asked for: no model needed
         analyser.close()
@@ -72,7 +74,7 @@ def open_ai(indexes: LibraryIndexes, options: AnalysisOptions) -> AIRun | None:
 
 
 AI_SOURCE = ProposalSource(
-    name=ChangeSource.AI, open=open_ai, setting="analysis_use_ai",
+    name=ChangeSource.AI, open=open_ai, setting="analysis_use_ai", remote=True,
     option_help="Ask the AI (OpenAI-compatible API) which studio, performers and tags each "
     "scene has. Default: analysis_use_ai.",
 )

@@ -82,7 +82,7 @@ class PathRun:
 
 
 PATH_SOURCE = ProposalSource(
-    name=ChangeSource.PATH, open=PathRun,
+    name=ChangeSource.PATH, open=lambda indexes, options, _budget: PathRun(indexes, options),
     option_help="Propose what file paths and titles name, and plain-text details for "
     "details carrying HTML. Default true.",
 )

@@ -26,6 +26,7 @@ from typing import Any
 
 from django.core.cache import cache
 
+from analysis.budget import SharedBudget
 from analysis.fields import (
     CODE,
     DATE,
@@ -222,7 +223,8 @@ class StashBoxRun:
         self.client.close()
 
 
-def open_stashbox(indexes: LibraryIndexes, options: AnalysisOptions) -> StashBoxRun:
+def open_stashbox(indexes: LibraryIndexes, options: AnalysisOptions,
+                  _budget: SharedBudget) -> StashBoxRun:
     client = client_from_settings()
     try:
         box = _box(client, options.stashbox_endpoint)

@@ -50,7 +50,7 @@ ECHOED = [
 @pytest.fixture
 def echo_source():
     source = ProposalSource(name="echo", option_help="Test source. Default true.",
-                            open=lambda indexes, options: EchoRun(ECHOED))
+                            open=lambda indexes, options, budget: EchoRun(ECHOED))
     register_source(source)
     EchoRun.closed = 0
     yield source
