@@ -498,12 +498,13 @@ def cancel_job(job_id: str | UUID) -> Job:
 
 
 def _cancel_steps(job_id: UUID | str) -> None:
-    """Cancel the job's active steps: queued ones at once, running ones at their next
-    safe point."""
-    for step_id in Job.objects.filter(parent__id=job_id, status__in=(
-            JobStatus.PENDING, JobStatus.RUNNING)).values_list("id", flat=True):
-        with suppress(JobFinished):  # finished meanwhile
-            cancel_job(step_id)
+    """Cancel the job's active steps: queued ones at once (first, before a worker freed by
+    a stopping step takes one), running ones at their next safe point."""
+    for status in (JobStatus.PENDING, JobStatus.RUNNING):
+        for step_id in Job.objects.filter(parent__id=job_id, status=status).values_list(
+                "id", flat=True):
+            with suppress(JobFinished):  # finished meanwhile
+                cancel_job(step_id)
 
 
 def stop_jobs(job_ids: Iterable[str]) -> int:

@@ -6,7 +6,7 @@ STASHHOG_E2E_IMPORTS=tests.jobs.demo_jobs); production code never registers thes
 
 import time
 
-from jobs.runner import register_job_type
+from jobs.runner import gather_steps, register_job_type, start_step
 from stashhog.api.exceptions import UpstreamUnavailable
 
 SECRET_IN_ERROR = "sk-demo-secret-key-123456"
@@ -44,7 +44,19 @@ def idempotent(progress, params):
     return {"done": True}
 
 
+def fan_out(progress, params):
+    """Queue ``steps`` demo.count steps of ``n`` and gather them (running them here too)."""
+    steps, n = params["steps"], params["n"]
+    for _ in range(steps):
+        start_step(progress, "demo.count", {"n": n})
+    progress.update(0, steps * n, force=True)
+    gather_steps(progress, run_here=True,
+                 message=lambda done, counts: f"{done} counted, {counts} steps")
+    return {"steps": steps}
+
+
 register_job_type("demo.count", count)
+register_job_type("demo.fan_out", fan_out)
 register_job_type("demo.fail", fail)
 register_job_type("demo.upstream_down", upstream_down)
 register_job_type("demo.exclusive", exclusive,

@@ -119,7 +119,48 @@ def test_a_job_type_name_registered_twice_is_a_configuration_error():
 def test_apps_register_their_job_types_in_ready():
     assert runner.JOB_TYPES["sync"].exclusive_key({}) == "sync"
     assert runner.JOB_TYPES["analysis"].queue == "ai"
+    assert runner.JOB_TYPES["analysis_chunk"].queue == "ai"
+    assert runner.JOB_TYPES["analysis_chunk"].idempotent
     assert runner.JOB_TYPES["apply"].exclusive_key({"plan_id": 3}) == "apply:plan:3"
+
+
+def test_gathered_steps_run_here_when_no_worker_takes_them_and_sum_into_the_parent():
+    # The test's transaction never commits: no step message is sent, the parent runs all.
+    job = run(runner.start_job("demo.fan_out", {"steps": 3, "n": 4}))
+
+    assert job.status == JobStatus.COMPLETED
+    steps = list(job.steps.all())
+    assert len(steps) == 3
+    assert {(s.type, s.status, s.worker) for s in steps} == {
+        ("demo.count", JobStatus.COMPLETED, "unit@test")}
+    assert (job.processed_items, job.total_items, job.progress) == (12, 12, 100)
+    assert job.message.startswith("12 counted")
+
+
+def _parent_with_steps(*statuses: str) -> tuple[Job, list[Job]]:
+    parent = Job.objects.create(type="demo.fan_out", status=JobStatus.RUNNING)
+    steps = [Job.objects.create(type="demo.count", status=status, parent=parent)
+             for status in statuses]
+    return parent, steps
+
+
+def test_cancelling_a_parent_cancels_its_queued_steps_and_stops_its_running_ones():
+    parent, (queued, running, done) = _parent_with_steps(
+        JobStatus.PENDING, JobStatus.RUNNING, JobStatus.COMPLETED)
+
+    runner.cancel_job(parent.id)
+
+    statuses = {job.id: job.status for job in Job.objects.filter(parent=parent)}
+    assert statuses == {queued.id: JobStatus.CANCELLED, running.id: JobStatus.CANCELLING,
+                        done.id: JobStatus.COMPLETED}
+
+
+def test_a_parent_that_fails_takes_its_steps_down_with_it():
+    parent, steps = _parent_with_steps(JobStatus.PENDING, JobStatus.PENDING)
+
+    runner.fail_job(parent, "Worker lost")
+
+    assert {job.status for job in Job.objects.filter(parent=parent)} == {JobStatus.CANCELLED}
 
 
 def test_run_job_records_timestamps_worker_and_result():
