@@ -46,6 +46,14 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
+
+from stashhog.celery import app as celery_app  # noqa: E402
+
+# In this process, an AI analysis's chunk jobs run at once, in the process (no broker),
+# and their progress goes nowhere.
+celery_app.conf.task_always_eager = True
+settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
 from django.core.management import call_command  # noqa: E402
 
 from analysis.detectors.normalize import normalize  # noqa: E402
@@ -69,6 +77,8 @@ from tests.fakes.stash_library import generate_library  # noqa: E402
 class QuietProgress:
     """The runner's reporter without the row writes and pushes (measured separately)."""
 
+    is_step = False
+
     def __init__(self):
         self.job = Job.objects.create(type="benchmark")
         self.partial_result = None
@@ -76,7 +86,7 @@ class QuietProgress:
     def update(self, *args, **kwargs):
         pass
 
-    def check_cancelled(self):
+    def check_cancelled(self, now=False):
         pass
 
 

@@ -74,7 +74,8 @@ def test_one_budget_for_all_chunks_stops_them_all(scenes, analyse, use_ai):
     assert plan.metadata["outcome"] == "budget_exceeded"
     assert 1 <= len(use_ai.requests) < 10
     shared = AIBudget.objects.get(plan=plan)
-    assert shared.reached and shared.spent_usd <= budget
+    assert shared.reached
+    assert shared.spent_usd <= budget
     assert plan.metadata["cost_usd"] == pytest.approx(shared.spent_usd, abs=1e-5)
     first, *later = chunks_of(job)
     assert first.result["outcome"] == "budget"

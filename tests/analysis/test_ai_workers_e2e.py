@@ -69,7 +69,8 @@ def chunks_of(job: Job) -> list[Job]:
 
 def assert_no_duplicates(plan: AnalysisPlan) -> None:
     per_scene_field = Counter(plan.changes.values_list("scene_id", "field"))
-    assert per_scene_field and max(per_scene_field.values()) == 1
+    assert per_scene_field
+    assert max(per_scene_field.values()) == 1
 
 
 def wait_for_chunk(job: Job, matches, timeout: float = 60.0) -> Job:
