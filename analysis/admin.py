@@ -11,6 +11,7 @@ from analysis.admin_review import ReviewScreen
 from analysis.apply import request_apply
 from analysis.models import (
     AIAnswerCache,
+    AIBudget,
     AnalysisPlan,
     ChangeStatus,
     PlanChange,
@@ -183,6 +184,22 @@ class RejectionAdmin(admin.ModelAdmin):
     readonly_fields = ["scene", "field", "action", "value", "change", "rejected_by",
                        "created_at"]
     exclude = ["value_key"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AIBudget)
+class AIBudgetAdmin(admin.ModelAdmin):
+    """Read-only: what each AI analysis may spend, has spent and has in flight."""
+
+    list_display = ["plan", "limit_usd", "spent_usd", "reserved_usd", "reached"]
+    list_filter = ["reached"]
+    list_select_related = ["plan"]
+    readonly_fields = ["plan", "limit_usd", "spent_usd", "reserved_usd", "reached"]
 
     def has_add_permission(self, request):
         return False

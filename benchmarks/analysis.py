@@ -16,11 +16,18 @@ service from the fake Stash server into a throwaway SQLite database, then:
   prints requests per scene and prompt tokens per scene (the fake answers schema-valid empty
   proposals: the AI's precision and recall need a real model, not measured here).
 
+- AI on several workers (``--workers 1,2``, only this): one AI analysis run by that many
+  real Celery workers of the ``ai`` queue (two processes each, ``ai_concurrency`` 8), against
+  the fake OpenAI server with ``--latency`` seconds per request (1 s by default), on a SQLite
+  file and an embedded Redis; prints scenes per second for each worker count.
+
 Goals: > 2,000 scenes/s; precision >= 0.95; recall >= 0.85; at most 1/ai_batch_size
-requests per scene; prompt tokens per scene within 10% between the two catalogue sizes.
+requests per scene; prompt tokens per scene within 10% between the two catalogue sizes; two
+workers finish an AI analysis in close to half the time of one.
 Batch sizes, cost and throughput at 1 s latency: benchmarks/ai.py.
 
     .venv/bin/python benchmarks/analysis.py [--scenes 20000] [--ai-scenes 300]
+    .venv/bin/python benchmarks/analysis.py --workers 1,2 [--worker-scenes 1600] [--latency 1]
 """
 
 import argparse
@@ -311,14 +318,71 @@ def bench_ai(scene_count: int, performers: int, seed: int) -> tuple[float, float
     return per_scene, tokens
 
 
+def bench_workers(counts: list[int], scene_count: int, chunk_size: int, latency: float,
+                  seed: int) -> None:
+    from jobs.runner import start_job
+    from stashhog import embedded_redis
+    from tests import e2e_support
+
+    socket_path = Path(os.environ["STASHHOG_DATA_DIR"]) / "redis.sock"
+    redis_process = embedded_redis.start(socket_path)
+    try:
+        settings.REDIS_URL = f"unix://{socket_path}"
+        celery_app.conf.broker_url = f"redis+socket://{socket_path}"
+        celery_app.conf.task_always_eager = False
+        reset_database()
+        sync(generate_library(scene_count, seed=seed))
+        env = e2e_support.process_env(LOG_LEVEL="WARNING")
+        with FakeOpenAIServer(latency=latency) as server:
+            save_settings({"openai_base_url": server.base_url, "openai_api_key": None,
+                           "openai_model": "gpt-4o-mini", "ai_concurrency": 8,
+                           "analysis_chunk_size": chunk_size})
+            print(f"\nAI on several workers: {scene_count} scenes in chunks of {chunk_size}, "
+                  f"{latency:g} s per request, 8 in flight per chunk, 2 processes per worker")
+            rates = {}
+            for count in counts:
+                AIAnswerCache.objects.all().delete()  # every run asks for every scene
+                workers = [e2e_support.start_worker(env, queues="ai") for _ in range(count)]
+                try:
+                    requests = server.request_count
+                    started = time.perf_counter()
+                    job = start_job("analysis", parameters(
+                        use_ai=True, detect_details=False, max_cost_usd=100.0))
+                    job = e2e_support.wait_for_job(job.id, {"completed", "failed"},
+                                                   timeout=3600)
+                    seconds = time.perf_counter() - started
+                finally:
+                    for worker in workers:
+                        worker.stop()
+                analysed = job.result["counts"]["scenes_analysed"]
+                rates[count] = analysed / seconds
+                print(f"  {count} worker(s): {rates[count]:.1f} scenes/s ({analysed} scenes in "
+                      f"{seconds:.1f} s, {server.request_count - requests} requests, "
+                      f"{job.status})")
+            if len(rates) > 1:
+                first, *_, last = sorted(rates)
+                print(f"  {last} workers vs {first}: {rates[last] / rates[first]:.2f}x as fast")
+    finally:
+        embedded_redis.stop(redis_process)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--scenes", type=int, default=20_000)
     parser.add_argument("--ai-scenes", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", help="e.g. 1,2: only the AI benchmark on that many "
+                        "workers")
+    parser.add_argument("--worker-scenes", type=int, default=1600)
+    parser.add_argument("--chunk-size", type=int, default=100)
+    parser.add_argument("--latency", type=float, default=1.0)
     args = parser.parse_args()
     print(f"database: {settings.DATABASES['default']['NAME']}")
     call_command("migrate", verbosity=0)
+    if args.workers:
+        counts = [int(count) for count in args.workers.split(",")]
+        bench_workers(counts, args.worker_scenes, args.chunk_size, args.latency, args.seed)
+        return
 
     bench_path(args.scenes, args.seed)
     bench_stashbox(args.scenes, args.seed)
