@@ -45,6 +45,10 @@ from stashhog.api.exceptions import InvalidInput, StashHogException, UpstreamUna
 
 ANALYSIS_JOB = "analysis"
 ANALYSIS_CHUNK_JOB = "analysis_chunk"
+# An analysis running as a step of another job (the workflow's, on the default queue)
+# leaves its chunks to the ai queue's workers; only when none has taken one for this long
+# does it run them itself (one worker with one process is then still enough).
+CHUNKS_WAIT_FOR_AI_WORKERS = 30.0
 
 
 def _check_ai_configured(options: AnalysisOptions) -> None:
@@ -324,8 +328,9 @@ class _Run:
             self._queue_chunk(common, ids)
         self.progress.update(self.progress.job.processed_items, self.total, force=True)
         try:
-            gather_steps(self.progress, run_here=not self.progress.is_step,
-                         message=self._chunks_message, check=self._check_chunks)
+            gather_steps(self.progress,
+                         run_here_after=CHUNKS_WAIT_FOR_AI_WORKERS if self.progress.is_step
+                         else 0, message=self._chunks_message, check=self._check_chunks)
         finally:
             self._gather()
         return not self.budget.reached

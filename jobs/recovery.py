@@ -5,8 +5,9 @@ Three ways a worker can be lost, three detectors:
 - a pool child dies mid-job (OOM killer, segfault) while its worker lives on: Celery
   reports ``WorkerLostError`` in the main process (``fail_job_of_lost_child``);
 - the whole worker dies: the next worker to start fails every running job whose process is
-  gone (``fail_jobs_of_lost_workers``; ``jobs.processes`` tells a dead process from a live
-  one, even when two workers share a node name);
+  gone, or queues it again if it is idempotent (``fail_jobs_of_lost_workers``;
+  ``jobs.processes`` tells a dead process from a live one, even when two workers share a
+  node name);
 - a worker hangs or is partitioned away: the beat reaper fails jobs whose heartbeat is
   older than ``job_heartbeat_timeout_seconds`` (``reap_stale_jobs``).
 
@@ -39,16 +40,17 @@ INSPECT_TIMEOUT = 1.0  # seconds
 
 def fail_jobs_of_lost_workers(ask_nodes: processes.AskNodes | None = None) -> int:
     """Called when a worker starts: fail the running jobs whose process is gone (see
-    ``jobs.processes``; a live job of another worker sharing this node name is left alone).
+    ``jobs.processes``; a live job of another worker sharing this node name is left alone);
+    an idempotent one is queued again instead, to run from the start.
     """
     running = list(Job.objects.filter(status__in=RUNNING_STATUSES).exclude(worker=""))
-    failed = 0
+    recovered = 0
     for job in processes.lost_jobs(running, ask_nodes):
-        failed += runner.fail_job(job, f"Worker lost: {job.worker} stopped while the job "
-                                       "was running")
-    if failed:
-        logger.warning("failed %d job(s) left running by lost workers", failed)
-    return failed
+        recovered += runner.recover_lost_job(
+            job, f"Worker lost: {job.worker} stopped while the job was running")
+    if recovered:
+        logger.warning("recovered %d job(s) left running by lost workers", recovered)
+    return recovered
 
 
 def fail_job_of_lost_child(job_id: str, exit_reason: str) -> bool:

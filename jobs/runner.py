@@ -8,9 +8,9 @@
 - ``start_step`` queues a job as a step of a running one, ``gather_steps`` waits for the
   steps (running pending ones itself meanwhile) with the parent's progress their sum.
 - ``cancel_job`` asks a job to stop; the body stops at its next ``check_cancelled``.
-- ``fail_job`` ends a job whose worker is gone, ``resend_job`` sends the message of a job
-  that never started again (both for ``jobs.recovery``); ``stop_jobs`` asks the jobs of a
-  worker that shuts down to stop.
+- ``fail_job`` ends a job whose worker is gone (``recover_lost_job`` queues an idempotent
+  one again), ``resend_job`` sends the message of a job that never started again (all for
+  ``jobs.recovery``); ``stop_jobs`` asks the jobs of a worker that shuts down to stop.
 
 This module is the only code that writes ``Job.status``.
 """
@@ -210,15 +210,17 @@ STEP_POLL_INTERVAL = 0.5  # seconds between looks at the steps' rows
 STEP_STOP_TIMEOUT = 120.0  # seconds a cancelled parent waits for its running steps to stop
 
 
-def gather_steps(parent: "Progress", *, run_here: bool,
+def gather_steps(parent: "Progress", *, run_here_after: float | None,
                  message: Callable[[int, dict[str, int]], str],
                  check: Callable[[dict[str, int]], None] = lambda _counts: None) -> None:
     """Wait until every step ``start_step`` queued for the running job ``parent`` has
     finished.
 
-    Workers on the steps' queue run them; with ``run_here`` the parent runs pending ones
-    too, as any worker would (a step is claimed once, so whoever comes first runs it): the
-    parent's own worker slot is not idle, and one worker process is enough. The parent's
+    Workers on the steps' queue run them. The parent runs a pending one itself, as any
+    worker would (a step is claimed once, so whoever comes first runs it), once steps have
+    waited ``run_here_after`` seconds with none running: 0 runs them whenever it waits (its
+    own worker slot is never idle, and one worker process is enough); a longer wait leaves
+    them to their queue's workers unless none comes; None never. The parent's
     progress is the sum of its steps' items (its own ``total``, set by the body), said by
     ``message(processed, counts)``; ``counts`` maps step status to number. ``check(counts)``
     runs on every look and may raise to stop the parent. A cancel of the parent reaches
@@ -231,6 +233,7 @@ def gather_steps(parent: "Progress", *, run_here: bool,
         parent.update(processed, None, message(processed, counts))
         return counts
 
+    idle_since = time.monotonic()
     try:
         while True:
             counts = report()
@@ -239,8 +242,11 @@ def gather_steps(parent: "Progress", *, run_here: bool,
                 report()
                 return
             parent.check_cancelled()
+            if counts.get(JobStatus.RUNNING) or counts.get(JobStatus.CANCELLING):
+                idle_since = time.monotonic()
+            due = run_here_after is not None and time.monotonic() - idle_since >= run_here_after
             step = parent.job.steps.filter(status=JobStatus.PENDING).order_by("created_at")
-            pending = step.values_list("id", flat=True).first() if run_here else None
+            pending = step.values_list("id", flat=True).first() if due else None
             if pending is None:
                 time.sleep(STEP_POLL_INTERVAL)
             else:
@@ -469,6 +475,26 @@ def _finish(job_id: str | UUID, status: str, *, result: Any = None, error: str =
 def fail_job(job: Job, error: str) -> bool:
     """Mark an active job failed from outside its body (recovery, reaper)."""
     return _finish(job.id, JobStatus.FAILED, error=error)
+
+
+def recover_lost_job(job: Job, error: str) -> bool:
+    """A running job whose process is gone: an idempotent one goes back to its queue to
+    run again from the start (its message may sit unacknowledged in Redis for hours);
+    any other is failed with ``error``."""
+    spec = JOB_TYPES.get(job.type)
+    if spec is None or not spec.idempotent or job.status != JobStatus.RUNNING:
+        return fail_job(job, error)
+    lost_run = {"worker_host": job.worker_host, "worker_pid": job.worker_pid,
+                "worker_instance": job.worker_instance}
+    if not Job.objects.filter(id=job.id, status=JobStatus.RUNNING, **lost_run).update(
+        status=JobStatus.PENDING, worker="", worker_host="", worker_pid=None,
+        worker_instance="", processed_items=0, progress=0,
+        message=f"{error[:MESSAGE_LIMIT - 30]}; queued again",
+    ):
+        return False
+    logger.warning("job %s queued again after its worker was lost", job.id)
+    _send(job, spec)  # refused: still pending, and the resend sends it later
+    return True
 
 
 def _get_job(job_id: str | UUID) -> Job:

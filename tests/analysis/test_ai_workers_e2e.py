@@ -157,10 +157,10 @@ def test_cancel_reaches_every_chunk_on_both_workers(workers, ai_server, live_cel
     assert not [chunk for chunk in chunks if chunk.status in ACTIVE_STATUSES]
     assert JobStatus.CANCELLED in {chunk.status for chunk in chunks}
     # queued chunks were cancelled too: never started, or (claimed as the cancel came)
-    # stopped before their first scene
+    # stopped with what their first requests in flight found
     assert [chunk for chunk in chunks if chunk.started_at is None]
     late = [chunk for chunk in chunks if chunk.started_at and chunk.started_at > cancelled_at]
-    assert all((c.status, c.processed_items) == (JobStatus.CANCELLED, 0) for c in late)
+    assert all(chunk.status == JobStatus.CANCELLED for chunk in late)
     plan = AnalysisPlan.objects.get(pk=job.result["plan_id"])
     assert plan.metadata["outcome"] == "cancelled"
     assert plan.metadata["counts"]["scenes_analysed"] < SCENES
@@ -194,3 +194,30 @@ def test_a_chunk_whose_process_is_killed_runs_again_without_duplicates(
     assert_no_duplicates(plan)
     assert plan.metadata["counts"]["scenes_analysed"] == 3 * SCENES
     assert all(worker.alive() for worker in workers)
+
+
+def test_a_chunk_whose_whole_worker_is_killed_is_queued_again_by_the_next_worker(
+        workers, ai_server, e2e_env, live_celery):
+    # Last in the module: one of its two workers dies here.
+    ai_server(latency=1.0)
+    job = start_analysis()
+    parent_worker = wait_for_job(job.id, {JobStatus.RUNNING}).worker
+    lost = next(worker for worker in workers if worker.node_name != parent_worker)
+    victim = wait_for_chunk(job, lambda chunk: chunk.status == JobStatus.RUNNING
+                            and chunk.worker == lost.node_name)
+    children = psutil.Process(lost.pid).children()
+    lost.kill()  # SIGKILL to the main process; PDEATHSIG takes its pool children down
+    lost.popen.wait(timeout=10)
+    psutil.wait_procs(children, timeout=10)
+
+    # The next worker to start finds the chunk's process gone and queues the chunk again.
+    with running(start_worker(e2e_env, queues="ai")):
+        job = wait_for_job(job.id, {JobStatus.COMPLETED, JobStatus.FAILED}, timeout=120)
+
+    assert job.status == JobStatus.COMPLETED, job.error
+    victim.refresh_from_db()
+    assert victim.status == JobStatus.COMPLETED
+    assert victim.worker != lost.node_name
+    plan = AnalysisPlan.objects.get(pk=job.result["plan_id"])
+    assert_no_duplicates(plan)
+    assert plan.metadata["counts"]["scenes_analysed"] == SCENES

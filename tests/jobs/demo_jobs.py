@@ -45,12 +45,13 @@ def idempotent(progress, params):
 
 
 def fan_out(progress, params):
-    """Queue ``steps`` demo.count steps of ``n`` and gather them (running them here too)."""
+    """Queue ``steps`` demo.count steps of ``n`` and gather them (running them here too,
+    after ``run_here_after`` seconds without a worker)."""
     steps, n = params["steps"], params["n"]
     for _ in range(steps):
         start_step(progress, "demo.count", {"n": n})
     progress.update(0, steps * n, force=True)
-    gather_steps(progress, run_here=True,
+    gather_steps(progress, run_here_after=params.get("run_here_after", 0),
                  message=lambda done, counts: f"{done} counted, {counts} steps")
     return {"steps": steps}
 

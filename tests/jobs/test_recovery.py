@@ -82,6 +82,22 @@ def test_a_starting_worker_fails_only_jobs_whose_process_is_gone():
     assert Job.objects.get(id=twin.id).exclusive_key == "sync"
 
 
+def test_a_lost_idempotent_job_is_queued_again_to_run_from_the_start():
+    lost = Job.objects.create(type="demo.idempotent", status=JobStatus.RUNNING,
+                              worker="w1@host", processed_items=5, progress=50,
+                              **on_this_machine(finished_pid()))
+    other = make_job(worker="w1@host", **on_this_machine(finished_pid()))
+    with mock.patch("jobs.tasks.run_idempotent_job_task.apply_async") as apply_async:
+        assert recovery.fail_jobs_of_lost_workers(lambda nodes: {}) == 2
+    row = Job.objects.get(id=lost.id)
+    assert (row.status, row.worker, row.worker_pid, row.processed_items) == (
+        JobStatus.PENDING, "", None, 0)
+    assert row.message.startswith("Worker lost: w1@host stopped")
+    assert row.dispatch_count == 1
+    assert apply_async.call_args.kwargs["task_id"] == str(lost.id)
+    assert status_of(other) == JobStatus.FAILED  # not idempotent: failed as before
+
+
 def test_when_asking_other_nodes_fails_only_this_machines_jobs_are_judged():
     exited = make_job(worker="w1@host", **on_this_machine(finished_pid()))
     other = make_job(worker="w2@other", **elsewhere())

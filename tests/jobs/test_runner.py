@@ -137,6 +137,15 @@ def test_gathered_steps_run_here_when_no_worker_takes_them_and_sum_into_the_pare
     assert job.message.startswith("12 counted")
 
 
+def test_a_parent_leaves_its_steps_to_their_workers_until_none_comes():
+    started = time.monotonic()
+    job = run(runner.start_job("demo.fan_out", {"steps": 2, "n": 1, "run_here_after": 0.6}))
+
+    assert job.status == JobStatus.COMPLETED
+    assert time.monotonic() - started >= 0.6  # it waited for a worker first
+    assert {s.status for s in job.steps.all()} == {JobStatus.COMPLETED}
+
+
 def _parent_with_steps(*statuses: str) -> tuple[Job, list[Job]]:
     parent = Job.objects.create(type="demo.fan_out", status=JobStatus.RUNNING)
     steps = [Job.objects.create(type="demo.count", status=status, parent=parent)
