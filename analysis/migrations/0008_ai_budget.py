@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analysis', '0006_stashbox_source'),
+        ('analysis', '0007_scene_fields'),
     ]
 
     operations = [
