@@ -23,7 +23,8 @@ def scenes(library, use_ai):
     library.performer(20, "Jane Doe")
     for number in range(1, SCENES + 1):
         library.scene(number, f"/media/Vixen/Jane Doe - scene {number}.mp4")
-    save_settings({"analysis_chunk_size": 10})
+    # One scene per request: many requests, to share one budget between chunks.
+    save_settings({"analysis_chunk_size": 10, "ai_batch_size": 1})
 
 
 def chunks_of(job: Job) -> list[Job]:

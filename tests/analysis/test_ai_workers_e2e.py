@@ -52,7 +52,7 @@ def ai_server(fake_openai_factory, scenes):
         server = fake_openai_factory(api_key="sk-e2e-test-key", latency=latency)
         save_settings({"openai_base_url": server.base_url, "openai_api_key": server.api_key,
                        "openai_model": "gpt-4o-mini", "analysis_chunk_size": CHUNK,
-                       "ai_concurrency": 2})
+                       "ai_concurrency": 2, "ai_batch_size": 1})
         return server
 
     return start
