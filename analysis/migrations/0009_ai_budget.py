@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analysis', '0007_scene_fields'),
+        ('analysis', '0008_rejections_and_organize'),
     ]
 
     operations = [
