@@ -8,7 +8,7 @@ page, whatever the number of rows:
 - PostgreSQL: ``COPY`` into a temporary staging table, then one ``INSERT ... SELECT`` that
   empties it into the real table. COPY streams the rows with no statement per row and no
   parameter arrays to build; the merge gives ``ON CONFLICT`` its upsert. Staging tables
-  are temporary (one per session and table), made once and emptied by each merge.
+  are temporary (one per session and table), made on first use and emptied by each merge.
 
 Values may be what Stash sends: timestamps and dates as ISO text, lists for JSON fields.
 Each column is adapted once per call for the database at hand (SQLite keeps datetimes as
@@ -17,7 +17,6 @@ UTC text without an offset, as Django does; PostgreSQL parses the ISO text itsel
 
 import functools
 import hashlib
-import weakref
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -95,23 +94,15 @@ def _adapted(model: type[models.Model], fields: Sequence[str],
     return list(zip(*columns, strict=True))
 
 
-# Staging tables that exist in each PostgreSQL session (by the driver's connection).
-_staged: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
-
-
 def _staging_table(cursor: Any, table: str, names: str) -> str:
-    """A temporary table with the ``names`` columns of ``table``, made once per session.
-
-    It is remembered only once the transaction that made it commits: a rollback takes it
-    away again.
+    """A temporary table with the ``names`` columns of ``table``, made on first use in a
+    session. Asked for on every write: whether it still exists is the server's to say (a
+    rollback, or a pooled session's reset, takes it away), so nothing is remembered here.
     """
     digest = hashlib.blake2s(f"{table}({names})".encode(), digest_size=4).hexdigest()
     stage = _quote(f"stage_{table}_{digest}")
-    made = _staged.setdefault(connection.connection, set())
-    if stage not in made:
-        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS "
-                       f"AS SELECT {names} FROM {_quote(table)} WITH NO DATA")
-        transaction.on_commit(lambda: made.add(stage))
+    cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS "
+                   f"AS SELECT {names} FROM {_quote(table)} WITH NO DATA")
     return stage
 
 

@@ -93,3 +93,18 @@ def test_on_postgresql_rows_go_through_copy_and_leave_the_staging_table_empty():
         assert cursor.fetchone() == (0,)
 
     assert Scene.objects.count() == 500
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="temporary tables of PostgreSQL")
+def test_a_write_after_the_session_lost_its_temporary_tables_still_lands():
+    """A pooled session is reset between uses (DISCARD), dropping its temporary tables while
+    the driver's connection object lives on: the staging table is the server's to know."""
+    with transaction.atomic():
+        bulk.upsert(Tag, TAG_FIELDS, [("1", "First", [], "first", SYNCED, False)])
+    with connection.cursor() as cursor:
+        cursor.execute("DISCARD TEMP")
+
+    with transaction.atomic():
+        bulk.upsert(Tag, TAG_FIELDS, [("2", "After the reset", [], "after", SYNCED, False)])
+
+    assert sorted(Tag.objects.values_list("name", flat=True)) == ["After the reset", "First"]
