@@ -220,6 +220,7 @@ def worker(step: str, url: str) -> None:
         job = start_job("sync", {"incremental": step == "incremental"}, inline=True)
         if profile_to:
             profiler.stop()
+            Path(profile_to).parent.mkdir(parents=True, exist_ok=True)
             Path(profile_to).write_text(profiler.output_text(unicode=True, show_all=False))
         report["result"] = job.result
         report["scenes"] = Scene.objects.count()
