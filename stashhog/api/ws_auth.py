@@ -21,10 +21,9 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
-from stashhog.api.auth import with_lockout
+from stashhog.api.auth import token_credentials, with_lockout
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -118,8 +117,8 @@ def user_for_token(scope, key: str):
     """The active user of the token; anonymous (refused) for a bad token, which counts as a
     failed login, or for any token from a locked-out address."""
     try:
-        user, _ = with_lockout(handshake_request(scope),
-                               lambda: TokenAuthentication().authenticate_credentials(key))
+        attempt = handshake_request(scope)
+        user, _ = with_lockout(attempt, lambda: token_credentials(attempt, key))
     except (AuthenticationFailed, Throttled):
         return AnonymousUser()
     return user

@@ -2,7 +2,13 @@
 
 import pytest
 from django.conf import settings
-from rest_framework.test import APIClient
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.exceptions import Throttled
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
+
+from stashhog.api.auth import LockoutTokenAuthentication
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +54,33 @@ def test_bad_api_tokens_lock_the_address_out_of_token_auth(user, token):
 def test_a_good_token_is_not_counted(api_client):
     for _ in range(settings.AXES_FAILURE_LIMIT + 1):
         assert api_client.get("/api/jobs").status_code == 200
+
+
+
+def authenticate(key: str, address: str = "127.0.0.1"):
+    request = Request(APIRequestFactory().get("/api/jobs", HTTP_AUTHORIZATION=f"Token {key}",
+                                              REMOTE_ADDR=address))
+    with CaptureQueriesContext(connection) as queries:
+        user, _ = LockoutTokenAuthentication().authenticate(request)
+    return user, len(queries)
+
+
+def test_a_good_token_costs_one_query_from_an_address_without_failures(token):
+    assert authenticate(token.key) == (token.user, 1)
+
+
+def test_failures_below_the_limit_and_from_elsewhere_leave_a_good_token_working(token):
+    stranger = APIClient(REMOTE_ADDR="10.0.0.9")
+    stranger.credentials(HTTP_AUTHORIZATION="Token not-a-real-token-0123456789")
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert stranger.get("/api/jobs").status_code == 401
+
+    user, queries = authenticate(token.key, "10.0.0.9")
+    assert user == token.user
+    assert queries > 1  # failures on record: axes was asked
+    assert authenticate(token.key, "10.0.0.10") == (token.user, 1)
+
+    assert stranger.get("/api/jobs").status_code == 429  # the limit reached
+    with pytest.raises(Throttled):
+        authenticate(token.key, "10.0.0.9")
+    assert authenticate(token.key, "10.0.0.10") == (token.user, 1)
