@@ -1,5 +1,3 @@
-from datetime import datetime, tzinfo
-
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -7,6 +5,7 @@ from rest_framework import serializers
 from jobs.api import BackgroundQuerySerializer
 from scenes.entities import PERFORMERS, STUDIOS, TAGS
 from scenes.models import FILE_FIELDS, Scene, SceneFile
+from stashhog.api.representation import iso_datetime
 
 
 class EntityRefSerializer(serializers.Serializer):
@@ -53,21 +52,14 @@ class SceneSerializer(serializers.ModelSerializer):
             "paths": self.get_paths(scene),
             "organized": scene.organized,
             "details": scene.details,
-            "created_date": _iso_datetime(scene.created_date, zone),
+            "created_date": iso_datetime(scene.created_date, zone),
             "scene_date": scene.scene_date.isoformat() if scene.scene_date else None,
             "studio": next(iter(scene.entity_refs[STUDIOS.field]), None),
             "performers": scene.entity_refs[PERFORMERS.field],
             "tags": scene.entity_refs[TAGS.field],
-            "last_synced": _iso_datetime(scene.last_synced, zone),
+            "last_synced": iso_datetime(scene.last_synced, zone),
             "files": scene.file_rows,
         }
-
-
-def _iso_datetime(value: datetime, zone: tzinfo) -> str:
-    """What DRF's DateTimeField shows (ISO 8601 in the current time zone, UTC as "Z"),
-    without its per-value time zone lookups."""
-    text = value.astimezone(zone).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class EntitySerializer(serializers.Serializer):
