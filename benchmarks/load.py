@@ -80,7 +80,7 @@ def setup_django(database_url: str, scratch: Path):
 
 def ensure_data(scenes: int):
     """The library, one plan over it and finished jobs; returns what the clients ask for."""
-    from analysis.generate import ANALYSIS_JOB
+    from analysis.generate import ANALYSIS_JOB, refresh_change_statistics
     from analysis.models import AnalysisPlan
     from analysis.options import AnalysisOptions
     from benchmarks.api import ensure_library
@@ -97,6 +97,7 @@ def ensure_data(scenes: int):
                                  "options": AnalysisOptions.resolve(use_ai=False).as_dict()},
                   inline=True)
         plan = AnalysisPlan.objects.get(name="load benchmark")
+    refresh_change_statistics()  # as generation leaves it, for a plan made before it did
     finished = Job.objects.filter(status=JobStatus.COMPLETED).count()
     if finished < JOBS:
         Job.objects.bulk_create(

@@ -1,10 +1,12 @@
 """Plan generation with the path detectors (no AI) over a small, tricky local library."""
 
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from rest_framework.exceptions import ValidationError
 
 from analysis.fields import SCENE_FIELDS
-from analysis.generate import run_analysis
+from analysis.generate import refresh_change_statistics, run_analysis
 from analysis.models import AnalysisPlan, ChangeSource, ChangeStatus, PlanStatus
 from analysis.selection import SceneSelection
 from jobs.models import Job, JobStatus
@@ -266,3 +268,16 @@ def test_cancel_keeps_the_plan_with_what_was_found_so_far(library, catalogue, mo
     assert "Cancelled after 2 of 5 scenes" in plan.metadata["message"]
     assert progress.partial_result["plan_id"] == plan.id
     assert progress.partial_result["outcome"] == "cancelled"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_written_plan_gets_fresh_change_statistics_on_postgresql():
+    """VACUUM (ANALYZE) of the changes once a plan is written (not inside a transaction,
+    where PostgreSQL refuses it; nothing to do on SQLite)."""
+    with CaptureQueriesContext(connection) as captured:
+        refresh_change_statistics()
+        with transaction.atomic():
+            refresh_change_statistics()
+    expected = (['VACUUM (ANALYZE) "analysis_planchange"']
+                if connection.vendor == "postgresql" else [])
+    assert [query["sql"] for query in captured if "ANALYZE" in query["sql"]] == expected
