@@ -6,9 +6,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from django_filters import FilterSet
 
 from analysis.models import AnalysisPlan
 from jobs.models import Job, JobStatus
+from scenes.filters import SceneFilterSet
 from settings_app.registry import REGISTRY, get_setting
 from stashhog.api.errors import error_codes
 from stashhog.api.parsers import INT64_MAX, MAX_DEPTH
@@ -158,6 +160,20 @@ def test_every_list_refuses_an_unknown_query_parameter(api_client, openapi_schem
                                "validation_error")
         assert list(body["detail"]) == ["no_such_parameter"], path
         assert api_client.get(path, {"format": "json"}).status_code == 200, path
+
+
+def test_a_list_without_filter_parameters_builds_no_filterset(api_client, monkeypatch):
+    built = []
+    original = FilterSet.__init__
+    monkeypatch.setattr(FilterSet, "__init__", lambda self, *args, **kwargs: (
+        built.append(type(self)), original(self, *args, **kwargs))[-1])
+    for path in ("/api/scenes", "/api/jobs", "/api/analysis/plans"):
+        params = {"limit": 5} if path == "/api/jobs" else {"per_page": 5}
+        assert api_client.get(path, params).status_code == 200
+    assert built == []
+    assert api_client.get("/api/scenes", {"organized": "true"}).status_code == 200
+    assert api_client.get("/api/scenes", {"organized": "maybe"}).status_code == 400
+    assert built == [SceneFilterSet, SceneFilterSet]
 
 
 def test_an_action_refuses_an_unknown_query_parameter(api_client):
