@@ -127,3 +127,14 @@ class SyncState(models.Model):
     @classmethod
     def load(cls) -> "SyncState":
         return cls.objects.get_or_create(pk=1)[0]
+
+
+class DroppedIndex(models.Model):
+    """An index or foreign key that a bulk load (a first sync) dropped, with the SQL that
+    makes it again; ``scenes.bulk_load`` makes every recorded one again."""
+
+    name = models.CharField(max_length=128)
+    sql = models.TextField()
+
+    def __str__(self):
+        return self.name

@@ -4,6 +4,8 @@
   kind finds the ones Stash deleted.
 - Scenes by keyset pages (id order), one transaction per page, the next page fetched in a
   background thread while the current one is written.
+- A full sync into an empty library loads the scenes without their secondary indexes and
+  builds them at the end (``scenes.bulk_load``).
 - Full sync stamps every scene it writes and, once the scan is complete, removes the local
   scenes it did not stamp. Complete means it saw exactly as many scenes as Stash counted at
   the start: a page that came back short by mistake must never delete most of the library,
@@ -30,6 +32,7 @@ from django.utils import timezone
 from jobs.runner import Progress
 from scenes import store
 from scenes.batching import ROWS_PER_FETCH, batched
+from scenes.bulk_load import bulk_load, restore_indexes
 from scenes.entities import ENTITY_KINDS, SCENE_LISTS
 from scenes.fetch_ahead import FetchAhead
 from scenes.models import Scene, SceneFile, SyncState
@@ -245,6 +248,7 @@ def run_sync(connect: Callable[[], StashClient], progress: Progress, *,
     without a usable watermark (no sync has completed yet) the sync is full. ``progress``
     is the job runner's reporter.
     """
+    restore_indexes()  # a load whose worker died left them dropped
     state = SyncState.load()
     since = None
     if incremental and state.watermark:
@@ -262,7 +266,10 @@ def run_sync(connect: Callable[[], StashClient], progress: Progress, *,
             run.counts["scenes"].updated += refreshed["updated"]
             run.counts["scenes"].removed += len(refreshed["removed"])
         progress.check_cancelled()
-        run.sync_scenes(get_setting("sync_page_size"))
+        with bulk_load(enabled=not run.incremental) as loading:
+            run.sync_scenes(get_setting("sync_page_size"))
+            if loading:
+                progress.update(run.processed, None, "Building indexes", force=True)
         progress.update(run.processed, None, "Removing deleted scenes", force=True)
         run.remove_deleted_scenes(id_scan, scan_started)
     if not run.incremental:
