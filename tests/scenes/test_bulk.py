@@ -96,6 +96,22 @@ def test_on_postgresql_rows_go_through_copy_and_leave_the_staging_table_empty():
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="temporary tables of PostgreSQL")
+def test_rows_staged_by_a_write_that_rolled_back_never_reach_the_next_merge():
+    def failing_page():
+        with transaction.atomic():
+            bulk.upsert(Tag, TAG_FIELDS, [("1", "Rolled back", [], "rolled back", SYNCED, False)])
+            raise RuntimeError("the page failed after its merge")
+
+    with pytest.raises(RuntimeError):
+        failing_page()
+
+    with transaction.atomic():
+        bulk.upsert(Tag, TAG_FIELDS, [("2", "Next", [], "next", SYNCED, False)])
+
+    assert list(Tag.objects.values_list("name", flat=True)) == ["Next"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="temporary tables of PostgreSQL")
 def test_a_write_after_the_session_lost_its_temporary_tables_still_lands():
     """A pooled session is reset between uses (DISCARD), dropping its temporary tables while
     the driver's connection object lives on: the staging table is the server's to know."""
