@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from scenes.models import Performer, Scene, SceneFile, Studio, SyncState, Tag
+from scenes.models import DroppedIndex, Performer, Scene, SceneFile, Studio, SyncState, Tag
 
 
 class SceneFileInline(admin.TabularInline):
@@ -58,3 +58,20 @@ class SceneFileAdmin(admin.ModelAdmin):
     search_fields = ["=id", "path"]
     raw_id_fields = ["scene"]
     show_full_result_count = False
+
+
+@admin.register(DroppedIndex)
+class DroppedIndexAdmin(admin.ModelAdmin):
+    """What a bulk load dropped and has not built again yet: read only, since
+    ``scenes.bulk_load`` builds each from its recorded SQL."""
+
+    list_display = ["name", "sql"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a deleted record would leave its index unbuilt for good
