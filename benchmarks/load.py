@@ -232,7 +232,9 @@ def follow_job(ws_url: str, token: str, subscribers: int, ready, results) -> Non
 class MemorySampler:
     """Memory of the gunicorn master and its worker processes, once a second, in a thread:
     PSS (each shared page counted once, split among the processes sharing it; the workers
-    are forked from a master that loaded Django, so RSS would count those pages N times)."""
+    are forked from a master that loaded Django, so RSS would count those pages N times).
+    Also their CPU time over the run (``cpu_seconds``): per request, a figure that depends
+    less on what else the machine runs than latency does."""
 
     def __init__(self, pid: int):
         import threading
@@ -241,8 +243,13 @@ class MemorySampler:
 
         self.master = psutil.Process(pid)
         self.samples: list[tuple[float, float, int]] = []  # (time, MB, processes)
+        self.cpu_seconds = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def cpu_time(self) -> float:
+        processes = [self.master, *self.master.children(recursive=True)]
+        return sum(p.cpu_times().user + p.cpu_times().system for p in processes)
 
     def pss_mb(self) -> tuple[float, int]:
         processes = [self.master, *self.master.children(recursive=True)]
@@ -254,12 +261,14 @@ class MemorySampler:
             self.samples.append((time.monotonic(), mb, workers))
 
     def __enter__(self):
+        self._cpu_start = self.cpu_time()
         self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+        self.cpu_seconds = self.cpu_time() - self._cpu_start
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -277,6 +286,9 @@ def report(results, seconds: float, delays, ws_errors, memory: MemorySampler,
           f"p99 {percentile(ms, 0.99):.1f} ms, max {ms[-1]:.1f} ms   (goal: p99 <= 250 ms)")
     print(f"errors: {len(errors)}" + (f" ({', '.join(sorted(set(errors)))})" if errors else "")
           + "   (goal: 0)")
+    print(f"web CPU: {memory.cpu_seconds / len(results) * 1000:.1f} ms per request (all web "
+          f"processes, WebSocket updates included; load average now "
+          f"{os.getloadavg()[0]:.1f})")
     print(f"{'kind':14} {'requests':>9} {'median ms':>10} {'p99 ms':>8} {'alone ms':>9} "
           f"{'CPU ms':>7}")
     for kind in KINDS:
