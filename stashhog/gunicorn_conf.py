@@ -2,8 +2,8 @@
 processes behind one port (``make run``, the Docker image and compose all start it with
 ``gunicorn -c python:stashhog.gunicorn_conf stashhog.asgi:application``).
 
-Django runs each process's synchronous views one at a time, so throughput comes from
-processes; gunicorn restarts a process that dies and shares the listening socket among
+Each process runs its synchronous views in threads, one per request, and the processes
+use the cores; gunicorn restarts a process that dies and shares the listening socket among
 them. WebSocket updates reach every process through Redis (settings.CHANNEL_LAYERS).
 """
 
