@@ -65,10 +65,6 @@ class Scene(models.Model):
     search_text = models.TextField(blank=True, editable=False)
     last_synced = models.DateTimeField()
 
-    # Not columns: set per page by scenes.queries.attach_related for the serializer.
-    file_rows: list[dict]
-    entity_refs: dict[str, list[dict]]
-
     class Meta:
         ordering = ["id"]
         indexes = [

@@ -23,7 +23,7 @@ class SceneFileSerializer(serializers.ModelSerializer):
 class SceneSerializer(serializers.ModelSerializer):
     """SceneResponse."""
 
-    # For scenes from ``scenes.queries`` (``attach_related`` applied).
+    # For rows of ``scenes.queries.scene_rows`` (``attach_related`` applied).
 
     paths = serializers.SerializerMethodField()
     studio = EntityRefSerializer(allow_null=True, read_only=True)
@@ -38,27 +38,27 @@ class SceneSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     @extend_schema_field({"type": "array", "items": {"type": "string"}})
-    def get_paths(self, scene: Scene) -> list[str]:
+    def get_paths(self, scene: dict) -> list[str]:
         """File paths, primary first."""
-        return [file["path"] for file in scene.file_rows]
+        return [file["path"] for file in scene["file_rows"]]
 
-    def to_representation(self, scene: Scene) -> dict:
+    def to_representation(self, scene: dict) -> dict:
         """The declared fields, built directly: DRF's field-by-field walk over nested
         serializers costs more than the whole query work of a 100-scene page."""
         zone = timezone.get_current_timezone()
         return {
-            "id": scene.id,
-            "title": scene.title,
+            "id": scene["id"],
+            "title": scene["title"],
             "paths": self.get_paths(scene),
-            "organized": scene.organized,
-            "details": scene.details,
-            "created_date": iso_datetime(scene.created_date, zone),
-            "scene_date": scene.scene_date.isoformat() if scene.scene_date else None,
-            "studio": next(iter(scene.entity_refs[STUDIOS.field]), None),
-            "performers": scene.entity_refs[PERFORMERS.field],
-            "tags": scene.entity_refs[TAGS.field],
-            "last_synced": iso_datetime(scene.last_synced, zone),
-            "files": scene.file_rows,
+            "organized": scene["organized"],
+            "details": scene["details"],
+            "created_date": iso_datetime(scene["created_date"], zone),
+            "scene_date": scene["scene_date"].isoformat() if scene["scene_date"] else None,
+            "studio": next(iter(scene["entity_refs"][STUDIOS.field]), None),
+            "performers": scene["entity_refs"][PERFORMERS.field],
+            "tags": scene["entity_refs"][TAGS.field],
+            "last_synced": iso_datetime(scene["last_synced"], zone),
+            "files": scene["file_rows"],
         }
 
 

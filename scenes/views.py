@@ -21,7 +21,7 @@ from jobs.schema import (
 from scenes import examples
 from scenes.entities import PERFORMERS, STUDIOS, TAGS, EntityKind
 from scenes.filters import PerformerFilterSet, SceneFilterSet, StudioFilterSet, TagFilterSet
-from scenes.queries import attach_related, entities_with_scene_counts, scene_queryset
+from scenes.queries import attach_related, entities_with_scene_counts, scene_rows
 from scenes.serializers import (
     EntitySerializer,
     SceneSerializer,
@@ -80,7 +80,7 @@ class SceneViewSet(viewsets.ReadOnlyModelViewSet):
     default_sort = "id_number"
 
     def get_queryset(self):
-        return scene_queryset()
+        return scene_rows()
 
     def paginate_queryset(self, queryset):
         return attach_related(super().paginate_queryset(queryset))
