@@ -236,6 +236,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     # JSON only (form encoding would turn every value into a string), parsed strictly.
     "DEFAULT_PARSER_CLASSES": ["stashhog.api.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "stashhog.api.renderers.FastJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_PAGINATION_CLASS": "stashhog.api.pagination.StashHogPagination",
     "DEFAULT_FILTER_BACKENDS": ["stashhog.api.filters.StrictFilterBackend"],
     "EXCEPTION_HANDLER": "stashhog.api.errors.exception_handler",
