@@ -46,19 +46,25 @@ def upsert_entities(kind: EntityKind, items: list[dict[str, Any]], now: datetime
     )
 
 
-def add_missing_entities(kind: EntityKind, named: dict[str, str], now: datetime) -> None:
+def add_missing_entities(kind: EntityKind, named: dict[str, str], now: datetime,
+                         stored: set[str] | None = None) -> None:
     """Create stubs for entity ids a scene references but the local table lacks.
 
     ``named`` maps id -> the name embedded in the scene; the next entity sync fills in the
-    rest (aliases, disambiguation).
+    rest (aliases, disambiguation). ``stored``: ids of this kind known to be in the table,
+    not asked for again, and grown by the ids seen here (for one sync, whose failed page
+    ends it: a rolled-back stub is never taken for stored).
     """
-    present = {row[0] for row in bulk.select_where_in(kind.model, ["id"], "id", list(named))}
+    unknown = [entity_id for entity_id in named if stored is None or entity_id not in stored]
+    present = {row[0] for row in bulk.select_where_in(kind.model, ["id"], "id", unknown)}
     stubs = [
-        _entity_row(kind, {"id": entity_id, "name": name}, now)
-        for entity_id, name in named.items()
+        _entity_row(kind, {"id": entity_id, "name": named[entity_id]}, now)
+        for entity_id in unknown
         if entity_id not in present
     ]
     bulk.insert(kind.model, ["id", *kind.update_fields], stubs)
+    if stored is not None:
+        stored.update(unknown)
 
 
 # -- scenes --------------------------------------------------------------------------------
@@ -130,11 +136,14 @@ def _file_rows(scenes: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
     ]
 
 
-def save_scenes(scenes: Sequence[dict[str, Any]], now: datetime) -> int:
+def save_scenes(scenes: Sequence[dict[str, Any]], now: datetime,
+                stored_entities: dict[EntityKind, set[str]] | None = None) -> int:
     """Upsert a page of scenes with their files and relations; returns how many were new.
 
     A fixed number of statements per page: entity stubs, the scenes, the files (and the
     removal of files the scenes no longer have), then a diff of each relation.
+    ``stored_entities``: the entity ids per kind a sync knows are stored (see
+    ``add_missing_entities``); without it every referenced entity is looked up.
     """
     if not scenes:
         return 0
@@ -146,7 +155,8 @@ def save_scenes(scenes: Sequence[dict[str, Any]], now: datetime) -> int:
     links = {kind: [(scene["id"], item) for scene in scenes for item in kind.items_of(scene)]
              for kind in ENTITY_KINDS}
     for kind in ENTITY_KINDS:
-        add_missing_entities(kind, {item["id"]: item["name"] for _, item in links[kind]}, now)
+        add_missing_entities(kind, {item["id"]: item["name"] for _, item in links[kind]}, now,
+                             None if stored_entities is None else stored_entities[kind])
 
     rows = _scene_rows(scenes, now)
     # New scenes go in without an update clause: SQLite writes them about a third faster.

@@ -33,7 +33,7 @@ from jobs.runner import Progress
 from scenes import store
 from scenes.batching import ROWS_PER_FETCH, batched
 from scenes.bulk_load import bulk_load, restore_indexes
-from scenes.entities import ENTITY_KINDS, SCENE_LISTS
+from scenes.entities import ENTITY_KINDS, SCENE_LISTS, EntityKind
 from scenes.fetch_ahead import FetchAhead
 from scenes.models import Scene, SceneFile, SyncState
 from scenes.stash import StashClient
@@ -89,6 +89,9 @@ class _Run:
         self.reported_total: int | None = None  # Stash's count when the scan started
         self.deletions_skipped: str | None = None
         self.counts = {name: Counts() for name in ("scenes", *(k.plural for k in ENTITY_KINDS))}
+        # The entity ids stored, per kind, once the entity pass is done: scene pages then
+        # look up only the ids it did not see.
+        self.stored_entities: dict[EntityKind, set[str]] = {}
         progress.partial_result = self.result()
 
     def result(self) -> dict[str, Any]:
@@ -127,6 +130,7 @@ class _Run:
                 if gone:
                     affected |= set(kind.scenes_using(gone))
                     kind.model.objects.filter(id__in=gone).delete()
+            self.stored_entities[kind] = (local - gone) | {item["id"] for item in changed}
             counts = self.counts[kind.plural]
             counts.created += sum(1 for item in changed if item["id"] not in local)
             counts.updated += sum(1 for item in changed if item["id"] in local)
@@ -147,7 +151,8 @@ class _Run:
                         self.reported_total = total
                     self.progress.update(self.processed, total, "Syncing scenes", force=True)
                 with transaction.atomic():
-                    created = store.save_scenes(page.scenes, timezone.now())
+                    created = store.save_scenes(page.scenes, timezone.now(),
+                                                stored_entities=self.stored_entities)
                 self.see(page.scenes)
                 self.processed += len(page.scenes)
                 self.counts["scenes"].created += created

@@ -58,9 +58,9 @@ def schema_while_saving(monkeypatch):
     seen: list[set[str]] = []
     save = store.save_scenes
 
-    def saving(scenes, now):
+    def saving(scenes, now, **options):
         seen.append(schema())
-        return save(scenes, now)
+        return save(scenes, now, **options)
 
     monkeypatch.setattr(store, "save_scenes", saving)
     return seen

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from jobs.models import Job, JobStatus
 from jobs.runner import JobNotCompleted, cancel_job, start_job
-from scenes import store
-from scenes.models import Performer, Scene, SceneFile, SyncState, Tag
+from scenes import bulk, store
+from scenes.models import Performer, Scene, SceneFile, Studio, SyncState, Tag
 from scenes.signals import scenes_removed
 from scenes.stash import ScenePage, StashClient
 from scenes.sync import shift_stamp
@@ -284,8 +284,8 @@ def test_a_cancelled_first_sync_is_finished_by_the_next(stash, monkeypatch):
     saved_pages = []
     save_scenes = store.save_scenes
 
-    def save_then_cancel(scenes, now):
-        created = save_scenes(scenes, now)
+    def save_then_cancel(scenes, now, **options):
+        created = save_scenes(scenes, now, **options)
         saved_pages.append(len(scenes))
         if len(saved_pages) == 2:
             cancel_job(Job.objects.get(type="sync", status=JobStatus.RUNNING).id)
@@ -333,9 +333,9 @@ def test_scene_pages_are_written_with_the_scan_settings_which_are_restored_after
     seen = []
     save_scenes = store.save_scenes
 
-    def save_and_look(scenes, now):
+    def save_and_look(scenes, now, **options):
         seen.append(_connection_settings())
-        return save_scenes(scenes, now)
+        return save_scenes(scenes, now, **options)
 
     monkeypatch.setattr(store, "save_scenes", save_and_look)
     assert sync(incremental=False).status == JobStatus.COMPLETED
@@ -410,6 +410,34 @@ def test_entities_a_scene_references_but_sync_never_saw_become_stubs(db):
     assert stored.studio.name == "Nowhere Films"
     assert [p.name for p in stored.performers.all()] == ["Ann Onymous"]
     assert [t.name for t in stored.tags.all()] == ["Mystery"]
+
+
+def test_scene_pages_look_up_only_the_entities_the_entity_pass_did_not_list(stash, monkeypatch):
+    hidden = min(stash.library.tags)  # created in Stash after the entity pass, say
+    execute = StashClient._execute
+
+    def tags_without_hidden(client, operation, **variables):
+        data = execute(client, operation, **variables)
+        if operation == "AllTags":
+            data["findTags"]["tags"] = [
+                tag for tag in data["findTags"]["tags"] if tag["id"] != str(hidden)]
+        return data
+
+    monkeypatch.setattr(StashClient, "_execute", tags_without_hidden)
+    looked_up = []
+    select_where_in = bulk.select_where_in
+
+    def recording(model, fields, key, values):
+        if model in (Tag, Performer, Studio):
+            looked_up.extend(values)
+        return select_where_in(model, fields, key, values)
+
+    monkeypatch.setattr(bulk, "select_where_in", recording)
+
+    assert sync(incremental=False).status == JobStatus.COMPLETED
+
+    assert looked_up == [str(hidden)]  # once, on the first page that references it
+    assert Tag.objects.get(id=str(hidden)).name == stash.library.tags[hidden].name
 
 
 def test_removing_scenes_sends_scenes_removed_inside_the_transaction(db):
