@@ -16,6 +16,7 @@ from analysis.selection import SceneSelection
 from analysis.sources import SOURCES
 from scenes.filters import ID_PATTERN, IdListFilter, SceneFilterSet, StrictBooleanFilter
 from scenes.selection import SceneFilters
+from scenes.serializers import StashIdSerializer
 from settings_app import get_setting
 from settings_app.registry import REGISTRY
 from stashhog.api.parsers import INT64_MAX
@@ -25,13 +26,6 @@ from stashhog.api.validation import (
     JSONIntegerField,
     NoUnknownKeysMixin,
 )
-
-
-class StashIdSerializer(serializers.Serializer):
-    """An entity's or scene's id on a stash-box (schema only)."""
-
-    endpoint = serializers.CharField(help_text="The stash-box's GraphQL endpoint.")
-    stash_id = serializers.CharField()
 
 
 class ChangeEntitySerializer(serializers.Serializer):

@@ -21,8 +21,8 @@ from django.db.models.functions import Cast, Coalesce
 from scenes.entities import ENTITY_KINDS, LINK_ORDER, EntityKind
 from scenes.models import FILE_FIELDS, Scene, SceneFile
 
-SCENE_COLUMNS = ("id", "title", "details", "organized", "created_date", "scene_date",
-                 "last_synced")
+SCENE_COLUMNS = ("id", "title", "details", "organized", "code", "urls", "rating", "stash_ids",
+                 "created_date", "scene_date", "last_synced")
 
 
 def scene_queryset():

@@ -13,6 +13,13 @@ class EntityRefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class StashIdSerializer(serializers.Serializer):
+    """An entity's or scene's id on a stash-box."""
+
+    endpoint = serializers.CharField(help_text="The stash-box's GraphQL endpoint.")
+    stash_id = serializers.CharField()
+
+
 class SceneFileSerializer(serializers.ModelSerializer):
     class Meta:
         model = SceneFile
@@ -30,11 +37,16 @@ class SceneSerializer(serializers.ModelSerializer):
     performers = EntityRefSerializer(many=True, read_only=True)
     tags = EntityRefSerializer(many=True, read_only=True)
     files = SceneFileSerializer(many=True, read_only=True)
+    urls = serializers.ListField(child=serializers.CharField(), read_only=True)
+    rating = serializers.IntegerField(allow_null=True, min_value=0, max_value=100,
+                                      read_only=True, help_text="Stash's rating100")
+    stash_ids = StashIdSerializer(many=True, read_only=True)
 
     class Meta:
         model = Scene
-        fields = ["id", "title", "paths", "organized", "details", "created_date", "scene_date",
-                  "studio", "performers", "tags", "last_synced", "files"]
+        fields = ["id", "title", "paths", "organized", "details", "code", "urls", "rating",
+                  "stash_ids", "created_date", "scene_date", "studio", "performers", "tags",
+                  "last_synced", "files"]
         read_only_fields = fields
 
     @extend_schema_field({"type": "array", "items": {"type": "string"}})
@@ -52,6 +64,10 @@ class SceneSerializer(serializers.ModelSerializer):
             "paths": self.get_paths(scene),
             "organized": scene["organized"],
             "details": scene["details"],
+            "code": scene["code"],
+            "urls": scene["urls"],
+            "rating": scene["rating"],
+            "stash_ids": scene["stash_ids"],
             "created_date": iso_datetime(scene["created_date"], zone),
             "scene_date": scene["scene_date"].isoformat() if scene["scene_date"] else None,
             "studio": next(iter(scene["entity_refs"][STUDIOS.field]), None),
