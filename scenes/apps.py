@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import pre_migrate
 
 
@@ -18,19 +19,15 @@ class ScenesConfig(AppConfig):
         register_connection_check(STASH, check_stash)
         # Indexes a bulk load dropped come back if its worker died: before migrations run
         # (they expect the schema their history made) and when a worker starts.
-        pre_migrate.connect(_restore_before_migrating, sender=self,
+        pre_migrate.connect(_restore_indexes, sender=self,
                             dispatch_uid="scenes.restore_indexes_before_migrating")
-        worker_ready.connect(_restore_on_worker_start,
+        worker_ready.connect(_restore_indexes,
                              dispatch_uid="scenes.restore_indexes_on_worker_start")
 
 
-def _restore_before_migrating(sender, using, **kwargs):
+def _restore_indexes(sender=None, using=DEFAULT_DB_ALIAS, **kwargs):
+    """Both signals' receiver: ``pre_migrate`` names its database, a worker start uses the
+    default one."""
     from scenes.bulk_load import restore_indexes_if_migrated
 
     restore_indexes_if_migrated(using)
-
-
-def _restore_on_worker_start(sender=None, **kwargs):
-    from scenes.bulk_load import restore_indexes_if_migrated
-
-    restore_indexes_if_migrated()
