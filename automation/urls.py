@@ -7,6 +7,7 @@ from automation.views import (
     WorkflowViewSet,
 )
 from stashhog.api.routers import OptionalSlashRouter
+from stashhog.request_threads import own_thread
 
 router = OptionalSlashRouter()
 router.include_root_view = False
@@ -17,6 +18,7 @@ urlpatterns = [
     re_path(r"^workflow/?$", WorkflowViewSet.as_view({"post": "create"}), name="workflow"),
     re_path(r"^hooks/stash/?$", StashHookViewSet.as_view({"post": "create"}),
             name="hooks-stash"),
-    re_path(r"^settings/test-notify/?$", NotifyTestViewSet.as_view({"post": "create"}),
+    re_path(r"^settings/test-notify/?$",
+            own_thread(NotifyTestViewSet.as_view({"post": "create"})),
             name="settings-test-notify"),
 ]

@@ -3,8 +3,10 @@
 import os
 
 import django
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+
+from stashhog.request_threads import needs_own_thread
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stashhog.settings")
 # A request waits this long for SQLite's write lock, then answers 503 with Retry-After;
@@ -13,8 +15,8 @@ os.environ.setdefault("STASHHOG_SQLITE_BUSY_TIMEOUT", "5")
 
 
 class OneHopASGIHandler(ASGIHandler):
-    """Django's ASGI handler, with the middleware chain and the view run together in one
-    worker thread per request.
+    """Django's ASGI handler, with the middleware chain and the view run together in the
+    process's one request thread (stashhog/request_threads.py).
 
     Every HTTP view of StashHog is synchronous (DRF, the admin). Django's own handler runs
     an async-capable middleware (all of Django's, through ``MiddlewareMixin``) in async mode
@@ -27,6 +29,18 @@ class OneHopASGIHandler(ASGIHandler):
     def load_middleware(self, is_async=False):
         super().load_middleware(is_async=False)
         self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
+
+    async def __call__(self, scope, receive, send):
+        # Django enters a ThreadSensitiveContext here, which gives each request a thread of
+        # its own. Without one, asgiref runs every thread-sensitive call of this process in
+        # its single thread-sensitive thread: the view, the response's close() (which ends
+        # the request's database connection: same thread) and the WebSocket consumers'
+        # database calls.
+        if needs_own_thread(scope):
+            async with ThreadSensitiveContext():
+                await self.handle(scope, receive, send)
+        else:
+            await self.handle(scope, receive, send)
 
 
 django.setup(set_prefix=False)  # what get_asgi_application() does before its handler

@@ -2,13 +2,16 @@
 processes behind one port (``make run``, the Docker image and compose all start it with
 ``gunicorn -c python:stashhog.gunicorn_conf stashhog.asgi:application``).
 
-Each process runs its synchronous views in threads, one per request, and the processes
-use the cores; gunicorn restarts a process that dies and shares the listening socket among
-them. WebSocket updates reach every process through Redis (settings.CHANNEL_LAYERS).
+Each process serves its requests one after another in one thread
+(stashhog/request_threads.py) and accepts connections on a socket of its own besides the
+shared one (own_listeners), and the processes use the cores; gunicorn restarts a process
+that dies. WebSocket updates reach every process through Redis (settings.CHANNEL_LAYERS).
 """
 
 import ctypes
+import errno
 import os
+import socket
 
 from uvicorn_worker import UvicornWorker
 
@@ -16,9 +19,10 @@ M_ARENA_MAX = -8  # glibc's mallopt() parameter
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Django serves each request in a thread of its own, and glibc gives threads that
-    allocate at the same time arenas of their own (up to 8 per core) that it keeps: a web
-    process's memory grew with the traffic for minutes, with no Python object left behind.
+    """glibc gives threads that allocate at the same time arenas of their own (up to 8 per
+    core) that it keeps. When Django served each request in a thread of its own, a web
+    process's memory grew with the traffic for minutes, with no Python object left behind;
+    a process still runs the event loop, the request thread and the connection tests'.
     Two arenas keep it flat. Set here, in the master, so that every forked process has it;
     a MALLOC_ARENA_MAX in the environment wins. Without glibc (musl, macOS): nothing to do."""
     if "MALLOC_ARENA_MAX" in os.environ:
@@ -40,6 +44,7 @@ os.environ.setdefault("STASHHOG_DATABASE_POOL", "true")
 from stashhog import settings  # noqa: E402
 
 bind = [f"{settings.STASHHOG_HOST}:{settings.STASHHOG_PORT}"]
+backlog = 2048  # gunicorn's default, named: each process's own socket gets the same
 workers = settings.STASHHOG_WEB_WORKERS
 worker_class = "stashhog.gunicorn_conf.StashHogWorker"
 accesslog = None
@@ -50,6 +55,52 @@ keepalive = 75
 preload_app = True
 # gunicorn's runtime control socket (one per user, in $HOME) is not used by StashHog.
 control_socket_disable = True
+# SO_REUSEPORT on the shared socket, so that each process can add a socket of its own on the
+# same port (StashHogWorker.run).
+reuse_port = True
+
+
+def on_starting(server) -> None:
+    """Refuse a port another server already listens on. With SO_REUSEPORT the bind would
+    succeed, and two StashHogs would silently split the connections between them."""
+    for address in server.cfg.address:
+        if not isinstance(address, tuple):
+            continue  # a Unix socket or an inherited descriptor: bound by its owner
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address[:2])
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise SystemExit(f"{address[0]}:{address[1]} is already in use") from None
+                raise
+
+
+def own_listeners(shared: list) -> list[socket.socket]:
+    """A listening socket of this process's own on the address of each shared TCP one.
+
+    All processes accepting from one shared socket, the one whose event loop woke first
+    took a whole burst of new connections: 49 of 50 clients' keep-alive connections went to
+    one of three processes, which served nearly every request while the others idled
+    (benchmarks/load.py). Sockets on one port with SO_REUSEPORT form a group over which the
+    kernel spreads new connections evenly. The shared socket stays in the group (no
+    connection is ever left without a taker); only its share goes to the first taker.
+    Nothing is added beside a Unix socket, or a shared socket without SO_REUSEPORT (one
+    handed over by descriptor may not have it)."""
+    own = []
+    for listener in shared:
+        if listener.family not in (socket.AF_INET, socket.AF_INET6) or not listener.getsockopt(
+                socket.SOL_SOCKET, socket.SO_REUSEPORT):
+            continue
+        sock = socket.socket(listener.family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(listener.getsockname())
+        sock.listen(backlog)
+        sock.setblocking(False)
+        own.append(sock)
+    return own
 
 
 class StashHogWorker(UvicornWorker):
@@ -61,3 +112,9 @@ class StashHogWorker(UvicornWorker):
         # separately costs more CPU than the bytes it saves on a LAN or loopback proxy.
         "ws_per_message_deflate": False,
     }
+
+    sockets: list  # set by gunicorn (untyped): its listeners, shared with every process
+
+    def run(self) -> None:
+        self.sockets = [*own_listeners(self.sockets), *self.sockets]
+        super().run()

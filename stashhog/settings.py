@@ -163,11 +163,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 elif (DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
       and env_bool("STASHHOG_DATABASE_POOL", False)):
-    # Set by stashhog/gunicorn_conf.py for the web processes: under ASGI each request runs
-    # in a thread of its own, so a persistent connection (CONN_MAX_AGE) would stay open
-    # behind every finished request until PostgreSQL refuses new clients. A pool per process
-    # reuses a few connections instead. (Celery's prefork workers keep CONN_MAX_AGE: a pool
-    # must not be inherited across a fork.)
+    # Set by stashhog/gunicorn_conf.py for the web processes: their requests run in more
+    # than one thread (a connection test has one of its own: stashhog/request_threads.py),
+    # and a persistent connection (CONN_MAX_AGE) would stay open behind each thread that
+    # ends. A pool per process reuses a few connections instead. (Celery's prefork workers
+    # keep CONN_MAX_AGE: a pool must not be inherited across a fork.)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1, "max_size": env_int("STASHHOG_DATABASE_POOL_SIZE", 8), "timeout": 10,

@@ -207,6 +207,9 @@ def _listener() -> socket.socket:
     process can take the port in between."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # as gunicorn makes its own (stashhog/gunicorn_conf.py: reuse_port), so that each
+    # process adds a socket of its own to the port
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
     return listener

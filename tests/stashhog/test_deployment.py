@@ -5,6 +5,7 @@ import json
 import os
 import secrets
 import shlex
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -134,7 +135,8 @@ def test_docker_image_starts_the_same_web_server_as_make_run():
 
 
 def test_the_web_processes_reach_postgresql_through_a_pool(tmp_path):
-    """Under ASGI each request has its own thread: persistent connections would pile up."""
+    """Requests run in more than one thread of a web process: persistent connections would
+    pile up behind the threads that end."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("STASHHOG_", "DJANGO_"))}
     env.update(STASHHOG_DATA_DIR=str(tmp_path),
@@ -159,3 +161,22 @@ def test_compose_redis_keeps_its_data_and_each_worker_has_its_own_node_name():
     assert any(volume.endswith(":/data") for volume in services["redis"]["volumes"])
     worker = command_of(services["worker"])
     assert "%h" in worker[worker.index("-n") + 1]  # the container's host name
+
+
+def test_the_web_server_refuses_a_port_another_server_listens_on(tmp_path):
+    """Its processes share the port by SO_REUSEPORT, which would let a second server bind
+    it too and take half the connections: it refuses instead."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("STASHHOG_", "DJANGO_", "DATABASE_", "REDIS_"))}
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        web = subprocess.run(
+            [str(Path(sys.executable).parent / "gunicorn"), "-c", "python:stashhog.gunicorn_conf",
+             "--bind", f"127.0.0.1:{port}", "stashhog.asgi:application"],
+            cwd=ROOT, env={**env, "STASHHOG_DATA_DIR": str(tmp_path)},
+            capture_output=True, text=True, timeout=60)
+    assert web.returncode != 0
+    assert f"127.0.0.1:{port} is already in use" in web.stderr

@@ -4,6 +4,8 @@ crosses Redis once per process, not once per subscriber."""
 
 import contextlib
 import json
+import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -68,6 +70,29 @@ def test_processes_share_one_port_and_every_subscriber_gets_every_update(
     progress = [[m["job"]["processed_items"] for m in stream if m["type"] == "job_progress"]
                 for stream in streams]
     assert all(seen and seen == sorted(seen) for seen in progress)
+
+
+def test_a_burst_of_connections_is_spread_over_the_processes(web_server):
+    """Each process adds a socket of its own to the port (SO_REUSEPORT), over which the
+    kernel spreads new connections; from one shared socket, the process that woke first
+    took nearly a whole burst of keep-alive connections."""
+    burst = 40
+    with contextlib.ExitStack() as stack:
+        clients = [stack.enter_context(socket.create_connection(
+            ("127.0.0.1", web_server.port), timeout=10)) for _ in range(burst)]
+        ours = {client.getsockname()[1] for client in clients}
+        workers = psutil.Process(web_server.pid).children()
+        deadline = time.monotonic() + 10
+        while True:
+            held = [sum(1 for connection in worker.net_connections("tcp")
+                        if connection.raddr and connection.raddr.port in ours)
+                    for worker in workers]
+            if sum(held) == burst or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert sum(held) == burst
+    # each process's own socket alone takes a third of them on average
+    assert min(held) >= 5, held
 
 
 def test_login_failures_count_the_client_address_a_local_proxy_forwards(web_server):

@@ -1,0 +1,33 @@
+"""Which thread of a web process serves a request.
+
+Every HTTP view of StashHog is synchronous. A web process runs them in one thread, one
+request after another in arrival order (like gunicorn's classic sync workers), while its
+event loop goes on reading requests and serving WebSockets. Run all at once in a thread
+each (Django's default under ASGI), a process's requests shared one GIL: every thread
+waited for its turn again after each database round trip, so under load each request took
+about as long as all of them together (benchmarks/load.py, 3 processes on 2 cores: 96
+requests/s and p99 2.2 s, against 171 requests/s and p99 1.3 s one after another).
+
+A view that waits on another server for seconds (the connection tests) would hold up
+every request queued behind it: ``own_thread`` marks it, and it gets a thread of its own.
+"""
+
+from collections.abc import Callable
+
+from django.urls import Resolver404, resolve
+
+
+def own_thread(view: Callable) -> Callable:
+    """Serve ``view`` in a thread of its own: it waits on another server (Stash, the AI
+    server, a notification service), for up to its timeout."""
+    view.own_thread = True  # type: ignore[attr-defined]
+    return view
+
+
+def needs_own_thread(scope: dict) -> bool:
+    """Whether the ASGI request ``scope`` is for a view marked ``own_thread``."""
+    path = scope["path"].removeprefix(scope.get("root_path", ""))
+    try:
+        return getattr(resolve(path).func, "own_thread", False)
+    except Resolver404:
+        return False

@@ -1,0 +1,85 @@
+"""Which thread serves a request (stashhog/request_threads.py), through the real ASGI
+application: a process's requests one after another in one thread, a connection test in a
+thread of its own so that it holds up nobody."""
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import HttpCommunicator
+from django.core.signals import request_finished
+from django.db import connections
+from rest_framework.authtoken.models import Token
+
+from stashhog.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def communicator(method: str, path: str, token: Token, body: bytes = b"") -> HttpCommunicator:
+    return HttpCommunicator(application, method, path, body=body, headers=[
+        (b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"authorization", f"Token {token.key}".encode())])
+
+
+def run(scenario):
+    async def with_clean_up():
+        try:
+            return await scenario()
+        finally:  # a request thread's connection would outlive the test database
+            await sync_to_async(connections.close_all)()
+
+    return asyncio.run(with_clean_up())
+
+
+@pytest.fixture
+def request_threads():
+    """The thread each request ended in (request_finished is sent from the thread that
+    served it, where the response is closed)."""
+    threads: list[threading.Thread] = []
+
+    def record(**kwargs):
+        threads.append(threading.current_thread())
+
+    request_finished.connect(record)
+    yield threads
+    request_finished.disconnect(record)
+
+
+def test_requests_are_served_one_after_another_in_one_thread(token, request_threads):
+    async def scenario():
+        for _ in range(3):
+            request = communicator("GET", "/api/jobs", token)
+            assert (await request.get_response(timeout=10))["status"] == 200
+            await request.wait(timeout=10)
+
+    run(scenario)
+    assert len(request_threads) == 3
+    assert request_threads[0] is request_threads[1] is request_threads[2]
+    assert request_threads[0] is not threading.main_thread()  # not the event loop's
+
+
+def test_a_connection_test_waiting_on_a_slow_server_holds_up_no_other_request(
+        superuser, fake_stash, request_threads):
+    fake_stash.latency = 3  # seconds before it answers
+    token = Token.objects.create(user=superuser)
+    body = f'{{"url": "{fake_stash.url}", "api_key": "any-key"}}'.encode()
+
+    async def scenario():
+        connection_test = communicator("POST", "/api/settings/test-stash", token, body)
+        waiting = asyncio.create_task(connection_test.get_response(timeout=10))
+        await asyncio.sleep(0.3)  # the connection test is waiting on Stash now
+        for _ in range(2):
+            request = communicator("GET", "/api/jobs", token)
+            assert (await request.get_response(timeout=2))["status"] == 200
+            await request.wait(timeout=2)
+        assert not waiting.done()
+        assert (await waiting)["status"] == 200
+        await connection_test.wait(timeout=10)
+
+    run(scenario)
+    served_meanwhile, connection_test = request_threads[:2], request_threads[2]
+    assert served_meanwhile[0] is served_meanwhile[1]
+    assert connection_test is not served_meanwhile[0]
