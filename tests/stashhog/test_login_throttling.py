@@ -84,3 +84,20 @@ def test_failures_below_the_limit_and_from_elsewhere_leave_a_good_token_working(
     with pytest.raises(Throttled):
         authenticate(token.key, "10.0.0.9")
     assert authenticate(token.key, "10.0.0.10") == (token.user, 1)
+
+
+def test_the_token_user_is_the_stored_user_with_every_field_as_the_orm_reads_it(token):
+    user, _ = authenticate(token.key)
+    stored = type(user).objects.get(pk=token.user.pk)
+    assert (user.pk, user.username, user.is_active, user.is_staff, user.is_superuser) == (
+        stored.pk, stored.username, True, stored.is_staff, stored.is_superuser)
+    assert user.date_joined == stored.date_joined  # loaded on access: an aware datetime
+    assert user.date_joined.tzinfo is not None
+
+
+def test_the_token_of_an_inactive_user_is_refused(token, api_client):
+    token.user.is_active = False
+    token.user.save()
+    response = api_client.get("/api/jobs")
+    assert response.status_code == 401
+    assert response.json()["error"] == "User inactive or deleted."
