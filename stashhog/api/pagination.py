@@ -92,11 +92,17 @@ def order_queryset(queryset, sortable: dict[str, str], sort_by: str | None,
                    sort_order: str | None, default: str):
     """Order by a whitelisted field, with the primary key as tie-breaker so pages are stable
     (nulls last in both directions)."""
-    return _ordered(queryset, *sort_key(sortable, sort_by, sort_order, default))
+    field, descending = sort_key(sortable, sort_by, sort_order, default)
+    keyed = queryset.annotate(**{_KEY: F(field)})
+    return _ordered(queryset, field, descending, keyed.query.annotations[_KEY].output_field.null)
 
 
-def _ordered(queryset, field: str, descending: bool):
-    expression = F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
+def _ordered(queryset, field: str, descending: bool, nullable: bool):
+    # NULLS LAST is said only where a null can occur: a descending order that says it cannot
+    # walk an ascending index backwards (PostgreSQL), and without nulls it changes nothing.
+    nulls_last = True if nullable else None
+    expression = F(field).desc(nulls_last=nulls_last) if descending else F(field).asc(
+        nulls_last=nulls_last)
     return queryset.order_by(expression, "-pk" if descending else "pk")
 
 
@@ -179,19 +185,25 @@ class StashHogPagination(BasePagination):
         params = read_page_query(request, sortable)
         field, descending = sort_key(sortable, params.get("sort_by"), params.get("sort_order"),
                                      getattr(view, "default_sort", "pk"))
-        queryset = _ordered(queryset, field, descending)
-        self.per_page = per_page = params["per_page"]
-        by_offset = "cursor" not in params
         # An annotation is read as itself: re-annotating it would evaluate it twice.
         key = field if field in queryset.query.annotation_select else _KEY
-        carried = {_KEY_PK: F("pk"), _COUNTED: CappedCount(queryset, COUNT_LIMIT)}
-        rows = queryset.annotate(**carried, **({_KEY: F(field)} if key == _KEY else {}))
+        if key == _KEY:
+            queryset = queryset.annotate(**{_KEY: F(field)})
+        key_field = queryset.query.annotations[key].output_field
+        queryset = _ordered(queryset, field, descending, key_field.null)
+        self.per_page = per_page = params["per_page"]
+        by_offset = "cursor" not in params
+        rows = queryset.annotate(**{_KEY_PK: F("pk"),
+                                    _COUNTED: CappedCount(queryset, COUNT_LIMIT)})
         digest = _query_digest(request)
         if by_offset:
             position = (params["page"] - 1) * per_page
-            rows = rows[position:]
+            if position:
+                # The skipped rows are walked for their primary keys alone (index-only where
+                # an index holds the order and the key), and only the page's rows are read.
+                rows = rows.filter(
+                    pk__in=queryset.values("pk")[position:position + per_page + 1])
         else:
-            key_field = rows.query.annotations[key].output_field
             position, value, pk = _decode_cursor(params["cursor"], digest, key_field,
                                                  queryset.model._meta.pk)
             rows = rows.filter(rows_after(field, descending, key_field.null, value, pk))

@@ -210,8 +210,9 @@ def test_next_cursors_walk_every_sort_as_page_numbers_do(api_client, library, so
 
     assert [scene for page in by_cursor for scene in page] == [
         scene for page in by_page for scene in page]
-    assert sorted(scene for page in by_cursor for scene in page) == sorted(
-        ids(api_client.get("/api/scenes", {**sort, "per_page": 100})))
+    # Pages after the first pick their rows by an id subquery; the order is the same.
+    assert [scene for page in by_page for scene in page] == ids(
+        api_client.get("/api/scenes", {**sort, "per_page": 100}))
 
 
 def test_a_forged_cursor_with_a_number_no_column_holds_is_400(api_client, library):
