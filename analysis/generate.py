@@ -29,7 +29,7 @@ from analysis.ai_analysis import ERRORS_KEPT
 from analysis.budget import SharedBudget
 from analysis.fingerprints import record_analysed
 from analysis.library import SceneSnapshot, load_indexes, load_snapshots
-from analysis.models import AnalysisPlan, ChangeSource, ChangeStatus, PlanChange
+from analysis.models import AnalysisPlan, ChangeSource, ChangeStatus, PlanChange, PlanScene
 from analysis.options import AnalysisOptions
 from analysis.plan_status import refresh_plan_status
 from analysis.proposals import ChangeBuilder
@@ -391,14 +391,16 @@ class _Run:
 
 
 def refresh_change_statistics() -> None:
-    """After a plan is written, give PostgreSQL the changes' visibility map and statistics at
-    once (as a full sync does for the library; autovacuum notices thousands of new rows only
-    later, and not at all where it is off): a plan's counts are then index-only scans from
-    its first request, 5 ms instead of 22 ms for a plan of 11,699 changes."""
+    """After a plan is written, give PostgreSQL the visibility map and statistics of its
+    changes and of its scenes (PlanScene) at once (as a full sync does for the library;
+    autovacuum notices thousands of new rows only later, and not at all where it is off):
+    a page of the plan's scenes is then an index-only scan from its first request."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return
+    tables = ", ".join(connection.ops.quote_name(model._meta.db_table)
+                       for model in (PlanChange, PlanScene))
     with connection.cursor() as cursor:
-        cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(PlanChange._meta.db_table)}")
+        cursor.execute(f"VACUUM (ANALYZE) {tables}")
 
 
 def run_analysis(progress: Progress, parameters: dict[str, Any]) -> dict[str, Any]:

@@ -221,3 +221,51 @@ class AIBudget(models.Model):
 
     def __str__(self):
         return f"AI budget of plan {self.plan_id}: ${self.spent_usd:.4f} of ${self.limit_usd:.4f}"
+
+
+# The plan's counts and scene list below are written only by database triggers on
+# PlanChange (migration 0010), in the statement that inserts, updates or deletes the
+# changes, whichever code runs it: they cannot drift from the changes, and reading them
+# costs one row (counts) or one page of an index (scenes) however large the plan is.
+# The triggers name each ChangeStatus: a new status needs a migration that adds it.
+
+
+class PlanCounts(models.Model):
+    """How many scenes and changes a plan has, and its changes per status. No row: none."""
+
+    plan = models.OneToOneField(AnalysisPlan, primary_key=True, on_delete=models.CASCADE,
+                                related_name="counts")
+    scenes = models.IntegerField(default=0)
+    changes = models.IntegerField(default=0)
+    pending = models.IntegerField(default=0)
+    accepted = models.IntegerField(default=0)
+    rejected = models.IntegerField(default=0)
+    applied = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "plan counts"
+
+    def __str__(self):
+        return f"Plan {self.plan_id}: {self.changes} changes over {self.scenes} scenes"
+
+
+class PlanScene(models.Model):
+    """A scene that has changes in a plan, and how many: the plan detail pages through
+    these in ``scene_number`` order instead of through the distinct scenes of the changes."""
+
+    plan = models.ForeignKey(AnalysisPlan, on_delete=models.CASCADE, related_name="+")
+    scene_id = models.CharField(max_length=32)
+    # Stash ids are integers kept as text: the scene's id as a number, the order of pages.
+    scene_number = models.BigIntegerField()
+    changes = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "scene_id"], name="plan_scene_once"),
+        ]
+        indexes = [models.Index(fields=["plan", "scene_number", "scene_id"],
+                                name="plan_scene_order")]
+
+    def __str__(self):
+        return f"Scene {self.scene_id} in plan {self.plan_id}: {self.changes} changes"

@@ -1,5 +1,6 @@
-"""Read-side queries of plans: counts by aggregation, changes with their scene's title and
-primary file path, and changes grouped by scene (all of them, or one page of scenes)."""
+"""Read-side queries of plans: counts (kept by triggers, see PlanCounts), changes with their
+scene's title and primary file path, and changes grouped by scene (all of them, or one page
+of scenes)."""
 
 import functools
 from collections.abc import Iterable
@@ -7,10 +8,10 @@ from itertools import groupby
 from pathlib import PurePath
 from typing import Any
 
-from django.db.models import BigIntegerField, Count, OuterRef, QuerySet, Subquery
+from django.db.models import BigIntegerField, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Cast, Coalesce
 
-from analysis.models import AnalysisPlan, ChangeStatus, PlanChange
+from analysis.models import AnalysisPlan, ChangeStatus, PlanChange, PlanScene
 from scenes.models import Scene, SceneFile
 from stashhog.api.exceptions import NotFound
 
@@ -37,32 +38,20 @@ def get_plan(plan_id: int | str, *, for_update: bool = False,
         raise NotFound("Plan not found") from None
 
 
-def _count_of_changes(count: Count, **filters: Any) -> Coalesce:
-    """``count`` over the plan's changes that match ``filters``, as a subquery per plan.
-
-    Each one reads an index ((plan, status), (plan, scene)) and never the changes' rows, and
-    a list's ``COUNT`` leaves it out; a join of plans and changes grouped by plan read every
-    change of every plan on the page, and its count did it twice."""
-    changes = (PlanChange.objects.filter(plan=OuterRef("pk"), **filters).order_by()
-               .values("plan").annotate(n=count).values("n"))
-    return Coalesce(Subquery(changes), 0)
-
-
 def plans_with_counts() -> QuerySet[AnalysisPlan]:
     """Plans annotated with ``total_scenes``, ``total_changes`` and ``count_<status>`` for
-    each of REVIEW_COUNTS (in the same query)."""
+    each of REVIEW_COUNTS (in the same query: one row of PlanCounts per plan)."""
     return _plans_with_counts().all()
 
 
 @functools.cache
 def _plans_with_counts() -> QuerySet[AnalysisPlan]:
-    # Built once: resolving seven subqueries cost more CPU than running them. Never
-    # evaluated itself, only copied (``.all()``), so it holds no rows and no connection.
-    per_status = {name: _count_of_changes(Count("*"), status=status)
+    # Built once, never evaluated itself, only copied (``.all()``).
+    per_status = {name: Coalesce(F(f"counts__{status}"), 0)
                   for status, name in COUNT_ANNOTATIONS.items()}
     return AnalysisPlan.objects.annotate(
-        total_scenes=_count_of_changes(Count("scene", distinct=True)),
-        total_changes=_count_of_changes(Count("*")),
+        total_scenes=Coalesce(F("counts__scenes"), 0),
+        total_changes=Coalesce(F("counts__changes"), 0),
         **per_status,
     )
 
@@ -115,16 +104,25 @@ def _grouped(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def plan_scenes(changes: QuerySet[PlanChange], page: int | None = None,
-                per_page: int = 50) -> list[dict[str, Any]]:
+                per_page: int = 50, scene_ids: QuerySet[Any] | None = None
+                ) -> list[dict[str, Any]]:
     """``changes`` grouped by scene, scenes in id order: all of them (one query) or the
-    ``page``-th ``per_page`` scenes (two queries)."""
+    ``page``-th ``per_page`` scenes (two queries) of ``scene_ids`` (ordered; default:
+    those of ``changes``, which ``plan_scene_ids`` gives cheaper for a whole plan)."""
     if page is not None:
-        scene_ids = (changes.order_by(scene_number(), "scene_id")
-                     .values_list("scene_id", flat=True).distinct())
+        if scene_ids is None:
+            scene_ids = (changes.order_by(scene_number(), "scene_id")
+                         .values_list("scene_id", flat=True).distinct())
         start = (page - 1) * per_page
         changes = changes.filter(scene_id__in=list(scene_ids[start:start + per_page]))
     rows = change_rows(changes).order_by("scene_number", "scene_id", "id")
     return _grouped(rows.iterator(chunk_size=2000))
+
+
+def plan_scene_ids(plan_id: int) -> QuerySet[PlanScene, str]:
+    """The ids of the plan's scenes in ``plan_scenes``' order, from an index (PlanScene)."""
+    return (PlanScene.objects.filter(plan_id=plan_id).order_by("scene_number", "scene_id")
+            .values_list("scene_id", flat=True))
 
 
 def scene_history(scene_id: str) -> QuerySet[PlanChange]:

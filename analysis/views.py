@@ -21,6 +21,7 @@ from analysis.plan_queries import (
     change_rows,
     display,
     get_plan,
+    plan_scene_ids,
     plan_scenes,
     plans_with_counts,
     scene_history,
@@ -86,7 +87,8 @@ def _plan_detail(plan_id, page: int | None = None, per_page: int = 50) -> dict:
     """PlanDetailSerializer's shape: the plan, and its scenes with their changes."""
     plan = get_plan(plan_id, with_counts=True)
     scenes = [{**scene, "changes": [change_data(row) for row in scene["changes"]]}
-              for scene in plan_scenes(plan.changes.all(), page, per_page)]
+              for scene in plan_scenes(plan.changes.all(), page, per_page,
+                                       plan_scene_ids(plan.id))]
     return {**PlanSerializer(plan).data, "scenes": scenes}
 
 

@@ -3,9 +3,11 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
 from analysis.generate import request_analysis
 from analysis.models import AnalysisPlan, ChangeStatus, PlanChange, PlanStatus
+from analysis.plan_queries import REVIEW_COUNTS
 from analysis.serializers import GenerateRequestSerializer
 from jobs.models import JobStatus
 from jobs.runner import JobNotCompleted, start_job
@@ -15,6 +17,57 @@ from stashhog.api.validation import validated
 from tests.fakes.stash_library import generate_library
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+COUNTED = ", ".join(status.value for status in REVIEW_COUNTS)
+# What the triggers keep (PlanCounts, PlanScene) against what the changes say, both ways,
+# in one statement (one snapshot, while e2e workers may still write). Plans whose changes
+# all went keep a row of zeros.
+DRIFT_SQL = f"""
+WITH expected_counts AS (
+    SELECT plan_id, count(DISTINCT scene_id) AS scenes, count(*) AS changes,
+           {", ".join(f"sum(CASE WHEN status = '{s.value}' THEN 1 ELSE 0 END) AS {s.value}"
+                      for s in REVIEW_COUNTS)}
+    FROM analysis_planchange GROUP BY plan_id
+), kept_counts AS (
+    SELECT plan_id, scenes, changes, {COUNTED} FROM analysis_plancounts
+    WHERE scenes <> 0 OR changes <> 0 OR {" OR ".join(f"{s} <> 0" for s in REVIEW_COUNTS)}
+), expected_scenes AS (
+    SELECT plan_id, scene_id, count(*) AS changes FROM analysis_planchange
+    GROUP BY plan_id, scene_id
+), kept_scenes AS (
+    SELECT plan_id, scene_id, changes FROM analysis_planscene
+    WHERE scene_number = CAST(scene_id AS {{integer}})
+)
+SELECT 'missing counts', plan_id, '' FROM
+    (SELECT * FROM expected_counts EXCEPT SELECT * FROM kept_counts) AS missing
+UNION ALL SELECT 'wrong counts', plan_id, '' FROM
+    (SELECT * FROM kept_counts EXCEPT SELECT * FROM expected_counts) AS wrong
+UNION ALL SELECT 'missing scene', plan_id, scene_id FROM
+    (SELECT * FROM expected_scenes EXCEPT SELECT * FROM kept_scenes) AS missing
+UNION ALL SELECT 'wrong scene', plan_id, scene_id FROM
+    (SELECT * FROM kept_scenes EXCEPT SELECT * FROM expected_scenes) AS wrong
+"""
+
+
+def plan_count_drift() -> list[tuple]:
+    """Where PlanCounts or PlanScene disagree with the changes: (what, plan id, scene id)."""
+    integer = "bigint" if connection.vendor == "postgresql" else "INTEGER"
+    with connection.cursor() as cursor:
+        cursor.execute(DRIFT_SQL.format(integer=integer))
+        return cursor.fetchall()
+
+
+@pytest.fixture(autouse=True)
+def plan_counts_never_drift(request):
+    """After every test that used the database, whatever wrote the changes (generation, AI
+    chunks, review, edits, apply, revert, removed scenes, deleted plans): the counts and
+    scenes that the triggers keep agree with the changes."""
+    if ("_django_db_helper" not in request.fixturenames
+            and not request.node.get_closest_marker("django_db")):
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")  # torn down after this fixture
+    yield
+    assert plan_count_drift() == []
 
 
 class Library:

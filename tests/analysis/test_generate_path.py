@@ -272,12 +272,12 @@ def test_cancel_keeps_the_plan_with_what_was_found_so_far(library, catalogue, mo
 
 @pytest.mark.django_db(transaction=True)
 def test_a_written_plan_gets_fresh_change_statistics_on_postgresql():
-    """VACUUM (ANALYZE) of the changes once a plan is written (not inside a transaction,
-    where PostgreSQL refuses it; nothing to do on SQLite)."""
+    """VACUUM (ANALYZE) of the changes and PlanScene once a plan is written (not inside a
+    transaction, where PostgreSQL refuses it; nothing to do on SQLite)."""
     with CaptureQueriesContext(connection) as captured:
         refresh_change_statistics()
         with transaction.atomic():
             refresh_change_statistics()
-    expected = (['VACUUM (ANALYZE) "analysis_planchange"']
+    expected = (['VACUUM (ANALYZE) "analysis_planchange", "analysis_planscene"']
                 if connection.vendor == "postgresql" else [])
     assert [query["sql"] for query in captured if "ANALYZE" in query["sql"]] == expected
