@@ -15,6 +15,8 @@ from analysis.models import (
     AnalysisPlan,
     ChangeStatus,
     PlanChange,
+    PlanCounts,
+    PlanScene,
     Rejection,
     SceneAnalysis,
 )
@@ -206,3 +208,34 @@ class AIBudgetAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class KeptByTriggersAdmin(admin.ModelAdmin):
+    """Read-only: database triggers keep these rows from the changes (analysis.models). They
+    go only with their plan: deleting one alone would leave its plan's counts wrong."""
+
+    list_select_related = ["plan"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        match = getattr(request, "resolver_match", None)
+        return bool(match and match.url_name
+                    and match.url_name.startswith("analysis_analysisplan_"))
+
+
+@admin.register(PlanCounts)
+class PlanCountsAdmin(KeptByTriggersAdmin):
+    list_display = ["plan", "scenes", "changes", "pending", "accepted", "rejected", "applied",
+                    "failed"]
+
+
+@admin.register(PlanScene)
+class PlanSceneAdmin(KeptByTriggersAdmin):
+    list_display = ["plan", "scene_id", "changes"]
+    list_filter = ["plan"]
+    search_fields = ["=scene_id"]

@@ -3,7 +3,7 @@ screen itself: test_admin_review.py)."""
 
 import pytest
 
-from analysis.models import ChangeStatus, PlanStatus
+from analysis.models import AnalysisPlan, ChangeStatus, PlanCounts, PlanScene, PlanStatus
 
 
 @pytest.fixture
@@ -68,3 +68,20 @@ def test_apply_action_goes_through_request_apply(admin_client, plans, monkeypatc
                       {"action": "apply_plans", "_selected_action": [plans[0].id]})
 
     assert calls == [(plans[0].id, None, True, "admin")]
+
+
+def test_plan_counts_and_scenes_go_only_with_their_plan(admin_client, plans):
+    counts = PlanCounts.objects.get(plan=plans[0])
+    alone = admin_client.post(f"/admin/analysis/plancounts/{counts.pk}/delete/", {"post": "yes"})
+    scene = PlanScene.objects.get(plan=plans[0])
+    scene_alone = admin_client.post(f"/admin/analysis/planscene/{scene.pk}/delete/",
+                                    {"post": "yes"})
+    assert (alone.status_code, scene_alone.status_code) == (403, 403)
+    assert PlanCounts.objects.filter(plan=plans[0]).exists()
+
+    page = admin_client.post(f"/admin/analysis/analysisplan/{plans[0].pk}/delete/",
+                             {"post": "yes"})
+    assert page.status_code == 302
+    assert not AnalysisPlan.objects.filter(pk=plans[0].pk).exists()
+    assert not PlanCounts.objects.filter(plan=plans[0].pk).exists()
+    assert not PlanScene.objects.filter(plan=plans[0].pk).exists()
