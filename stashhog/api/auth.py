@@ -109,7 +109,7 @@ def token_statement(address_known: bool) -> str:
 def token_credentials(attempt: HttpRequest, key: str) -> Credentials:
     """DRF's ``(user, token)`` for a key, with ``token.failures_here``: whether axes holds
     a token failure from the address of ``attempt``, read in the same query."""
-    address = get_client_ip_address(attempt)
+    address = get_client_ip_address(attempt) or None  # as the ORM stores "": NULL
     sql = token_statement(address is not None)
     params = [TOKEN_CREDENTIALS["username"], *([address] if address is not None else []), key]
     database = Token.objects.db
