@@ -15,6 +15,7 @@ from django.db.models import F, QuerySet
 
 from scenes.models import Entity, Performer, Scene, Studio, Tag
 from scenes.stash import StashClient
+from stashhog.lookups import AnyOf
 
 LINK_ORDER = ("link_name", "link_entity")  # a scene's entities of a kind: by name, then id
 
@@ -71,7 +72,7 @@ class EntityKind:
     def link_rows(self, scene_ids: Iterable[str]) -> QuerySet[Any, dict[str, Any]]:
         """``{"link_scene", "link_entity", "link_name"}`` for these local scenes, unordered:
         the same columns for every kind, so that kinds can be read in one UNION."""
-        links = self.link._default_manager.filter(**{f"{self._scene_column}__in": list(scene_ids)})
+        links = self.link._default_manager.filter(AnyOf(F(self._scene_column), list(scene_ids)))
         if not self.many:
             links = links.exclude(**{self.column: None})
         return links.order_by().values(  # not even the link model's default order

@@ -10,6 +10,7 @@ per scene, which costs more than the queries themselves on a 100-scene page.
 from django.db.models import (
     BigIntegerField,
     Count,
+    F,
     IntegerField,
     OuterRef,
     QuerySet,
@@ -20,6 +21,7 @@ from django.db.models.functions import Cast, Coalesce
 
 from scenes.entities import ENTITY_KINDS, LINK_ORDER, EntityKind
 from scenes.models import FILE_FIELDS, Scene, SceneFile
+from stashhog.lookups import AnyOf
 
 SCENE_COLUMNS = ("id", "title", "details", "organized", "code", "urls", "rating", "stash_ids",
                  "created_date", "scene_date", "last_synced")
@@ -49,7 +51,7 @@ def attach_related(scenes: list[dict]) -> list[dict]:
         scene["entity_refs"] = {kind.field: [] for kind in ENTITY_KINDS}
     if not by_id:
         return scenes
-    files = (SceneFile.objects.filter(scene_id__in=by_id).order_by("-primary", "id")
+    files = (SceneFile.objects.filter(AnyOf(F("scene_id"), list(by_id))).order_by("-primary", "id")
              .values("scene_id", *FILE_FIELDS))
     for row in files:
         by_id[row.pop("scene_id")]["file_rows"].append(row)
