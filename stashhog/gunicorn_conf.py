@@ -10,6 +10,7 @@ that dies. WebSocket updates reach every process through Redis (settings.CHANNEL
 
 import ctypes
 import errno
+import gc
 import os
 import socket
 
@@ -58,6 +59,17 @@ control_socket_disable = True
 # SO_REUSEPORT on the shared socket, so that each process can add a socket of its own on the
 # same port (StashHogWorker.run).
 reuse_port = True
+
+
+def when_ready(server) -> None:
+    """gunicorn has loaded Django (preload_app) and is about to fork the web processes: the
+    objects that exist now are set aside from the garbage collector (gc.freeze). A full
+    collection in a web process walked those 210,000 objects again every few seconds under
+    load, 300 ms each with the GIL held while that process's requests waited (load.py: p95
+    437 ms, 264 with them frozen). Never walked, never written by the collector, their pages
+    also stay shared with the master: about 100 MB less memory for three processes."""
+    gc.collect()
+    gc.freeze()
 
 
 def on_starting(server) -> None:

@@ -1,6 +1,7 @@
-"""The web processes' memory stays flat under load: Django runs each request in a new
-thread, and glibc would keep an allocation arena for each thread that allocated at the same
-time as another (stashhog/gunicorn_conf.py limits them)."""
+"""The web processes' memory under load (stashhog/gunicorn_conf.py): glibc would keep an
+allocation arena for each thread that allocated at the same time as another, and the
+garbage collector would walk (and so copy) every object they inherit from gunicorn's
+master."""
 
 import os
 import subprocess
@@ -34,3 +35,14 @@ def arenas_after_eight_threads(setup: str) -> int:
 def test_the_web_server_configuration_keeps_two_malloc_arenas():
     assert arenas_after_eight_threads("") > 2  # glibc's own default: one per thread
     assert arenas_after_eight_threads("import stashhog.gunicorn_conf") == 2
+
+
+def test_the_web_processes_inherit_a_heap_the_garbage_collector_leaves_alone():
+    frozen = subprocess.run(
+        [sys.executable, "-c", "import gc, stashhog.gunicorn_conf as conf; "
+                               "before = gc.get_freeze_count(); conf.when_ready(None); "
+                               "print(before, gc.get_freeze_count())"],
+        capture_output=True, text=True, timeout=60, check=True)
+    before, after = map(int, frozen.stdout.split())
+    assert before == 0
+    assert after > 10_000  # what the configuration imported (gunicorn adds the whole app)
