@@ -31,19 +31,20 @@ OPEN_CHANGE_STATUSES = (ChangeStatus.PENDING, ChangeStatus.ACCEPTED)
 Slot = tuple[str, str, str]  # (scene id, field, action)
 
 
-def _rows(change: PlanChange, user: Any) -> list[Rejection]:
+def _rows(change: Any, user: Any) -> list[Rejection]:
     field = SCENE_FIELDS[change.field]
     return [
         Rejection(scene_id=change.scene_id, field=change.field, action=change.action,
                   value=[item] if field.shape.is_list else item,
-                  value_key=field.proposal_key(item), change_id=change.pk, rejected_by=user)
+                  value_key=field.proposal_key(item), change_id=change.id, rejected_by=user)
         for item in field.proposal_items(change.proposed_value)
     ]
 
 
-def record(changes: Iterable[PlanChange], user: Any) -> None:
-    """Remember the values of ``changes``, just rejected by ``user`` (the latest rejection
-    of a value wins: its change and user)."""
+def record(changes: Iterable[Any], user: Any) -> None:
+    """Remember the values of ``changes`` (PlanChanges, or rows with their id, scene_id,
+    field, action and proposed_value), just rejected by ``user`` (the latest rejection of a
+    value wins: its change and user)."""
     rows = [row for change in changes for row in _rows(change, user)]
     Rejection.objects.bulk_create(
         rows, batch_size=500, update_conflicts=True,

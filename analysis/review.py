@@ -123,7 +123,10 @@ def bulk_review(plan_id: int | str, status: str, *, change_ids: list[Any] | None
         updated = 0
         if matched - applied - by_status.get(status, 0) - conflicts:
             if status == ChangeStatus.REJECTED:
-                rejections.record(to_update.only(*REJECTION_COLUMNS).iterator(), user)
+                # Rows, not model instances: a plan's ``changes`` attach the plan to each
+                # instance, and reading the deferred plan_id to do so was a query per change.
+                rejections.record(to_update.values_list(*REJECTION_COLUMNS, named=True)
+                                  .iterator(), user)
             else:
                 rejections.withdraw(to_update.filter(status=ChangeStatus.REJECTED)
                                     .values_list("pk", flat=True))

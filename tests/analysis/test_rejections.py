@@ -163,3 +163,19 @@ def test_removed_scenes_take_their_rejections_with_them(api_client, scenes):
 
     assert not Rejection.objects.filter(scene_id="1").exists()
     assert Rejection.objects.filter(scene_id="2").exists()
+
+
+@pytest.mark.parametrize("scene_count", [3, 30])
+def test_rejecting_a_whole_plan_costs_the_same_queries_however_many_changes(
+        api_client, plan_factory, scene_count):
+    plan = plan_factory(*(
+        change for scene in range(scene_count) for change in (
+            {"scene_id": str(scene), "field": "studio", "proposed_value": {"name": "Studio"}},
+            {"scene_id": str(scene), "field": "tags", "action": "add",
+             "proposed_value": [{"name": "A"}, {"name": "B"}]})))
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.post(f"/api/analysis/plans/{plan.id}/bulk-review",
+                                   {"status": "rejected"}, format="json")
+    assert response.json()["updated"] == 2 * scene_count
+    assert Rejection.objects.count() == 3 * scene_count  # the studio, and A and B
+    assert len(queries) == 10  # was one more per change (its plan_id, read for the plan)
