@@ -3,8 +3,8 @@
 
 PostgreSQL: one trigger per statement that aggregates the statement's rows (a bulk review or
 a generation chunk writes thousands at once). SQLite: one per row, the only kind it has.
-Statements are separated by blank lines. Both refuse an update that moves a change to another plan or scene, which nothing does and
-which the counts do not follow.
+Statements are separated by blank lines. Both refuse an update that moves a change to
+another plan or scene, which nothing does and which the counts do not follow.
 """
 
 import django.db.models.deletion
