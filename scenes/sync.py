@@ -161,27 +161,36 @@ class _Run:
                 self.progress.update(self.processed, total)
                 self.progress.check_cancelled()
 
-    def remove_deleted_scenes(self, id_scan: Future[set[str]] | None,
+    def remove_deleted_scenes(self, id_scan: Future[tuple[set[str], int]] | None,
                               scan_started: datetime) -> None:
         if id_scan is not None:
-            # Scenes written after the id scan began may be newer than it: they stay.
-            in_stash = id_scan.result()
-            gone = [scene_id for scene_id in _ids_synced_before(scan_started)
-                    if scene_id not in in_stash]
+            in_stash, counted = id_scan.result()
+            if len(in_stash) != counted:
+                self.skip_deletions(f"Stash counted {counted} scenes but listed "
+                                    f"{len(in_stash)} ids")
+                gone = []
+            else:
+                # Scenes written after the id scan began may be newer than it: they stay.
+                gone = [scene_id for scene_id in _ids_synced_before(scan_started)
+                        if scene_id not in in_stash]
         elif self.processed != self.reported_total:
-            self.deletions_skipped = (
-                f"Stash counted {self.reported_total} scenes when the sync started but the "
-                f"scan saw {self.processed}: no local scene was removed; the next full sync "
-                "removes the ones Stash deleted"
-            )
-            logger.warning("full sync: %s", self.deletions_skipped)
-            self.progress.update(self.processed, None, self.deletions_skipped, force=True)
+            self.skip_deletions(f"Stash counted {self.reported_total} scenes when the sync "
+                                f"started but the scan saw {self.processed}")
             gone = []
         else:
             # The full scan stamped every scene Stash has; the rest are gone.
             gone = list(_ids_synced_before(self.started))
         self.counts["scenes"].removed += len(store.remove_scenes(gone))
         self.publish()
+
+    def skip_deletions(self, mismatch: str) -> None:
+        """What Stash listed does not add up: removing the local scenes it did not list could
+        remove most of the library. None is removed, and the next sync reads again."""
+        self.deletions_skipped = (f"{mismatch}: no local scene was removed; the next sync "
+                                  "removes the ones Stash deleted")
+        logger.warning("%s sync: %s", "incremental" if self.incremental else "full",
+                       self.deletions_skipped)
+        self.progress.update(self.processed, None, self.deletions_skipped, force=True)
 
     def finish(self, previous_watermark: str) -> dict[str, Any]:
         if self.deletions_skipped:  # an incomplete scan: the next sync must read it all again
@@ -297,9 +306,10 @@ def refresh_planner_statistics() -> None:
         cursor.execute(f"VACUUM (ANALYZE) {', '.join(map(connection.ops.quote_name, tables))}")
 
 
-def _scene_ids(connect: Callable[[], StashClient]) -> set[str]:
+def _scene_ids(connect: Callable[[], StashClient]) -> tuple[set[str], int]:
     with connect() as client:
-        return set(client.scene_ids())
+        ids, counted = client.scene_ids()
+        return set(ids), counted
 
 
 def refresh_scenes(client: StashClient, scene_ids: Iterable[str | int]) -> dict[str, Any]:

@@ -151,8 +151,10 @@ class StashClient:
             last_id = int(scenes[-1]["id"])
             first = False
 
-    def scene_ids(self) -> list[str]:
-        return [scene["id"] for scene in self._execute("SceneIds")["findScenes"]["scenes"]]
+    def scene_ids(self) -> tuple[list[str], int]:
+        """Every scene id Stash has, and the count it gave with them."""
+        result = self._execute("SceneIds")["findScenes"]
+        return [scene["id"] for scene in result["scenes"]], result["count"]
 
     def get_scene(self, scene_id: str | int) -> dict[str, Any] | None:
         scene: dict[str, Any] | None = self._execute("FindScene", id=str(scene_id))["findScene"]

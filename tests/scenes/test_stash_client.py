@@ -109,7 +109,9 @@ def test_after_id_resumes_an_interrupted_scan(fake_stash):
 def test_scene_ids_lists_every_scene(fake_stash, client):
     fake_stash.library.delete_scene(7)
 
-    assert client.scene_ids() == [str(i) for i in sorted(fake_stash.library.scenes)]
+    ids, counted = client.scene_ids()
+    assert ids == [str(i) for i in sorted(fake_stash.library.scenes)]
+    assert counted == len(ids)
 
 
 def test_scenes_come_with_files_primary_first_and_relations(fake_stash, client):

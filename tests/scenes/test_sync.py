@@ -159,6 +159,33 @@ def test_incremental_sync_applies_edits_deletions_and_additions(stash):
     assert SyncState.load().watermark == library.clock.stamp()
 
 
+def test_an_id_list_that_comes_back_short_removes_nothing_and_says_so(stash, monkeypatch):
+    """An incremental sync removes the local scenes missing from Stash's id list: a list
+    short by mistake would remove most of the library."""
+    save_settings({"sync_watermark_overlap_seconds": 0})
+    sync(incremental=False)
+    watermark = SyncState.load().watermark
+    stash.library.delete_scene(sorted(stash.library.scenes)[0])
+    listed = StashClient.scene_ids
+
+    def short_list(client):
+        ids, counted = listed(client)
+        return ids[:10], counted
+
+    monkeypatch.setattr(StashClient, "scene_ids", short_list)
+    job = sync(incremental=True)
+
+    assert job.status == JobStatus.COMPLETED, job.error
+    assert Scene.objects.count() == 120
+    assert job.result["deletions_skipped"] == (
+        "Stash counted 119 scenes but listed 10 ids: no local scene was removed; the next "
+        "sync removes the ones Stash deleted")
+    assert SyncState.load().watermark == watermark
+    monkeypatch.setattr(StashClient, "scene_ids", listed)
+    job = sync(incremental=True)
+    assert (job.result["deletions_skipped"], job.result["scenes"]["removed"]) == (None, 1)
+
+
 def test_a_no_op_incremental_sync_reads_nothing_new(stash):
     save_settings({"sync_watermark_overlap_seconds": 0})
     sync(incremental=False)
