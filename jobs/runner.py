@@ -240,6 +240,9 @@ def gather_steps(parent: "Progress", *, run_here_after: float | None,
             check(counts)
             if not any(counts.get(status) for status in ACTIVE_STATUSES):
                 report()
+                # A cancel whose stop reached the last steps before this look: the parent
+                # was cancelled, not completed.
+                parent.check_cancelled(now=True)
                 return
             parent.check_cancelled()
             if counts.get(JobStatus.RUNNING) or counts.get(JobStatus.CANCELLING):

@@ -164,6 +164,17 @@ def test_cancelling_a_parent_cancels_its_queued_steps_and_stops_its_running_ones
                         done.id: JobStatus.COMPLETED}
 
 
+def test_a_parent_whose_cancel_stopped_its_last_steps_before_it_looked_is_cancelled():
+    parent, _ = _parent_with_steps(JobStatus.RUNNING, JobStatus.PENDING)
+    runner.cancel_job(parent.id)  # the queued step is cancelled, the running one asked to stop
+    Job.objects.filter(parent=parent, status=JobStatus.CANCELLING).update(
+        status=JobStatus.CANCELLED)  # and it stopped before the parent's next look
+
+    with pytest.raises(runner.JobCancelled):
+        runner.gather_steps(runner.Progress(Job.objects.get(pk=parent.pk)),
+                            run_here_after=None, message=lambda done, counts: "")
+
+
 def test_a_parent_that_fails_takes_its_steps_down_with_it():
     parent, steps = _parent_with_steps(JobStatus.PENDING, JobStatus.PENDING)
 
