@@ -93,17 +93,25 @@ def order_queryset(queryset, sortable: dict[str, str], sort_by: str | None,
     """Order by a whitelisted field, with the primary key as tie-breaker so pages are stable
     (nulls last in both directions)."""
     field, descending = sort_key(sortable, sort_by, sort_order, default)
-    keyed = queryset.annotate(**{_KEY: F(field)})
-    return _ordered(queryset, field, descending, keyed.query.annotations[_KEY].output_field.null)
+    _, _, key_field = _with_sort_key(queryset, field)
+    return _ordered(queryset, field, descending, key_field.null)
+
+
+def _with_sort_key(queryset, field: str):
+    """``(queryset, key, key_field)``: the queryset with the sort field selectable as
+    ``key`` (an annotation is read as itself: re-annotating it would evaluate it twice), and
+    the key's model field (its type, whether it can be null)."""
+    key = field if field in queryset.query.annotation_select else _KEY
+    if key == _KEY:
+        queryset = queryset.annotate(**{_KEY: F(field)})
+    return queryset, key, queryset.query.annotations[key].output_field
 
 
 def _ordered(queryset, field: str, descending: bool, nullable: bool):
     # NULLS LAST is said only where a null can occur: a descending order that says it cannot
     # walk an ascending index backwards (PostgreSQL), and without nulls it changes nothing.
-    nulls_last = True if nullable else None
-    expression = F(field).desc(nulls_last=nulls_last) if descending else F(field).asc(
-        nulls_last=nulls_last)
-    return queryset.order_by(expression, "-pk" if descending else "pk")
+    order = F(field).desc if descending else F(field).asc
+    return queryset.order_by(order(nulls_last=nullable or None), "-pk" if descending else "pk")
 
 
 def rows_after(field: str, descending: bool, nullable: bool, value, pk) -> Q:
@@ -185,11 +193,7 @@ class StashHogPagination(BasePagination):
         params = read_page_query(request, sortable)
         field, descending = sort_key(sortable, params.get("sort_by"), params.get("sort_order"),
                                      getattr(view, "default_sort", "pk"))
-        # An annotation is read as itself: re-annotating it would evaluate it twice.
-        key = field if field in queryset.query.annotation_select else _KEY
-        if key == _KEY:
-            queryset = queryset.annotate(**{_KEY: F(field)})
-        key_field = queryset.query.annotations[key].output_field
+        queryset, key, key_field = _with_sort_key(queryset, field)
         queryset = _ordered(queryset, field, descending, key_field.null)
         self.per_page = per_page = params["per_page"]
         by_offset = "cursor" not in params
