@@ -3,12 +3,12 @@ scene's title and primary file path, and changes grouped by scene (all of them, 
 of scenes)."""
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import groupby
 from pathlib import PurePath
 from typing import Any
 
-from django.db.models import BigIntegerField, F, OuterRef, QuerySet, Subquery
+from django.db.models import BigIntegerField, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Cast, Coalesce
 
 from analysis.models import AnalysisPlan, ChangeStatus, PlanChange, PlanScene
@@ -104,7 +104,7 @@ def _grouped(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def plan_scenes(changes: QuerySet[PlanChange], page: int | None = None,
-                per_page: int = 50, scene_ids: QuerySet[Any] | None = None
+                per_page: int = 50, scene_ids: QuerySet[Any] | list[str] | None = None
                 ) -> list[dict[str, Any]]:
     """``changes`` grouped by scene, scenes in id order: all of them (one query) or the
     ``page``-th ``per_page`` scenes (two queries) of ``scene_ids`` (ordered; default:
@@ -116,7 +116,23 @@ def plan_scenes(changes: QuerySet[PlanChange], page: int | None = None,
         start = (page - 1) * per_page
         changes = changes.filter(scene_id__in=list(scene_ids[start:start + per_page]))
     rows = change_rows(changes).order_by("scene_number", "scene_id", "id")
-    return _grouped(rows.iterator(chunk_size=2000))
+    # A page is read at once; a whole plan in chunks (a server-side cursor on PostgreSQL,
+    # which costs two more round trips).
+    return _grouped(rows if page is not None else rows.iterator(chunk_size=2000))
+
+
+def plan_scene_parts(plan: AnalysisPlan, size: int) -> Iterator[list[dict[str, Any]]]:
+    """Every scene of the plan as ``plan_scenes`` gives them, ``size`` scenes at a time, each
+    part read when it is asked for (keyset over PlanScene): a whole plan is never held."""
+    after = Q()
+    while True:
+        keys = list(plan_scene_ids(plan.id).filter(after)
+                    .values_list("scene_number", "scene_id")[:size])
+        if not keys:
+            return
+        yield plan_scenes(plan.changes.all(), 1, size, [scene_id for _, scene_id in keys])
+        number, scene_id = keys[-1]
+        after = Q(scene_number__gt=number) | Q(scene_number=number, scene_id__gt=scene_id)
 
 
 def plan_scene_ids(plan_id: int) -> QuerySet[PlanScene, str]:

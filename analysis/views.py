@@ -1,5 +1,6 @@
 """Analysis endpoints: thin views over analysis.generate, analysis.review and the apply service."""
 
+from django.http.response import HttpResponseBase
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -22,6 +23,7 @@ from analysis.plan_queries import (
     display,
     get_plan,
     plan_scene_ids,
+    plan_scene_parts,
     plan_scenes,
     plans_with_counts,
     scene_history,
@@ -50,6 +52,7 @@ from jobs.schema import (
     JOB_QUEUE_UNAVAILABLE_RESPONSE,
 )
 from stashhog.api.schema import error_example, error_response
+from stashhog.api.streaming import json_object_stream, streams
 from stashhog.api.validation import validated
 
 COMMON_ERRORS = {
@@ -77,19 +80,34 @@ PLAN_NOT_FOUND = error_response("No plan has this id.", examples.PLAN_NOT_FOUND)
 # serializer gives it, and a test holds the two equal. Serializing a page's changes field by
 # field cost more CPU than the rest of the request.
 CHANGE_KEYS = tuple(PlanChangeSerializer.Meta.fields)
+PLAN_PART_SCENES = 500  # scenes of a whole plan read and encoded at a time (as one page)
 
 
 def change_data(row: dict) -> dict:
     return {key: row[key] for key in CHANGE_KEYS}
 
 
+def _scene_data(scene: dict) -> dict:
+    return {**scene, "changes": [change_data(row) for row in scene["changes"]]}
+
+
 def _plan_detail(plan_id, page: int | None = None, per_page: int = 50) -> dict:
     """PlanDetailSerializer's shape: the plan, and its scenes with their changes."""
     plan = get_plan(plan_id, with_counts=True)
-    scenes = [{**scene, "changes": [change_data(row) for row in scene["changes"]]}
-              for scene in plan_scenes(plan.changes.all(), page, per_page,
-                                       plan_scene_ids(plan.id))]
+    scenes = [_scene_data(scene) for scene in plan_scenes(plan.changes.all(), page, per_page,
+                                                           plan_scene_ids(plan.id))]
     return {**PlanSerializer(plan).data, "scenes": scenes}
+
+
+def _whole_plan(request, plan_id) -> HttpResponseBase:
+    """``_plan_detail`` of every scene; as JSON, streamed PLAN_PART_SCENES scenes at a time
+    (stashhog/api/streaming.py): a plan can hold 100,000 scenes."""
+    if not streams(request):
+        return Response(_plan_detail(plan_id))
+    plan = get_plan(plan_id, with_counts=True)
+    parts = ([_scene_data(scene) for scene in part]
+             for part in plan_scene_parts(plan, PLAN_PART_SCENES))
+    return json_object_stream(request._request, PlanSerializer(plan).data, "scenes", parts)
 
 
 class AnalysisViewSet(viewsets.ViewSet):
@@ -117,7 +135,7 @@ class AnalysisViewSet(viewsets.ViewSet):
         job = request_analysis(**body, background=background, user=request.user)
         if background:
             return job_accepted(job)
-        return Response(_plan_detail(job.result["plan_id"]))
+        return _whole_plan(request, job.result["plan_id"])
 
 
 @extend_schema_view(
@@ -157,8 +175,9 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
 
     def retrieve(self, request, plan_id=None):
         query = validated(PlanDetailQuerySerializer, request.query_params.dict())
-        page = query.get("page", 1 if "per_page" in query else None)
-        return Response(_plan_detail(plan_id, page, query.get("per_page", 50)))
+        if "page" not in query and "per_page" not in query:
+            return _whole_plan(request, plan_id)
+        return Response(_plan_detail(plan_id, query.get("page", 1), query.get("per_page", 50)))
 
     def destroy(self, request, plan_id=None):
         plan = cancel_plan(plan_id)

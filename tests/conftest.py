@@ -1,6 +1,7 @@
 """Shared fixtures. Unit tests use an in-memory channel layer and run job bodies directly;
 the e2e tests (marked ``e2e``) run daphne, Celery workers and Redis for real."""
 
+import functools
 import os
 import tempfile
 import uuid
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from channels.layers import channel_layers
 from django.conf import settings
+from django.http import HttpResponse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -89,8 +91,28 @@ def superuser(db, django_user_model):
     return django_user_model.objects.create_superuser("root", password="secret-password")
 
 
+class WholeAnswerClient(APIClient):
+    """DRF's test client, reading a streamed answer (stashhog/api/streaming.py) whole, so
+    that tests read every answer alike; ``streamed_parts`` says how many parts it came in."""
+
+    def request(self, **kwargs):
+        response = super().request(**kwargs)
+        if not response.streaming:
+            return response
+        parts = list(response.streaming_content)
+        whole = HttpResponse(b"".join(parts), status=response.status_code)
+        for header, value in response.items():
+            whole[header] = value
+        for name in ("client", "request", "wsgi_request", "resolver_match", "templates",
+                     "context"):
+            setattr(whole, name, getattr(response, name, None))
+        whole.json = functools.partial(self._parse_json, whole)
+        whole.streamed_parts = len(parts)
+        return whole
+
+
 def token_client(token: Token) -> APIClient:
-    client = APIClient()
+    client = WholeAnswerClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
 

@@ -7,10 +7,16 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
 
+from analysis import views
 from analysis.models import ChangeStatus, PlanChange
-from analysis.plan_queries import change_rows, display, plan_scenes
+from analysis.plan_queries import change_rows, display, plan_scene_parts, plan_scenes
 from analysis.serializers import PlanChangeSerializer, PlanSceneSerializer
+from analysis.views import _plan_detail
+from jobs.views import JobViewSet
+from stashhog.api.renderers import FastJSONRenderer
+from tests.stashhog.test_request_threads import communicator, run
 
 
 @pytest.fixture
@@ -165,6 +171,28 @@ def test_plan_detail_without_paging_holds_every_scene(api_client, plan):
     assert [c["field"] for c in untitled["changes"]] == ["performers", "tags"]
 
 
+def test_whole_plan_detail_is_streamed_a_part_at_a_time_with_the_bytes_of_one_answer(
+        api_client, plan, monkeypatch):
+    whole = FastJSONRenderer().render(_plan_detail(plan.id))
+    monkeypatch.setattr(views, "PLAN_PART_SCENES", 2)
+    with CaptureQueriesContext(connection) as captured:
+        response = api_client.get(f"/api/analysis/plans/{plan.id}")
+
+    assert response["Content-Type"] == "application/json"
+    assert response.content == whole
+    # the plan, then scenes 2 and 3, then 10: each part read when it is written
+    assert response.streamed_parts == 4
+    scene_pages = [q for q in captured if "analysis_planscene" in q["sql"]]
+    assert len(scene_pages) == 3  # two parts, and the one that finds no more scenes
+
+
+def test_whole_plan_detail_of_the_browsable_api_is_one_page(api_client, plan):
+    response = api_client.get(f"/api/analysis/plans/{plan.id}", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert not hasattr(response, "streamed_parts")
+    assert b"Golden Hour" in response.content
+
+
 @pytest.mark.parametrize(("query", "scenes"), [
     ("per_page=2", ["2", "3"]),
     ("per_page=2&page=2", ["10"]),
@@ -278,3 +306,46 @@ def test_jobs_started_over_the_api_record_who_started_them(api_client, plan, use
 
     job = api_client.get(f"/api/jobs/{response.json()['job_id']}").json()
     assert job["created_by"] == "tester"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_take_turns_with_a_streamed_whole_plan(plan, token, monkeypatch):
+    """Through the real ASGI application: a request that arrives while a whole plan is
+    being written is served between two of its parts, not after all of them."""
+    served = []  # in the order the process's request thread did the work
+
+    def parts(*args):
+        for part in plan_scene_parts(*args):
+            served.append("plan part")
+            yield part
+
+    def job_list(self, request):
+        served.append("job list")
+        return Response([])
+
+    for scene_id in range(100, 110):  # 13 scenes in all: a part each
+        PlanChange.objects.create(plan=plan, scene_id=str(scene_id), field="details",
+                                  action="set", proposed_value="x", confidence=0.5)
+    monkeypatch.setattr(views, "PLAN_PART_SCENES", 1)
+    monkeypatch.setattr(views, "plan_scene_parts", parts)
+    monkeypatch.setattr(JobViewSet, "list", job_list)
+
+    async def scenario():
+        whole = communicator("GET", f"/api/analysis/plans/{plan.id}", token)
+        await whole.send_input({"type": "http.request", "body": b""})
+        assert (await whole.receive_output(timeout=10))["status"] == 200
+        body = [(await whole.receive_output(timeout=10))["body"]]  # the plan's own fields
+        other = communicator("GET", "/api/jobs", token)
+        assert (await other.get_response(timeout=10))["status"] == 200
+        await other.wait(timeout=10)
+        while True:
+            event = await whole.receive_output(timeout=10)
+            body.append(event.get("body", b""))
+            if not event.get("more_body"):
+                await whole.wait(timeout=10)
+                return b"".join(body)
+
+    body = run(scenario)
+    assert json.loads(body) == json.loads(FastJSONRenderer().render(_plan_detail(plan.id)))
+    assert served.count("plan part") == 13
+    assert served[-1] == "plan part", served  # the job list came in between
