@@ -54,6 +54,7 @@ from jobs.schema import (
 from stashhog.api.schema import error_example, error_response
 from stashhog.api.streaming import json_object_stream, streams
 from stashhog.api.validation import validated
+from stashhog.request_threads import own_thread
 
 COMMON_ERRORS = {
     400: error_response("Invalid input; ``detail`` says what.", examples.INVALID_INPUT),
@@ -129,6 +130,7 @@ class AnalysisViewSet(viewsets.ViewSet):
         examples=[examples.GENERATE_REQUEST, examples.GENERATE_BY_FILTER, examples.PLAN_DETAIL],
     )
     @action(detail=False, methods=["post"])
+    @own_thread
     def generate(self, request):
         background = wants_background(request)
         body = validated(GenerateRequestSerializer, request.data)
@@ -215,6 +217,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
         examples=[examples.REVERT_REQUEST, examples.REVERT_PLAN],
     )
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    @own_thread
     def revert(self, request, plan_id=None):
         body = validated(RevertRequestSerializer, request.data)
         plan = create_revert_plan(plan_id, body.get("scene_ids"))
@@ -240,6 +243,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
                                  value={"job_id": JOB_ID, "status": "pending"})],
     )
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    @own_thread
     def apply(self, request, plan_id=None):
         background = wants_background(request)
         body = validated(ApplyRequestSerializer, request.data)

@@ -33,6 +33,7 @@ from scenes.sync_job import SYNC_JOB
 from stashhog.api.exceptions import NotFound
 from stashhog.api.schema import error_example, error_response
 from stashhog.api.validation import validated
+from stashhog.request_threads import own_thread
 
 ERROR_RESPONSES = {
     400: error_response(
@@ -108,6 +109,7 @@ class SceneViewSet(viewsets.ReadOnlyModelViewSet):
         },
     )
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
+    @own_thread
     def sync(self, request):
         query = validated(SyncQuerySerializer, request.query_params.dict())
         parameters = {"incremental": query["incremental"]}
@@ -133,6 +135,7 @@ class SceneViewSet(viewsets.ReadOnlyModelViewSet):
         examples=[examples.SCENE],
     )
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    @own_thread
     def resync(self, request, scene_id=None):
         with client_from_settings() as client:
             scene = refresh_scene(client, scene_id)

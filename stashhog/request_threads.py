@@ -8,7 +8,8 @@ waited for its turn again after each database round trip, so under load each req
 about as long as all of them together (benchmarks/load.py, 3 processes on 2 cores: 96
 requests/s and p99 2.2 s, against 171 requests/s and p99 1.3 s one after another).
 
-A view that waits on another server for seconds (the connection tests) would hold up
+A view that waits on another server for seconds (the connection tests, a scene's resync)
+or runs a job inline (``background=false``: a sync, an analysis, an apply) would hold up
 every request queued behind it: ``own_thread`` marks it, and it gets a thread of its own.
 """
 
@@ -18,16 +19,21 @@ from django.urls import Resolver404, resolve
 
 
 def own_thread(view: Callable) -> Callable:
-    """Serve ``view`` in a thread of its own: it waits on another server (Stash, the AI
-    server, a notification service), for up to its timeout."""
+    """Serve ``view`` (a view, or a viewset's action) in a thread of its own: it waits on
+    another server (Stash, the AI server, a notification service), or may run a job."""
     view.own_thread = True  # type: ignore[attr-defined]
     return view
 
 
 def needs_own_thread(scope: dict) -> bool:
-    """Whether the ASGI request ``scope`` is for a view marked ``own_thread``."""
+    """Whether the ASGI request ``scope`` is for a view or viewset action marked
+    ``own_thread``."""
     path = scope["path"].removeprefix(scope.get("root_path", ""))
     try:
-        return getattr(resolve(path).func, "own_thread", False)
+        view = resolve(path).func
     except Resolver404:
         return False
+    # A viewset's route maps each HTTP method to an action of its class.
+    actions = getattr(view, "actions", None) or {}
+    action = getattr(getattr(view, "cls", None), actions.get(scope["method"].lower(), ""), None)
+    return getattr(view, "own_thread", False) or getattr(action, "own_thread", False)

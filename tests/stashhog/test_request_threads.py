@@ -12,7 +12,9 @@ from django.core.signals import request_finished
 from django.db import connections
 from rest_framework.authtoken.models import Token
 
+from settings_app.registry import save_settings
 from stashhog.asgi import application
+from stashhog.request_threads import needs_own_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,3 +85,42 @@ def test_a_connection_test_waiting_on_a_slow_server_holds_up_no_other_request(
     served_meanwhile, connection_test = request_threads[:2], request_threads[2]
     assert served_meanwhile[0] is served_meanwhile[1]
     assert connection_test is not served_meanwhile[0]
+
+
+@pytest.mark.parametrize(("method", "path", "own"), [
+    ("POST", "/api/scenes/sync", True),  # background=false runs the sync inline
+    ("POST", "/api/scenes/12/resync", True),  # reads the scene from Stash
+    ("POST", "/api/analysis/generate", True),
+    ("POST", "/api/analysis/plans/3/apply", True),
+    ("POST", "/api/analysis/plans/3/revert", True),  # reads the scenes from Stash
+    ("POST", "/api/settings/test-stash", True),
+    ("GET", "/api/scenes", False),
+    ("GET", "/api/scenes/12", False),
+    ("GET", "/api/analysis/plans/3", False),
+    ("DELETE", "/api/analysis/plans/3", False),
+    ("GET", "/api/no-such-path", False),
+])
+def test_views_that_wait_on_other_servers_or_run_jobs_get_a_thread_of_their_own(
+        method, path, own):
+    assert needs_own_thread({"type": "http", "method": method, "path": path}) is own
+
+
+def test_a_resync_waiting_on_a_slow_stash_holds_up_no_other_request(
+        token, fake_stash, request_threads):
+    save_settings({"stash_url": fake_stash.url, "stash_api_key": fake_stash.api_key})
+    scene_id = sorted(fake_stash.library.scenes)[0]
+    fake_stash.latency = 3
+
+    async def scenario():
+        resync = communicator("POST", f"/api/scenes/{scene_id}/resync", token)
+        waiting = asyncio.create_task(resync.get_response(timeout=10))
+        await asyncio.sleep(0.3)  # the resync is waiting on Stash now
+        request = communicator("GET", "/api/jobs", token)
+        assert (await request.get_response(timeout=2))["status"] == 200
+        await request.wait(timeout=2)
+        assert not waiting.done()
+        assert (await waiting)["status"] == 200
+        await resync.wait(timeout=10)
+
+    run(scenario)
+    assert request_threads[0] is not request_threads[1]
