@@ -11,11 +11,16 @@ requests/s and p99 2.2 s, against 171 requests/s and p99 1.3 s one after another
 A view that waits on another server for seconds (the connection tests, a scene's resync)
 or runs a job inline (``background=false``: a sync, an analysis, an apply) would hold up
 every request queued behind it: ``own_thread`` marks it, and it gets a thread of its own.
+So does every request that may write on SQLite: it can wait seconds for the database's one
+write lock (a sync writing in a worker), where reads never wait.
 """
 
 from collections.abc import Callable
 
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.urls import Resolver404, resolve
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def own_thread(view: Callable) -> Callable:
@@ -27,7 +32,9 @@ def own_thread(view: Callable) -> Callable:
 
 def needs_own_thread(scope: dict) -> bool:
     """Whether the ASGI request ``scope`` is for a view or viewset action marked
-    ``own_thread``."""
+    ``own_thread``, or may write on SQLite."""
+    if scope["method"] not in READ_METHODS and connections[DEFAULT_DB_ALIAS].vendor == "sqlite":
+        return True
     path = scope["path"].removeprefix(scope.get("root_path", ""))
     try:
         view = resolve(path).func
