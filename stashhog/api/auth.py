@@ -119,8 +119,10 @@ def token_credentials(attempt: HttpRequest, key: str) -> Credentials:
     if row is None:
         raise AuthenticationFailed(_("Invalid token."))
     token = Token.from_db(database, TOKEN_FIELDS, row[:len(TOKEN_FIELDS)])
-    token.user = user = get_user_model().from_db(database, USER_FIELDS,
-                                                 row[len(TOKEN_FIELDS):-1])  # model order
+    user = get_user_model().from_db(database, USER_FIELDS, row[len(TOKEN_FIELDS):-1])
+    # Cached on the token only: ``token.user = user`` would also cache the token on the user
+    # (a one-to-one's reverse side), a cycle that outlived every request.
+    Token.user.field.set_cached_value(token, user)
     token.failures_here = bool(row[-1])  # type: ignore[attr-defined]  # not a field
     if not user.is_active:
         raise AuthenticationFailed(_("User inactive or deleted."))
