@@ -51,6 +51,7 @@ from jobs.schema import (
     JOB_ID,
     JOB_QUEUE_UNAVAILABLE_RESPONSE,
 )
+from stashhog.api.request_cycles import data_of
 from stashhog.api.schema import error_example, error_response
 from stashhog.api.streaming import json_object_stream, streams
 from stashhog.api.validation import validated
@@ -97,7 +98,7 @@ def _plan_detail(plan_id, page: int | None = None, per_page: int = 50) -> dict:
     plan = get_plan(plan_id, with_counts=True)
     scenes = [_scene_data(scene) for scene in plan_scenes(plan.changes.all(), page, per_page,
                                                            plan_scene_ids(plan.id))]
-    return {**PlanSerializer(plan).data, "scenes": scenes}
+    return {**data_of(PlanSerializer(plan)), "scenes": scenes}
 
 
 def _whole_plan(request, plan_id) -> HttpResponseBase:
@@ -108,7 +109,7 @@ def _whole_plan(request, plan_id) -> HttpResponseBase:
     plan = get_plan(plan_id, with_counts=True)
     parts = ([_scene_data(scene) for scene in part]
              for part in plan_scene_parts(plan, PLAN_PART_SCENES))
-    return json_object_stream(request._request, PlanSerializer(plan).data, "scenes", parts)
+    return json_object_stream(request._request, data_of(PlanSerializer(plan)), "scenes", parts)
 
 
 class AnalysisViewSet(viewsets.ViewSet):

@@ -9,6 +9,8 @@ never silently ignored, and the schema says so (``additionalProperties: false``,
 
 from rest_framework import serializers
 
+from stashhog.api.request_cycles import unbind
+
 
 class NoUnknownKeysMixin:
     """Unknown keys are errors, not silently ignored (a typo must not widen a selection)."""
@@ -50,5 +52,8 @@ class JSONIntegerField(JSONNumberMixin, serializers.IntegerField):
 
 def validated(serializer_class, data) -> dict:
     serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    try:
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+    finally:
+        unbind(serializer)  # else a cycle (its fields point back at it) per request
