@@ -10,6 +10,7 @@ page, whatever the number of rows:
   parameter arrays to build; the merge gives ``ON CONFLICT`` its upsert. Staging tables
   are temporary (one per session and table), made on first use and truncated after each
   merge, in its transaction (a rollback leaves them as empty: its rows never count).
+  Rows known to be new (a first load) skip both: ``append`` copies them straight in.
 
 Values may be what Stash sends: timestamps and dates as ISO text, lists for JSON fields.
 Each column is adapted once per call for the database at hand (SQLite keeps datetimes as
@@ -109,6 +110,19 @@ def _staging_table(cursor: Any, table: str, names: str) -> str:
     return stage
 
 
+def _copy(cursor: Any, table: str, names: str, rows: list[tuple[Any, ...]]) -> None:
+    with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _insert_values(cursor: Any, table: str, names: str, rows: list[tuple[Any, ...]],
+                   on_conflict: str = "") -> None:
+    placeholders = ", ".join(["%s"] * len(rows[0]))
+    cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders}) {on_conflict}",
+                       rows)
+
+
 def _insert(model: type[models.Model], fields: Sequence[str], rows: list[tuple[Any, ...]],
             on_conflict: str) -> None:
     table = model._meta.db_table
@@ -118,18 +132,29 @@ def _insert(model: type[models.Model], fields: Sequence[str], rows: list[tuple[A
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             stage = _staging_table(cursor, table, names)
-            with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            _copy(cursor, stage, names, rows)
             cursor.execute(f"INSERT INTO {_quote(table)} ({names}) SELECT {names} FROM {stage} "
                            f"{on_conflict}")
             cursor.execute(f"TRUNCATE {stage}")
         else:
-            placeholders = ", ".join(["%s"] * len(fields))
-            cursor.executemany(
-                f"INSERT INTO {_quote(table)} ({names}) VALUES ({placeholders}) {on_conflict}",
-                rows,
-            )
+            _insert_values(cursor, _quote(table), names, rows, on_conflict)
+
+
+def append(model: type[models.Model], fields: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` known to be new, straight into the table (on PostgreSQL, COPY with no
+    staging table and no merge). Raises ``IntegrityError`` if one breaks a unique
+    constraint: callers run it in a savepoint and fall back to ``upsert``/``insert``."""
+    if not rows:
+        return
+    table = _quote(model._meta.db_table)
+    names = ", ".join(_columns(model, fields))
+    rows = _adapted(model, fields, rows)
+    # psycopg's COPY errors pass Django's cursor wrapper unwrapped: made IntegrityError here.
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            _copy(cursor, table, names, rows)
+        else:
+            _insert_values(cursor, table, names, rows)
 
 
 def upsert(model: type[models.Model], fields: Sequence[str], rows: list[tuple[Any, ...]]) -> None:

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
 
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 
 from scenes import bulk
 from scenes.batching import batched
@@ -137,40 +137,53 @@ def _file_rows(scenes: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 
 def save_scenes(scenes: Sequence[dict[str, Any]], now: datetime,
-                stored_entities: dict[EntityKind, set[str]] | None = None) -> int:
+                stored_entities: dict[EntityKind, set[str]] | None = None,
+                expect_new: bool = False) -> int:
     """Upsert a page of scenes with their files and relations; returns how many were new.
 
     A fixed number of statements per page: entity stubs, the scenes, the files (and the
     removal of files the scenes no longer have), then a diff of each relation.
     ``stored_entities``: the entity ids per kind a sync knows are stored (see
     ``add_missing_entities``); without it every referenced entity is looked up.
+    ``expect_new``: the scenes are most likely not stored (a first load), so they are
+    appended as they are, with no look-up and no merge; if another process stored one of
+    them meanwhile, the page is written the usual way instead.
     """
     if not scenes:
         return 0
-    ids = [scene["id"] for scene in scenes]
-    existing = {row[0] for row in bulk.select_where_in(Scene, ["id"], "id", ids)}
-    # Only scenes stored before can have files or relation rows to drop.
-    known = [scene_id for scene_id in ids if scene_id in existing]
-
     links = {kind: [(scene["id"], item) for scene in scenes for item in kind.items_of(scene)]
              for kind in ENTITY_KINDS}
     for kind in ENTITY_KINDS:
         add_missing_entities(kind, {item["id"]: item["name"] for _, item in links[kind]}, now,
                              None if stored_entities is None else stored_entities[kind])
-
     rows = _scene_rows(scenes, now)
+    files = _file_rows(scenes)
+    wanted = {kind: {(scene_id, item["id"]) for scene_id, item in links[kind]}
+              for kind in SCENE_LISTS}
+    if expect_new:
+        try:
+            with transaction.atomic():
+                bulk.append(Scene, SCENE_FIELDS, rows)
+                bulk.append(SceneFile, FILE_FIELDS_WRITTEN, files)
+                for kind in SCENE_LISTS:
+                    bulk.append(kind.link, ["scene_id", kind.column], sorted(wanted[kind]))
+            return len(rows)
+        except IntegrityError:
+            pass  # some were stored after all: the look-ups and merges below
+    ids = [row[0] for row in rows]
+    existing = {row[0] for row in bulk.select_where_in(Scene, ["id"], "id", ids)}
+    # Only scenes stored before can have files or relation rows to drop.
+    known = [scene_id for scene_id in ids if scene_id in existing]
     # New scenes go in without an update clause: SQLite writes them about a third faster.
     bulk.insert(Scene, SCENE_FIELDS, [row for row in rows if row[0] not in existing])
     bulk.upsert(Scene, SCENE_FIELDS, [row for row in rows if row[0] in existing])
-    files = _file_rows(scenes)
     kept = {row[0] for row in files}
     stale = [row[0] for row in bulk.select_where_in(SceneFile, ["id"], "scene_id", known)
              if row[0] not in kept]
     bulk.delete_where_in(SceneFile, "id", stale)
     bulk.upsert(SceneFile, FILE_FIELDS_WRITTEN, files)
     for kind in SCENE_LISTS:
-        wanted = {(scene_id, item["id"]) for scene_id, item in links[kind]}
-        _set_relation(kind.link, kind.column, known, wanted)
+        _set_relation(kind.link, kind.column, known, wanted[kind])
     return len(ids) - len(existing)
 
 

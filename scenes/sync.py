@@ -140,7 +140,9 @@ class _Run:
 
     # -- scenes ------------------------------------------------------------------------
 
-    def sync_scenes(self, page_size: int) -> None:
+    def sync_scenes(self, page_size: int, into_empty: bool = False) -> None:
+        """``into_empty``: a load into an empty library, whose pages (keyset pages by id, so
+        none repeats a scene) are new unless another process stored a scene meanwhile."""
         pages = self.client.iter_scene_pages(updated_since=self.since, per_page=page_size)
         total = None
         with FetchAhead(pages) as fetched, _scan_settings():
@@ -152,7 +154,8 @@ class _Run:
                     self.progress.update(self.processed, total, "Syncing scenes", force=True)
                 with transaction.atomic():
                     created = store.save_scenes(page.scenes, timezone.now(),
-                                                stored_entities=self.stored_entities)
+                                                stored_entities=self.stored_entities,
+                                                expect_new=into_empty)
                 self.see(page.scenes)
                 self.processed += len(page.scenes)
                 self.counts["scenes"].created += created
@@ -281,7 +284,7 @@ def run_sync(connect: Callable[[], StashClient], progress: Progress, *,
             run.counts["scenes"].removed += len(refreshed["removed"])
         progress.check_cancelled()
         with bulk_load(enabled=not run.incremental) as loading:
-            run.sync_scenes(get_setting("sync_page_size"))
+            run.sync_scenes(get_setting("sync_page_size"), into_empty=loading)
             if loading:
                 progress.update(run.processed, None, "Building indexes", force=True)
         progress.update(run.processed, None, "Removing deleted scenes", force=True)

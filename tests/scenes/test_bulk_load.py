@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from jobs.models import JobStatus
-from scenes import store
+from scenes import bulk, store
 from scenes.bulk_load import LOADED, drop_indexes, restore_indexes
 from scenes.models import DroppedIndex, Scene
 from scenes.stash import StashClient, StashUnreachable
@@ -84,6 +84,45 @@ def test_a_first_full_sync_loads_without_secondary_indexes_then_builds_them(
         assert not named(during, "FOREIGN KEY")
     assert schema() == before
     assert not DroppedIndex.objects.exists()
+
+
+def test_a_first_load_appends_its_pages_without_looking_up_stored_scenes(stash, monkeypatch):
+    looked_up = []
+    select_where_in = bulk.select_where_in
+
+    def recording(model, fields, key, values):
+        looked_up.append(model)
+        return select_where_in(model, fields, key, values)
+
+    monkeypatch.setattr(bulk, "select_where_in", recording)
+
+    job = sync(incremental=False)
+
+    assert job.status == JobStatus.COMPLETED, job.error
+    assert_matches(stash.library)
+    assert job.result["scenes"] == {"created": 60, "updated": 0, "removed": 0}
+    assert not set(looked_up) & set(LOADED)
+
+
+def test_a_scene_another_process_stored_during_a_load_is_merged(stash, monkeypatch):
+    save = store.save_scenes
+    pages = []
+
+    def storing_one_first(scenes, now, **options):
+        pages.append(scenes)
+        if len(pages) == 2:  # a hook refreshed the page's first scene, from an older read
+            stale = {**scenes[0], "title": "Stale", "tags": [],
+                     "files": [{"id": "stale", "path": "/stale.mp4"}]}
+            save([stale], now)
+        return save(scenes, now, **options)
+
+    monkeypatch.setattr(store, "save_scenes", storing_one_first)
+
+    job = sync(incremental=False)
+
+    assert job.status == JobStatus.COMPLETED, job.error
+    assert_matches(stash.library)
+    assert job.result["scenes"] == {"created": 59, "updated": 1, "removed": 0}
 
 
 def test_a_full_sync_of_a_stored_library_keeps_its_indexes(stash, schema_while_saving):
