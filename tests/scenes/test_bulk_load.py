@@ -1,11 +1,13 @@
 """Bulk-load mode: a first sync loads without secondary indexes, and they always come back."""
 
 import logging
+from contextlib import nullcontext
 
 import pytest
 from celery.signals import worker_ready
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from jobs.models import JobStatus
 from scenes import bulk, store
@@ -191,4 +193,39 @@ def test_a_foreign_key_that_no_longer_holds_comes_back_unvalidated(stash, caplog
         definition + " NOT VALID" for definition in before - restored}
     assert named(restored - before, "scenes_scenefile_scene_id")
     assert "restored as NOT VALID" in caplog.text
+    assert not DroppedIndex.objects.exists()
+
+
+@pytest.mark.skipif(not POSTGRESQL, reason="indexes are built in parallel on PostgreSQL")
+@pytest.mark.parametrize("enclosed", [False, True])
+def test_indexes_are_built_from_connections_of_their_own_unless_a_transaction_encloses(
+        stash, enclosed):
+    sync(incremental=False)
+    before = schema()
+    drop_indexes()
+
+    with CaptureQueriesContext(connection) as restorer:
+        with transaction.atomic() if enclosed else nullcontext():
+            restore_indexes()
+
+    assert schema() == before
+    built_here = [query["sql"] for query in restorer.captured_queries
+                  if query["sql"].startswith("CREATE INDEX")]
+    assert bool(built_here) == enclosed
+    assert any("FOREIGN KEY" in query["sql"] for query in restorer.captured_queries)
+    assert not DroppedIndex.objects.exists()
+
+
+@pytest.mark.skipif(not POSTGRESQL, reason="indexes are built in parallel on PostgreSQL")
+def test_a_restorer_that_died_after_building_an_index_is_finished_by_the_next(stash):
+    sync(incremental=False)
+    before = schema()
+    drop_indexes()
+    built = DroppedIndex.objects.filter(sql__startswith="CREATE INDEX").first()
+    with connection.cursor() as cursor:  # built and committed, its record not yet removed
+        cursor.execute(built.sql)
+
+    restore_indexes()
+
+    assert schema() == before
     assert not DroppedIndex.objects.exists()
