@@ -22,6 +22,7 @@ from django.db.models.functions import Cast, Coalesce
 from scenes.entities import ENTITY_KINDS, LINK_ORDER, EntityKind
 from scenes.models import FILE_FIELDS, Scene, SceneFile
 from stashhog.lookups import AnyOf
+from stashhog.statements import ReusedStatement
 
 SCENE_COLUMNS = ("id", "title", "details", "organized", "code", "urls", "rating", "stash_ids",
                  "created_date", "scene_date", "last_synced")
@@ -39,6 +40,23 @@ def scene_rows():
     return scene_queryset().values(*SCENE_COLUMNS)
 
 
+def _files(scene_ids: list[str]) -> QuerySet:
+    return (SceneFile.objects.filter(AnyOf(F("scene_id"), scene_ids)).order_by("-primary", "id")
+            .values("scene_id", *FILE_FIELDS))
+
+
+def _entity_links(scene_ids: list[str]) -> QuerySet:
+    """The studio and every entity list of these scenes in one UNION."""
+    kinds = [kind.link_rows(scene_ids).annotate(link_kind=Value(kind.field))
+             for kind in ENTITY_KINDS]
+    return kinds[0].union(*kinds[1:], all=True).order_by("link_kind", *LINK_ORDER)
+
+
+# Only the page's scene ids change between two pages: composed once (stashhog/statements.py).
+FILES = ReusedStatement(_files)
+ENTITY_LINKS = ReusedStatement(_entity_links)
+
+
 def attach_related(scenes: list[dict]) -> list[dict]:
     """Set ``file_rows`` (a list of dicts) and ``entity_refs`` (scene field -> a list of
     ``{"id", "name"}``, for the studio, performers and tags) in each row of ``scene_rows``.
@@ -51,14 +69,9 @@ def attach_related(scenes: list[dict]) -> list[dict]:
         scene["entity_refs"] = {kind.field: [] for kind in ENTITY_KINDS}
     if not by_id:
         return scenes
-    files = (SceneFile.objects.filter(AnyOf(F("scene_id"), list(by_id))).order_by("-primary", "id")
-             .values("scene_id", *FILE_FIELDS))
-    for row in files:
+    for row in FILES.rows(list(by_id)):
         by_id[row.pop("scene_id")]["file_rows"].append(row)
-    kinds = [kind.link_rows(by_id).annotate(link_kind=Value(kind.field))
-             for kind in ENTITY_KINDS]
-    links = kinds[0].union(*kinds[1:], all=True).order_by("link_kind", *LINK_ORDER)
-    for link in links:  # every kind in one statement
+    for link in ENTITY_LINKS.rows(list(by_id)):
         by_id[link["link_scene"]]["entity_refs"][link["link_kind"]].append(
             {"id": link["link_entity"], "name": link["link_name"]})
     return scenes
