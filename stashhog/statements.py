@@ -6,7 +6,6 @@ as one parameter. Composing and compiling them through the ORM on every request 
 of CPU, running them 0.6 ms (benchmarks/load.py's database, a page of 50 scenes).
 """
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +42,6 @@ class ReusedStatement:
         self._build = build
         self._using = using
         self._compiled: _Compiled | None = None
-        self._lock = threading.Lock()
 
     def rows(self, values: list[Any]) -> list[dict[str, Any]]:
         if not _distinct(values):
@@ -81,6 +79,6 @@ class ReusedStatement:
         fields = [selected[0] for selected in compiler.select[:compiler.col_count]]
         converters = tuple((column, tuple(functions), field) for column, (functions, field)
                            in compiler.get_converters(fields).items())
-        with self._lock:
-            self._compiled = _Compiled(sql, tuple(params), slots, names, converters)
+        # Two threads compiling at once each store the same statement.
+        self._compiled = _Compiled(sql, tuple(params), slots, names, converters)
         return self._compiled
