@@ -1,10 +1,15 @@
 """ASGI entry point: Django for HTTP, Channels for the job WebSockets."""
 
+import asyncio
 import os
 
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse
+from django.urls import set_script_prefix
 
 from stashhog.request_threads import needs_own_thread
 
@@ -15,20 +20,22 @@ os.environ.setdefault("STASHHOG_SQLITE_BUSY_TIMEOUT", "5")
 
 
 class OneHopASGIHandler(ASGIHandler):
-    """Django's ASGI handler, with the middleware chain and the view run together in the
-    process's one request thread (stashhog/request_threads.py).
+    """Django's ASGI handler, entering the process's one request thread
+    (stashhog/request_threads.py) once per request.
 
-    Every HTTP view of StashHog is synchronous (DRF, the admin). Django's own handler runs
-    an async-capable middleware (all of Django's, through ``MiddlewareMixin``) in async mode
-    when it wraps an async handler, and then hops to a thread and back for each of its
-    ``process_request``/``process_response``; a sync-only one in between (WhiteNoise) hops
-    back again. That was a dozen thread switches per request, each a few hundred
-    microseconds of CPU on a busy server. Built in sync mode, the chain is entered once.
+    Every HTTP view of StashHog is synchronous (DRF, the admin). Django's own handler takes
+    three hops to that thread for a sync chain (request_started's receivers, the middleware
+    chain with the view, the response's close()), and in async mode one more for each
+    middleware's ``process_request``/``process_response``: a dozen thread switches per
+    request, each a few hundred microseconds of CPU on a busy server, and each a new wait in
+    the thread's queue. Here one call runs all of it: request_started, the request, the
+    middleware chain (built in sync mode) and the view, and, for a response already whole,
+    its close() (request_finished: the database connection goes back to the pool before a
+    byte is sent). A streamed response is closed after its last part, as Django does.
     """
 
     def load_middleware(self, is_async=False):
         super().load_middleware(is_async=False)
-        self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
 
     async def __call__(self, scope, receive, send):
         # Django enters a ThreadSensitiveContext here, which gives each request a thread of
@@ -41,6 +48,64 @@ class OneHopASGIHandler(ASGIHandler):
                 await self.handle(scope, receive, send)
         else:
             await self.handle(scope, receive, send)
+
+    async def handle(self, scope, receive, send):
+        """Django's ``handle`` with ``respond`` as its one hop; as there, a client that
+        disconnects first cancels a request still waiting for the thread."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+
+        async def process_request():
+            response = await sync_to_async(self.respond, thread_sensitive=True)(
+                scope, body_file)
+            try:
+                await self.send_response(response, send)
+            except asyncio.CancelledError:
+                pass  # the client disconnected during the send
+            return response
+
+        tasks = [asyncio.create_task(self.listen_for_disconnect(receive)),
+                 asyncio.create_task(process_request())]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        try:
+            response = tasks[1].result()
+        except asyncio.CancelledError:
+            await signals.request_finished.asend(sender=self.__class__)
+        else:
+            if response.streaming:
+                await sync_to_async(response.close, thread_sensitive=True)()
+        body_file.close()
+
+    def respond(self, scope, body_file):
+        """In the request thread: the response to the request in ``scope``."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size  # the server chunks it
+        if not response.streaming:
+            response.close()
+        return response
 
 
 django.setup(set_prefix=False)  # what get_asgi_application() does before its handler

@@ -12,7 +12,8 @@ A view that waits on another server for seconds (the connection tests, a scene's
 or runs a job inline (``background=false``: a sync, an analysis, an apply) would hold up
 every request queued behind it: ``own_thread`` marks it, and it gets a thread of its own.
 So does every request that may write on SQLite: it can wait seconds for the database's one
-write lock (a sync writing in a worker), where reads never wait.
+write lock (a sync writing in a worker), where reads never wait. Such a view is a write
+(POST): a read only reads the database, and is routed without resolving its path.
 """
 
 from collections.abc import Callable
@@ -24,16 +25,19 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def own_thread(view: Callable) -> Callable:
-    """Serve ``view`` (a view, or a viewset's action) in a thread of its own: it waits on
-    another server (Stash, the AI server, a notification service), or may run a job."""
+    """Serve ``view`` (a view, or a viewset's action, taking writes only) in a thread of its
+    own: it waits on another server (Stash, the AI server, a notification service), or may
+    run a job."""
     view.own_thread = True  # type: ignore[attr-defined]
     return view
 
 
 def needs_own_thread(scope: dict) -> bool:
-    """Whether the ASGI request ``scope`` is for a view or viewset action marked
-    ``own_thread``, or may write on SQLite."""
-    if scope["method"] not in READ_METHODS and connections[DEFAULT_DB_ALIAS].vendor == "sqlite":
+    """Whether the ASGI request ``scope`` is a write for a view or viewset action marked
+    ``own_thread``, or any write on SQLite."""
+    if scope["method"] in READ_METHODS:
+        return False
+    if connections[DEFAULT_DB_ALIAS].vendor == "sqlite":
         return True
     path = scope["path"].removeprefix(scope.get("root_path", ""))
     try:

@@ -4,6 +4,7 @@ review by filters, and the users recorded on review."""
 import json
 
 import pytest
+from django.core.signals import request_finished
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.renderers import JSONRenderer
@@ -311,8 +312,12 @@ def test_jobs_started_over_the_api_record_who_started_them(api_client, plan, use
 @pytest.mark.django_db(transaction=True)
 def test_requests_take_turns_with_a_streamed_whole_plan(plan, token, monkeypatch):
     """Through the real ASGI application: a request that arrives while a whole plan is
-    being written is served between two of its parts, not after all of them."""
+    being written is served between two of its parts, not after all of them; each request
+    is finished (its database connection released) once, the plan's after its last part."""
     served = []  # in the order the process's request thread did the work
+
+    def finished(**kwargs):
+        served.append("finished")
 
     def parts(*args):
         for part in plan_scene_parts(*args):
@@ -345,7 +350,15 @@ def test_requests_take_turns_with_a_streamed_whole_plan(plan, token, monkeypatch
                 await whole.wait(timeout=10)
                 return b"".join(body)
 
-    body = run(scenario)
+    request_finished.connect(finished)
+    try:
+        body = run(scenario)
+    finally:
+        request_finished.disconnect(finished)
     assert json.loads(body) == json.loads(FastJSONRenderer().render(_plan_detail(plan.id)))
     assert served.count("plan part") == 13
-    assert served[-1] == "plan part", served  # the job list came in between
+    assert served.count("finished") == 2
+    assert served[-2:] == ["plan part", "finished"], served  # the job list came in between
+    job_list_at = served.index("job list")
+    assert served[job_list_at + 1] == "finished"
+    assert "plan part" in served[job_list_at:-2]

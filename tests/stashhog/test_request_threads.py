@@ -10,8 +10,10 @@ from asgiref.sync import sync_to_async
 from channels.testing import HttpCommunicator
 from django.core.signals import request_finished
 from django.db import connection, connections
+from django.urls import URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
 
+import stashhog.request_threads as thread_routing
 from settings_app.registry import save_settings
 from stashhog.asgi import application
 from stashhog.request_threads import needs_own_thread
@@ -102,6 +104,35 @@ def test_a_connection_test_waiting_on_a_slow_server_holds_up_no_other_request(
 def test_views_that_wait_on_other_servers_or_run_jobs_get_a_thread_of_their_own(
         method, path, own):
     assert needs_own_thread({"type": "http", "method": method, "path": path}) is own
+
+
+def marked_routes(patterns=None):
+    """``(route, methods)`` of every URL whose view, or one of whose actions, is marked
+    ``own_thread``: the methods that reach a marked view or action."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            yield from marked_routes(pattern.url_patterns)
+            continue
+        view = pattern.callback
+        actions = getattr(view, "actions", None) or {}
+        methods = {method for method, name in actions.items()
+                   if getattr(view, "own_thread", False)
+                   or getattr(getattr(view.cls, name, None), "own_thread", False)}
+        if methods or getattr(view, "own_thread", False):
+            yield str(pattern.pattern), methods or {"every method"}
+
+
+def test_only_writes_are_marked_so_reads_are_routed_without_resolving_their_path():
+    marked = list(marked_routes())
+    assert len(marked) >= 7  # sync, resync, generate, apply, revert, two connection tests
+    for route, methods in marked:
+        assert methods <= {"post", "put", "patch", "delete"}, (route, methods)
+
+
+def test_a_read_is_routed_without_resolving_its_path(monkeypatch):
+    monkeypatch.setattr(thread_routing, "resolve", None)  # a call would raise
+    assert needs_own_thread({"type": "http", "method": "GET", "path": "/api/scenes/sync"}) \
+        is False
 
 
 @pytest.mark.parametrize("method", ["POST", "PATCH", "PUT", "DELETE"])
