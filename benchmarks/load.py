@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 PER_PAGE = 50
@@ -165,6 +166,8 @@ class KeepAliveClient:
     asyncio stream and httptools' response parser (the one uvicorn parses requests with)
     cost a fraction of that. ``cpu_seconds`` of this process is printed beside the result."""
 
+    opened = 0  # connections opened by all clients
+
     def __init__(self, host: str, port: int, headers: dict[str, str]):
         self.host, self.port = host, port
         self.head = "".join(f"{name}: {value}\r\n" for name, value in
@@ -178,15 +181,18 @@ class KeepAliveClient:
 
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            KeepAliveClient.opened += 1
         assert self.reader is not None
         self.writer.write(f"GET {target} HTTP/1.1\r\n{self.head}\r\n".encode())
-        complete = []
-        parser = httptools.HttpResponseParser(_ResponseEnd(complete))
-        while not complete:
+        end = _ResponseEnd()
+        parser = end.parser = httptools.HttpResponseParser(end)
+        while not end.complete:
             data = await self.reader.read(1 << 16)
             if not data:
                 raise ConnectionResetError("the server closed the connection")
             parser.feed_data(data)
+        if not end.keep_alive:  # the server said Connection: close
+            self.close()
         return parser.get_status_code()
 
     def close(self) -> None:
@@ -196,13 +202,14 @@ class KeepAliveClient:
 
 
 class _ResponseEnd:
-    """httptools callbacks: only the end of the message matters (the body is not kept)."""
+    """httptools callbacks: only the end of the message matters (the body is not kept), and
+    whether the connection stays open (the parser forgets it once the message ends)."""
 
-    def __init__(self, complete: list):
-        self.complete = complete
+    parser: Any = None
+    complete = keep_alive = False
 
     def on_message_complete(self):
-        self.complete.append(True)
+        self.complete, self.keep_alive = True, self.parser.should_keep_alive()
 
 
 async def run_clients(base_url: str, token: str, data: dict, clients: int,
@@ -330,7 +337,7 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 def report(results, seconds: float, delays, ws_errors, memory: MemorySampler,
            clients_cpu: float, subscribers: int, data: dict, workers: int,
-           alone: dict[str, tuple[float, float]]) -> None:
+           alone: dict[str, tuple[float, float]], connections: int) -> None:
     ms = sorted(duration * 1000 for _, duration, _ in results)
     errors = [error for _, _, error in results if error]
     print(f"\n{len(results):,} requests in {seconds:.0f} s by the clients: "
@@ -339,6 +346,9 @@ def report(results, seconds: float, delays, ws_errors, memory: MemorySampler,
           f"p99 {percentile(ms, 0.99):.1f} ms, max {ms[-1]:.1f} ms   (goal: p99 <= 250 ms)")
     print(f"errors: {len(errors)}" + (f" ({', '.join(sorted(set(errors)))})" if errors else "")
           + "   (goal: 0)")
+    print(f"connections opened by the clients: {connections} (one each at the start; the "
+          "others after an answer with Connection: close, which a process holding more than "
+          "its share of the connections gives)")
     print(f"web CPU: {memory.cpu_seconds / len(results) * 1000:.1f} ms per request (all web "
           f"processes, WebSocket updates included; load average now "
           f"{os.getloadavg()[0]:.1f}); the clients: "
@@ -409,6 +419,7 @@ def main() -> int:
               f"{args.subscribers} WebSocket subscribers; load average before: "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
         with MemorySampler(server.pid) as memory:
+            KeepAliveClient.opened = 0
             clients_cpu = time.process_time()
             results = asyncio.run(run_clients(server.base_url, token, data, args.clients,
                                               args.seconds))
@@ -426,7 +437,7 @@ def main() -> int:
             embedded_redis.stop(redis_process)
         shutil.rmtree(scratch, ignore_errors=True)
     report(results, args.seconds, delays, ws_errors, memory, clients_cpu, args.subscribers,
-           data, workers, alone)
+           data, workers, alone, KeepAliveClient.opened)
     return 0
 
 

@@ -11,9 +11,12 @@ that dies. WebSocket updates reach every process through Redis (settings.CHANNEL
 import ctypes
 import errno
 import gc
+import math
+import multiprocessing
 import os
 import socket
 
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker
 
 M_ARENA_MAX = -8  # glibc's mallopt() parameter
@@ -115,9 +118,112 @@ def own_listeners(shared: list) -> list[socket.socket]:
     return own
 
 
+class ConnectionShares:
+    """The open HTTP connections of each web process, in memory the processes share (made
+    here, in the master, before they are forked), so that each can tell whether it holds
+    more than its share.
+
+    A keep-alive connection stays with the process that accepted it, and SO_REUSEPORT hands
+    new ones out by a hash of their addresses: 50 clients split 20/30 nearly as often as 25/25.
+    Each process serves its requests one after another, so a client's wait grows with its
+    process's share: 102 ms for the 20, 158 ms for the 30 (benchmarks/load.py, 2 processes).
+    A process holding more than an even share answers its next request with ``Connection:
+    close`` (uvicorn's own graceful close); the client opens a new connection, which the
+    kernel hands to any process. Clients do this for any HTTP/1.1 server; a WebSocket leaves
+    the count once it is upgraded."""
+
+    FREE = -1  # in ``held``: no process has the slot
+    HELD, LEAVING = "held", "leaving"
+
+    def __init__(self, slots: int):
+        # Per process: its connections, and those it told to close that are not closed
+        # yet (they will open again somewhere: still part of the total to share).
+        self.held = multiprocessing.RawArray(ctypes.c_int, [self.FREE] * slots)
+        self.leaving = multiprocessing.RawArray(ctypes.c_int, slots)
+        self.slot: int | None = None  # this process's, once forked
+
+    def assign(self) -> int | None:
+        """A free slot for a process about to be forked, in the master (None if all are
+        taken: that process is not balanced)."""
+        slot = next((slot for slot, held in enumerate(self.held) if held == self.FREE), None)
+        if slot is not None:
+            self.held[slot] = self.leaving[slot] = 0
+        return slot
+
+    def release(self, slot: int | None) -> None:
+        if slot is not None:
+            self.held[slot], self.leaving[slot] = self.FREE, 0
+
+    def move(self, old: str | None, new: str | None) -> None:
+        """One connection of this process's goes from count ``old`` to ``new`` (None: not
+        counted). Each slot is written only by its process's event loop."""
+        if self.slot is None:
+            return
+        for name, change in ((old, -1), (new, 1)):
+            if name is not None:
+                counts = self.held if name == self.HELD else self.leaving
+                counts[self.slot] += change
+
+    def over_share(self) -> bool:
+        if self.slot is None:
+            return False
+        live = [slot for slot, held in enumerate(self.held) if held != self.FREE]
+        total = sum(self.held[slot] + self.leaving[slot] for slot in live)
+        return self.held[self.slot] > math.ceil(total / len(live))
+
+
+# More slots than processes: gunicorn's -w or TTIN may add some to the configured count.
+connection_shares = ConnectionShares(slots=64)
+
+
+def pre_fork(server, worker) -> None:
+    worker.connection_slot = connection_shares.assign()
+
+
+def child_exit(server, worker) -> None:
+    connection_shares.release(getattr(worker, "connection_slot", None))
+
+
+class SharedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, counting its connection in ``connection_shares`` and
+    closing it after the response when this process holds more than its share.
+
+    A connection told to close stops counting as this process's at once, not when it closes
+    after its response: the requests queued behind it would otherwise all see the process
+    still over its share, and all be told to close."""
+
+    counted_as: str | None = None
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._count_as(ConnectionShares.HELD)
+
+    def connection_lost(self, exc) -> None:
+        super().connection_lost(exc)
+        self._count_as(None)
+
+    def handle_websocket_upgrade(self) -> None:
+        super().handle_websocket_upgrade()  # the WebSocket protocol has the connection now
+        self._count_as(None)
+
+    def on_headers_complete(self) -> None:
+        previous = self.cycle
+        super().on_headers_complete()
+        if (self.cycle is not previous and self.counted_as == ConnectionShares.HELD
+                and connection_shares.over_share()):
+            self.cycle.keep_alive = False
+            self._count_as(ConnectionShares.LEAVING)
+
+    def _count_as(self, name: str | None) -> None:
+        if name != self.counted_as:
+            connection_shares.move(self.counted_as, name)
+            self.counted_as = name
+
+
 class StashHogWorker(UvicornWorker):
     CONFIG_KWARGS = {
         **UvicornWorker.CONFIG_KWARGS,
+        "http": SharedHttpProtocol,
         # Channels' router has no lifespan protocol; do not probe for it on every start.
         "lifespan": "off",
         # Job updates are small JSON sent to many sockets at once: compressing each copy
@@ -127,6 +233,9 @@ class StashHogWorker(UvicornWorker):
 
     sockets: list  # set by gunicorn (untyped): its listeners, shared with every process
 
+    connection_slot: int | None = None  # set by pre_fork in the master
+
     def run(self) -> None:
+        connection_shares.slot = self.connection_slot
         self.sockets = [*own_listeners(self.sockets), *self.sockets]
         super().run()

@@ -3,6 +3,7 @@ start it): several processes behind one port serve HTTP and WebSockets, and a jo
 crosses Redis once per process, not once per subscriber."""
 
 import contextlib
+import http.client
 import json
 import socket
 import time
@@ -93,6 +94,34 @@ def test_a_burst_of_connections_is_spread_over_the_processes(web_server):
     assert sum(held) == burst
     # each process's own socket alone takes a third of them on average
     assert min(held) >= 5, held
+
+
+def test_keep_alive_connections_even_out_over_the_processes(web_server):
+    """The kernel spreads new connections at random (often 12/8 for 20); a process holding
+    more than its share answers a request with Connection: close, and the client's next
+    connection lands anywhere, until each process holds its share."""
+    clients = [http.client.HTTPConnection("127.0.0.1", web_server.port, timeout=10)
+               for _ in range(20)]
+    opened = 0
+    try:
+        for _ in range(20):  # rounds, until one in which every connection stays open
+            for client in clients:
+                opened += client.sock is None
+                client.request("GET", "/api/jobs")  # 401: no token, but any answer will do
+                client.getresponse().read()
+            if all(client.sock for client in clients):
+                break
+        # Every client's connection each process holds (these, and any other still open).
+        held = [sum(1 for connection in worker.net_connections("tcp")
+                    if connection.laddr.port == web_server.port
+                    and connection.status == psutil.CONN_ESTABLISHED)
+                for worker in psutil.Process(web_server.pid).children()]
+    finally:
+        for client in clients:
+            client.close()
+    assert sum(held) >= 20
+    assert max(held) - min(held) <= 1, held
+    assert opened < 40  # a few reconnections, not one per request
 
 
 def test_login_failures_count_the_client_address_a_local_proxy_forwards(web_server):
