@@ -54,11 +54,11 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 STASHHOG_HOST = env_str("STASHHOG_HOST", "127.0.0.1")
 STASHHOG_PORT = env_int("STASHHOG_PORT", 8000)
-# Web processes (HTTP and WebSockets; stashhog/gunicorn_conf.py): one per core and one more.
-# Each process serves its requests in threads (one per request), so a request waiting on the
-# database does not hold up the next; benchmarks/load.py served as many requests per second
-# with 2, 3 and 5 processes on 2 cores, and 3 took 180 MB less than 5.
-STASHHOG_WEB_WORKERS = env_int("STASHHOG_WEB_WORKERS", min((os.cpu_count() or 1) + 1, 9))
+# Web processes (HTTP and WebSockets; stashhog/gunicorn_conf.py): one per core. Each serves
+# its requests one after another; a process more than the cores only took turns with the
+# others for them (benchmarks/load.py on 2 cores, alternating: p99 246-248 ms with 2
+# processes, 346-348 ms with 3, at the same requests per second).
+STASHHOG_WEB_WORKERS = env_int("STASHHOG_WEB_WORKERS", min(os.cpu_count() or 1, 8))
 
 # --- Behind a TLS reverse proxy (README "TLS"): every switch is off by default, because
 # `make run` serves plain HTTP on loopback, where secure-only cookies would never be sent.
