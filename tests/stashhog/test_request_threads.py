@@ -4,6 +4,7 @@ thread of its own so that it holds up nobody."""
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -36,6 +37,26 @@ def run(scenario):
             await sync_to_async(connections.close_all)()
 
     return asyncio.run(with_clean_up())
+
+
+def job_lists_served_while(slow: Callable[[], HttpCommunicator], token: Token,
+                           job_lists: int) -> None:
+    """``job_lists`` job lists, each answered within 2 s while the request of ``slow``
+    waits on a 3-second Stash; then that request's answer, 200."""
+
+    async def scenario():
+        waiting_request = slow()
+        waiting = asyncio.create_task(waiting_request.get_response(timeout=10))
+        await asyncio.sleep(0.3)  # it is waiting on Stash now
+        for _ in range(job_lists):
+            request = communicator("GET", "/api/jobs", token)
+            assert (await request.get_response(timeout=2))["status"] == 200
+            await request.wait(timeout=2)
+        assert not waiting.done()
+        assert (await waiting)["status"] == 200
+        await waiting_request.wait(timeout=10)
+
+    run(scenario)
 
 
 @pytest.fixture
@@ -71,19 +92,8 @@ def test_a_connection_test_waiting_on_a_slow_server_holds_up_no_other_request(
     token = Token.objects.create(user=superuser)
     body = f'{{"url": "{fake_stash.url}", "api_key": "any-key"}}'.encode()
 
-    async def scenario():
-        connection_test = communicator("POST", "/api/settings/test-stash", token, body)
-        waiting = asyncio.create_task(connection_test.get_response(timeout=10))
-        await asyncio.sleep(0.3)  # the connection test is waiting on Stash now
-        for _ in range(2):
-            request = communicator("GET", "/api/jobs", token)
-            assert (await request.get_response(timeout=2))["status"] == 200
-            await request.wait(timeout=2)
-        assert not waiting.done()
-        assert (await waiting)["status"] == 200
-        await connection_test.wait(timeout=10)
-
-    run(scenario)
+    job_lists_served_while(
+        lambda: communicator("POST", "/api/settings/test-stash", token, body), token, 2)
     served_meanwhile, connection_test = request_threads[:2], request_threads[2]
     assert served_meanwhile[0] is served_meanwhile[1]
     assert connection_test is not served_meanwhile[0]
@@ -150,16 +160,6 @@ def test_a_resync_waiting_on_a_slow_stash_holds_up_no_other_request(
     scene_id = sorted(fake_stash.library.scenes)[0]
     fake_stash.latency = 3
 
-    async def scenario():
-        resync = communicator("POST", f"/api/scenes/{scene_id}/resync", token)
-        waiting = asyncio.create_task(resync.get_response(timeout=10))
-        await asyncio.sleep(0.3)  # the resync is waiting on Stash now
-        request = communicator("GET", "/api/jobs", token)
-        assert (await request.get_response(timeout=2))["status"] == 200
-        await request.wait(timeout=2)
-        assert not waiting.done()
-        assert (await waiting)["status"] == 200
-        await resync.wait(timeout=10)
-
-    run(scenario)
+    job_lists_served_while(
+        lambda: communicator("POST", f"/api/scenes/{scene_id}/resync", token), token, 1)
     assert request_threads[0] is not request_threads[1]
