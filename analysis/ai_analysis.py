@@ -35,7 +35,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from analysis.ai import AIClient, AIError, AIOutputInvalid, AIResult, cost_usd
+from analysis.ai import AIClient, AIError, AIOutputInvalid, AIRequestTooLong, AIResult, cost_usd
 from analysis.ai.errors import AIAuthError, AIModelNotFound, AIUnreachable
 from analysis.ai.prompts import (
     AI_FIELDS,
@@ -297,8 +297,10 @@ class AIAnalyser:
         self.usage.requests += 1
         try:
             result = future.result()
-        except AIOutputInvalid as exc:
-            self._charge(exc.model, exc.prompt_tokens, exc.completion_tokens, exc.cached_tokens)
+        except (AIOutputInvalid, AIRequestTooLong) as exc:  # each scene alone may do
+            if isinstance(exc, AIOutputInvalid):  # the model answered: it is billed
+                self._charge(exc.model, exc.prompt_tokens, exc.completion_tokens,
+                             exc.cached_tokens)
             self._failed(request, [(scene, str(exc)) for scene in request.scenes], outcome,
                          pending)
             return []

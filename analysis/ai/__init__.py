@@ -7,6 +7,7 @@ from analysis.ai.errors import (
     AIModelNotFound,
     AINotOpenAI,
     AIOutputInvalid,
+    AIRequestTooLong,
     AIUnreachable,
 )
 from analysis.ai.pricing import DEFAULT_PRICES_PER_MILLION, cost_usd
@@ -20,6 +21,7 @@ __all__ = [
     "AIModelNotFound",
     "AINotOpenAI",
     "AIOutputInvalid",
+    "AIRequestTooLong",
     "AIResult",
     "AIUnreachable",
     "cost_usd",

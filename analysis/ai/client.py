@@ -25,6 +25,7 @@ from analysis.ai.errors import (
     AIModelNotFound,
     AINotOpenAI,
     AIOutputInvalid,
+    AIRequestTooLong,
     AIUnreachable,
 )
 from settings_app.registry import OPENAI_API_URL
@@ -36,6 +37,10 @@ CHECK_PROMPT = "Reply with OK."
 CHECK_MAX_TOKENS = 1
 UPSTREAM_MESSAGE_LIMIT = 300
 _MENTIONS_MODEL = re.compile(r"\bmodel\b", re.IGNORECASE)
+# How servers say a request exceeds the model's context: OpenAI (code
+# context_length_exceeded), vLLM ("maximum context length"), llama.cpp ("exceeds the
+# available context size"); a proxy answers 413.
+_MENTIONS_CONTEXT = re.compile(r"\bcontext[ _](length|size|window)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,11 @@ class AIClient:
                 f"The AI server is still rate limiting after retries: {self._upstream_message(err)}"
             ) from err
         except openai.APIStatusError as err:
+            if _exceeds_context(err):
+                raise AIRequestTooLong(
+                    f"The request is longer than the model's context (HTTP {err.status_code}): "
+                    f"{self._upstream_message(err)}"
+                ) from err
             raise AIError(
                 f"The AI server answered HTTP {err.status_code}: {self._upstream_message(err)}"
             ) from err
@@ -195,6 +205,11 @@ class AIClient:
         body = err.body
         message = body.get("message") if isinstance(body, dict) else body
         return redact(_shorten(str(message or f"HTTP {err.status_code}")), (self.config.api_key,))
+
+
+def _exceeds_context(err: openai.APIStatusError) -> bool:
+    return err.status_code == 413 or (err.status_code == 400 and (
+        err.code == "context_length_exceeded" or bool(_MENTIONS_CONTEXT.search(err.message))))
 
 
 def _openai_answer(answer: object, kind: type) -> Any:

@@ -32,6 +32,13 @@ class AIUnreachable(AIError):
     default_message = "Could not reach the AI server"
 
 
+class AIRequestTooLong(AIError):
+    """The server refused the request as longer than the model's context: fewer scenes per
+    request may fit."""
+
+    default_message = "The request is longer than the model's context"
+
+
 class AIOutputInvalid(AIError):
     """The model answered, but not with JSON matching the schema.
 

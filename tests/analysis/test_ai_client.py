@@ -13,6 +13,7 @@ from analysis.ai import (
     AIError,
     AIModelNotFound,
     AIOutputInvalid,
+    AIRequestTooLong,
     AIUnreachable,
     cost_usd,
 )
@@ -173,6 +174,40 @@ def test_rate_limit_without_retries_left_is_an_ai_error(fake_openai):
 
     assert type(exc_info.value) is AIError
     assert http_status(exc_info.value) == 502
+
+
+def test_a_request_longer_than_the_context_is_told_apart(fake_openai):
+    fake_openai.context_tokens = 10
+
+    with pytest.raises(AIRequestTooLong, match=r"HTTP 400\): This model's maximum context"):
+        complete(make_client(fake_openai))
+
+    fake_openai.context_tokens = None
+    assert complete(make_client(fake_openai)).data is not None
+
+
+@pytest.mark.parametrize(("status", "body"), [
+    (400, {"error": {"code": 400, "type": "exceed_context_size_error",  # llama.cpp
+                     "message": "the request exceeds the available context size"}}),
+    (400, {"object": "error", "type": "BadRequestError", "code": 400,  # vLLM
+           "message": "This model's maximum context length is 4096 tokens."}),
+    (413, {"error": {"message": "Request Entity Too Large"}}),  # a proxy
+])
+def test_local_servers_ways_of_saying_too_long_are_understood(fake_openai, status, body):
+    fake_openai.queue_error(status, body=body)
+
+    with pytest.raises(AIRequestTooLong):
+        complete(make_client(fake_openai))
+
+
+def test_other_bad_requests_are_not_taken_for_too_long(fake_openai):
+    fake_openai.queue_error(400, body={"error": {"message": "Invalid value for 'temperature'",
+                                                 "type": "invalid_request_error"}})
+
+    with pytest.raises(AIError) as exc_info:
+        complete(make_client(fake_openai))
+
+    assert type(exc_info.value) is AIError
 
 
 def test_wrong_key_raises_auth_error_without_the_key(fake_openai):

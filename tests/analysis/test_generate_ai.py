@@ -14,7 +14,7 @@ from jobs.models import JobStatus
 from scenes.models import Scene
 from settings_app.registry import save_settings
 from tests.analysis.conftest import changes_by_field
-from tests.fakes.openai import scene_responder
+from tests.fakes.openai import prompt_tokens_for, scene_responder
 
 AI = {"use_ai": True}
 EMPTY = {"studio": None, "performers": [], "tags": []}
@@ -360,6 +360,45 @@ def test_an_unusable_answer_asks_each_scene_of_the_batch_again_alone(
     assert plan.metadata["ai"]["retries"] == 3
     assert plan.metadata["ai"]["errors"] == 0
     assert {scene_id for scene_id, _ in changes_by_field(plan)} == {"1", "2", "3"}
+
+
+def test_a_batch_longer_than_the_models_context_asks_each_scene_alone(
+        library, catalogue, analyse, use_ai):
+    use_ai.responder = three_named_scenes(library)
+    save_settings({"ai_batch_size": 1})
+    analyse(options=AI)
+    longest_alone = max(prompt_tokens_for(request["messages"]) for request in use_ai.requests)
+    AIAnswerCache.objects.all().delete()
+    use_ai.requests.clear()
+    use_ai.context_tokens = longest_alone  # three scenes in one request do not fit
+    save_settings({"ai_batch_size": 3})
+
+    job, plan = analyse(options=AI)
+
+    asked = [asked_ids(request) for request in use_ai.requests]
+    assert asked[0] == ["1", "2", "3"]
+    assert sorted(asked[1:]) == [["1"], ["2"], ["3"]]
+    ai = plan.metadata["ai"]
+    assert (ai["requests"], ai["retries"], ai["errors"]) == (4, 3, 0)
+    assert {scene_id for scene_id, _ in changes_by_field(plan)} == {"1", "2", "3"}
+    assert job.message == "Analysed 3 scenes: 3 proposed changes"
+
+
+def test_a_scene_too_long_even_alone_is_an_error_of_that_scene_only(
+        library, catalogue, analyse, use_ai):
+    use_ai.responder = three_named_scenes(library)
+    save_settings({"ai_batch_size": 1})
+    analyse(options=AI)
+    by_scene = {asked_ids(request)[0]: prompt_tokens_for(request["messages"])
+                for request in use_ai.requests}
+    AIAnswerCache.objects.all().delete()
+    use_ai.context_tokens = by_scene["3"] - 1  # scene 3 has the longest path
+
+    _, plan = analyse(options=AI)
+
+    assert {scene_id for scene_id, _ in changes_by_field(plan)} == {"1", "2"}
+    assert [error["scene_id"] for error in plan.metadata["errors"]] == ["3"]
+    assert "longer than the model's context" in plan.metadata["errors"][0]["error"]
 
 
 # -- cached prompt tokens ------------------------------------------------------------------

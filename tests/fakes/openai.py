@@ -309,6 +309,7 @@ class FakeOpenAIServer:
         port: int = 0,
         cache_min_tokens: int = OPENAI_CACHE_MIN_TOKENS,
         cache_block_tokens: int = OPENAI_CACHE_BLOCK_TOKENS,
+        context_tokens: int | None = None,
     ):
         self.api_key = api_key
         self.models = list(models)
@@ -316,6 +317,7 @@ class FakeOpenAIServer:
         self.latency = latency
         self.cache_min_tokens = cache_min_tokens
         self.cache_block_tokens = cache_block_tokens
+        self.context_tokens = context_tokens  # the model's context; None: unlimited
         self.requests: list[dict] = []
         self._request_count = 0
         self._errors: deque[QueuedError] = deque()
@@ -504,9 +506,16 @@ class FakeOpenAIServer:
         if request["model"] not in self.models:
             handler.send_json(404, self._model_not_found(request["model"]))
             return
+        prompt_tokens = prompt_tokens_for(request["messages"])
+        if self.context_tokens is not None and prompt_tokens > self.context_tokens:
+            handler.send_json(400, error_body(
+                f"This model's maximum context length is {self.context_tokens} tokens. "
+                f"However, your messages resulted in {prompt_tokens} tokens. Please reduce "
+                "the length of the messages.",
+                "invalid_request_error", "context_length_exceeded", "messages"))
+            return
         answer = self._spoil_items(self.responder(request))
         content = answer if isinstance(answer, str) else json.dumps(answer)
-        prompt_tokens = prompt_tokens_for(request["messages"])
         cached_tokens = min(prompt_tokens, self._cached_tokens(request["messages"]))
         completion_tokens = estimate_tokens(content)
         handler.send_json(
