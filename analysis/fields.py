@@ -307,6 +307,15 @@ class SceneField:
         text = json.dumps(key, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def proposal_keys(self, item: Any) -> list[str]:
+        """The keys ``item`` is matched by: its own and, for an entity Stash has, the key
+        of its name as a new entity, so that what was rejected (or proposed) before the
+        entity existed still holds once it does."""
+        keys = [self.proposal_key(item)]
+        if self.kind is not None and item and item.get("id") is not None and item.get("name"):
+            keys.append(self.proposal_key({"id": None, "name": item["name"]}))
+        return keys
+
     @property
     def entity_kind(self) -> EntityKind:
         """The kind an ENTITY or ENTITY_LIST field holds; asking a VALUE field is a bug."""

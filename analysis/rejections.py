@@ -94,4 +94,6 @@ class Blocked:
         slot = self.reasons.get((scene_id, field_name, action))
         if not slot:
             return None
-        return slot.get(SCENE_FIELDS[field_name].proposal_key(item))
+        reasons = [slot[key] for key in SCENE_FIELDS[field_name].proposal_keys(item)
+                   if key in slot]
+        return REJECTED if REJECTED in reasons else next(iter(reasons), None)

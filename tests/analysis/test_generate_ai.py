@@ -156,6 +156,24 @@ def test_names_outside_the_candidates_are_dropped_unless_create_missing(
     assert "you may propose it" in use_ai.requests[-1]["messages"][0]["content"]
 
 
+def test_a_new_name_rejected_stays_rejected_once_stash_has_it(
+        library, catalogue, analyse, use_ai, api_client):
+    library.scene(1, "/media/Vixen/Zed Newcomer - Sunset.mp4")
+    use_ai.responder = answer_by_path({"Sunset": {**EMPTY,
+                                                  "performers": [proposal("Zed Newcomer")]}})
+    _, plan = analyse(options={**AI, "detect_studios": False, "create_missing": True})
+    change = changes_by_field(plan)["1", "performers"]
+    assert change.proposed_value == [{"id": None, "name": "Zed Newcomer"}]
+    assert api_client.patch(f"/api/analysis/changes/{change.id}", {"status": "rejected"},
+                            format="json").status_code == 200
+    library.performer(22, "zed  newcomer")  # made in Stash since, and synced
+
+    _, plan = analyse(options={"use_ai": False, "detect_studios": False})
+
+    assert ("1", "performers") not in changes_by_field(plan)
+    assert plan.metadata["counts"]["suppressed"]["rejected"] == 1
+
+
 def test_path_and_ai_finding_the_same_performer_count_once(library, catalogue, analyse, use_ai):
     library.scene(1, "/media/Vixen/Jane Doe - Sunset.mp4")
     use_ai.responder = answer_by_path({"Sunset": {
