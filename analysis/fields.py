@@ -16,7 +16,6 @@ field is one ``ChangeField`` member and one entry here (for a plain value: where
 it, how a proposed value is checked, and the ``SceneUpdateInput`` key that sets it).
 """
 
-import datetime
 import hashlib
 import json
 from collections.abc import Callable, Hashable
@@ -26,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from analysis.models import ChangeAction, ChangeField, PlanChange
+from scenes.dates import stash_date
 from scenes.entities import PERFORMERS, STUDIOS, TAGS, EntityKind
 from scenes.models import Scene
 from scenes.stash import StashClient, StashQueryError
@@ -175,15 +175,13 @@ def text(problem: str, limit: int = TEXT_LIMIT) -> Callable[[Any], str]:
 
 
 def _date(value: Any) -> str | None:
-    """A full date as Stash keeps it ("YYYY-MM-DD"); null clears it."""
+    """A date as Stash keeps it (``scenes.dates``); null clears it."""
     if value is None:
         return None
-    try:
-        if isinstance(value, str) and len(value) == 10:
-            return datetime.date.fromisoformat(value).isoformat()
-    except ValueError:
-        pass
-    raise ValueError('A date is "YYYY-MM-DD" (a real day) or null.')
+    if (checked := stash_date(value)) is not None:
+        return checked
+    raise ValueError('A date is "YYYY-MM-DD", or "YYYY-MM" / "YYYY" when only the month or '
+                     'the year is known (a real one), or null.')
 
 
 def _rating(value: Any) -> int | None:
@@ -239,10 +237,6 @@ def _stash_ids_held(items: Any) -> list[dict[str, str]]:
 
 def _same(value: Any) -> Any:
     return value
-
-
-def _date_of_column(value: datetime.date | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 # -- the definitions -------------------------------------------------------------------------
@@ -470,8 +464,8 @@ TITLE = SceneField(
 DATE = SceneField(
     name=ChangeField.DATE, label="A date", shape=Shape.VALUE, option="detect_date",
     option_help="Default true.", column="scene_date", stash_key="date", check=_date,
-    from_column=_date_of_column, write=set_input("date"),
-    value_hint='"YYYY-MM-DD" or null',
+    write=set_input("date"),
+    value_hint='"YYYY-MM-DD" (or "YYYY-MM" / "YYYY") or null',
 )
 CODE = SceneField(
     name=ChangeField.CODE, label="A studio code", shape=Shape.VALUE, option="detect_code",

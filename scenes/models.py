@@ -55,7 +55,10 @@ class Scene(models.Model):
     # Links to stash-box scenes: [{"endpoint", "stash_id"}], at most one per endpoint.
     stash_ids = models.JSONField(default=list, blank=True)
     created_date = models.DateTimeField()  # Stash created_at
-    scene_date = models.DateField(null=True, blank=True)  # Stash date
+    # Stash's date as Stash gives it: "YYYY-MM-DD", or "YYYY-MM" / "YYYY" when it knows
+    # only the month or the year (``scenes.dates``). Null, not "", when there is none: the
+    # date sorts put scenes without one last (NULLS LAST).
+    scene_date = models.CharField(max_length=10, null=True, blank=True)  # noqa: DJ001
     stash_updated_at = models.DateTimeField()  # not queried: sync keeps the watermark
     studio = models.ForeignKey(
         Studio, null=True, blank=True, on_delete=models.SET_NULL, related_name="scenes"

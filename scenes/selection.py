@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from django.db import models
 from django.db.models import Count, QuerySet
 
+from scenes.dates import lower_bound
 from scenes.entities import PERFORMERS, TAGS, EntityKind
 from scenes.models import Scene
 
@@ -93,8 +94,10 @@ def filter_scenes(filters: SceneFilters,
             scenes = scenes.filter(id__in=_with_all(kind, entity_ids))
     if filters.organized is not None:
         scenes = scenes.filter(organized=filters.organized)
+    # Dates are Stash's text (``scenes.dates``): compared as text, a partial date counts as
+    # the first day of its month or year.
     if filters.date_from is not None:
-        scenes = scenes.filter(scene_date__gte=filters.date_from)
+        scenes = scenes.filter(scene_date__gte=lower_bound(filters.date_from))
     if filters.date_to is not None:
-        scenes = scenes.filter(scene_date__lte=filters.date_to)
+        scenes = scenes.filter(scene_date__lte=filters.date_to.isoformat())
     return scenes

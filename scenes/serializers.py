@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobs.api import BackgroundQuerySerializer
+from scenes import dates
 from scenes.entities import PERFORMERS, STUDIOS, TAGS
 from scenes.models import FILE_FIELDS, Scene, SceneFile
 from stashhog.api.representation import iso_datetime
@@ -41,6 +42,10 @@ class SceneSerializer(serializers.ModelSerializer):
     rating = serializers.IntegerField(allow_null=True, min_value=0, max_value=100,
                                       read_only=True, help_text="Stash's rating100")
     stash_ids = StashIdSerializer(many=True, read_only=True)
+    scene_date = serializers.RegexField(
+        dates.PATTERN, allow_null=True, read_only=True,
+        help_text='Stash\'s date: "YYYY-MM-DD", or "YYYY-MM" / "YYYY" when Stash knows only '
+                  "the month or the year")
 
     class Meta:
         model = Scene
@@ -69,7 +74,7 @@ class SceneSerializer(serializers.ModelSerializer):
             "rating": scene["rating"],
             "stash_ids": scene["stash_ids"],
             "created_date": iso_datetime(scene["created_date"], zone),
-            "scene_date": scene["scene_date"].isoformat() if scene["scene_date"] else None,
+            "scene_date": scene["scene_date"],
             "studio": next(iter(scene["entity_refs"][STUDIOS.field]), None),
             "performers": scene["entity_refs"][PERFORMERS.field],
             "tags": scene["entity_refs"][TAGS.field],

@@ -6,7 +6,7 @@ fixed number of statements per call, whatever the number of rows: bulk upserts (
 """
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -14,16 +14,10 @@ from django.db import IntegrityError, models, transaction
 
 from scenes import bulk
 from scenes.batching import batched
+from scenes.dates import stash_date
 from scenes.entities import ENTITY_KINDS, SCENE_LISTS, EntityKind
 from scenes.models import Scene, SceneFile
 from scenes.signals import scenes_removed
-
-
-def parse_date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:  # Stash accepts partial dates in some versions; keep none over a guess
-        return None
 
 
 def search_text(*parts: str | None) -> str:
@@ -99,7 +93,7 @@ SCENE_COLUMNS: dict[str, Read] = {
     "stash_ids": lambda scene: [{"endpoint": item["endpoint"], "stash_id": item["stash_id"]}
                                 for item in scene.get("stash_ids") or ()],
     "created_date": itemgetter("created_at"),
-    "scene_date": lambda scene: parse_date(scene.get("date")),
+    "scene_date": lambda scene: stash_date(scene.get("date")),
     "stash_updated_at": itemgetter("updated_at"),
     "studio_id": lambda scene: (scene.get("studio") or {}).get("id"),
     "search_text": _search_text,

@@ -168,7 +168,7 @@ class StashBoxRun:
     @staticmethod
     def _checked(field: SceneField, value: Any) -> Any:
         """The value (a list field: one item) as the field takes it; None for an empty one
-        or one it refuses (a partial date, a URL that is not http)."""
+        or one it refuses (a date that is not one, a URL that is not http)."""
         if value in (None, "", []):
             return None
         assert field.check is not None  # plain fields have one

@@ -770,7 +770,10 @@ def _generate_scene(library, rng, number, studios, performers, tags, used_paths)
     stash_tags = rng.sample(tags, min(len(tags), rng.randint(1, 4))) if rng.random() < 0.4 else []
     date = None
     if rng.random() < 0.7:
-        date = f"{rng.randint(2015, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        year, month, day = rng.randint(2015, 2025), rng.randint(1, 12), rng.randint(1, 28)
+        # Stash's date precision: some dates are known to the month or the year only.
+        date = (f"{year}" if day == 1 else f"{year}-{month:02d}" if day == 2
+                else f"{year}-{month:02d}-{day:02d}")
     stash_fields = {
         "title": title,
         "details": details,

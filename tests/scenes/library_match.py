@@ -1,6 +1,6 @@
 """Compare StashHog's local library with a fake Stash library, field by field."""
 
-from datetime import date, datetime
+from datetime import datetime
 
 from scenes.models import Performer, Scene, SceneFile, Studio, Tag
 from tests.fakes.stash_library import FakeLibrary
@@ -15,7 +15,7 @@ def _expected_scene(library: FakeLibrary, scene) -> dict:
         "urls": list(scene.urls),
         "rating": scene.rating100,
         "created_date": datetime.fromisoformat(scene.created_at),
-        "scene_date": date.fromisoformat(scene.date) if scene.date else None,
+        "scene_date": scene.date or None,
         "stash_updated_at": datetime.fromisoformat(scene.updated_at),
         "studio_id": str(scene.studio_id) if scene.studio_id else None,
         "performers": sorted(str(i) for i in scene.performer_ids),

@@ -158,6 +158,23 @@ def test_scene_filters(api_client, library, params, expected):
     assert ids(api_client.get("/api/scenes", params)) == expected
 
 
+def test_partial_dates_are_kept_and_count_as_their_first_day(api_client, db):
+    save(stash_scene(1, date="2024"), stash_scene(2, date="2024-03"),
+         stash_scene(3, date="2024-02-29"), stash_scene(4, date="2024-13"),
+         stash_scene(5, date="2023-12-31"))
+
+    shown = api_client.get("/api/scenes").json()["items"]
+    assert {scene["id"]: scene["scene_date"] for scene in shown} == {
+        "1": "2024", "2": "2024-03", "3": "2024-02-29", "4": None, "5": "2023-12-31"}
+    assert ids(api_client.get("/api/scenes", {"date_from": "2024-01-01"})) == ["1", "2", "3"]
+    assert ids(api_client.get("/api/scenes", {"date_from": "2024-03-01"})) == ["2"]
+    assert ids(api_client.get("/api/scenes", {"date_from": "2024-01-02"})) == ["2", "3"]
+    assert ids(api_client.get("/api/scenes", {"date_to": "2024-01-01"})) == ["1", "5"]
+    assert ids(api_client.get("/api/scenes", {"date_to": "2024-02-29"})) == ["1", "3", "5"]
+    assert ids(api_client.get("/api/scenes", {"sort_by": "scene_date"})) == [
+        "5", "1", "3", "2", "4"]  # no date last
+
+
 @pytest.mark.parametrize(("params", "field"), [
     ({"organized": "maybe"}, "organized"),
     ({"date_from": "2024-13-01"}, "date_from"),
