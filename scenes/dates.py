@@ -14,15 +14,10 @@ def stash_date(value: object) -> str | None:
     if not isinstance(value, str) or not _FORM.match(value):
         return None
     try:
-        first_day(value)
+        date.fromisoformat((value + "-01-01")[:10])  # the day it counts as
     except ValueError:  # "2024-13", "2023-02-30"
         return None
     return value
-
-
-def first_day(value: str) -> date:
-    """The day a date of any precision counts as."""
-    return date.fromisoformat((value + "-01-01")[:10])
 
 
 def lower_bound(day: date) -> str:

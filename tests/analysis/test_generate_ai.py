@@ -380,15 +380,23 @@ def test_an_unusable_answer_asks_each_scene_of_the_batch_again_alone(
     assert {scene_id for scene_id, _ in changes_by_field(plan)} == {"1", "2", "3"}
 
 
+def prompt_tokens_alone(analyse, use_ai) -> dict[str, int]:
+    """The prompt tokens of each scene asked alone, by scene id; the answers are then
+    forgotten (cache and requests), so that the next analysis asks again."""
+    save_settings({"ai_batch_size": 1})
+    analyse(options=AI)
+    tokens = {asked_ids(request)[0]: prompt_tokens_for(request["messages"])
+              for request in use_ai.requests}
+    AIAnswerCache.objects.all().delete()
+    use_ai.requests.clear()
+    return tokens
+
+
 def test_a_batch_longer_than_the_models_context_asks_each_scene_alone(
         library, catalogue, analyse, use_ai):
     use_ai.responder = three_named_scenes(library)
-    save_settings({"ai_batch_size": 1})
-    analyse(options=AI)
-    longest_alone = max(prompt_tokens_for(request["messages"]) for request in use_ai.requests)
-    AIAnswerCache.objects.all().delete()
-    use_ai.requests.clear()
-    use_ai.context_tokens = longest_alone  # three scenes in one request do not fit
+    # Three scenes in one request do not fit.
+    use_ai.context_tokens = max(prompt_tokens_alone(analyse, use_ai).values())
     save_settings({"ai_batch_size": 3})
 
     job, plan = analyse(options=AI)
@@ -405,12 +413,8 @@ def test_a_batch_longer_than_the_models_context_asks_each_scene_alone(
 def test_a_scene_too_long_even_alone_is_an_error_of_that_scene_only(
         library, catalogue, analyse, use_ai):
     use_ai.responder = three_named_scenes(library)
-    save_settings({"ai_batch_size": 1})
-    analyse(options=AI)
-    by_scene = {asked_ids(request)[0]: prompt_tokens_for(request["messages"])
-                for request in use_ai.requests}
-    AIAnswerCache.objects.all().delete()
-    use_ai.context_tokens = by_scene["3"] - 1  # scene 3 has the longest path
+    # Scene 3 has the longest path; the scenes are still asked one at a time.
+    use_ai.context_tokens = prompt_tokens_alone(analyse, use_ai)["3"] - 1
 
     _, plan = analyse(options=AI)
 
