@@ -184,6 +184,12 @@ def _date(value: Any) -> str | None:
                      'the year is known (a real one), or null.')
 
 
+def _refines_date(proposed: Any, held: Any) -> bool:
+    """"2024-03-15" refines "2024" and "2024-03": the same year or month, with more known."""
+    return (isinstance(proposed, str) and isinstance(held, str) and held != ""
+            and proposed.startswith(f"{held}-"))
+
+
 def _rating(value: Any) -> int | None:
     """Stash's rating100; null clears it."""
     if value is None:
@@ -239,6 +245,10 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _never(*values: Any) -> bool:
+    return False
+
+
 # -- the definitions -------------------------------------------------------------------------
 
 
@@ -267,6 +277,9 @@ class SceneField:
     item_label_of: Callable[[Any], str] = str
     is_text: bool = False  # a plain string: edited as text, not JSON (the admin)
     value_hint: str = ""  # what a proposed value looks like, for people
+    # Whether a proposed value only adds precision to the held one (a full date for a year):
+    # it fills what is blank in the value, so fill_blank allows it.
+    refines: Callable[[Any, Any], bool] = _never
 
     @property
     def plain(self) -> bool:
@@ -464,7 +477,7 @@ TITLE = SceneField(
 DATE = SceneField(
     name=ChangeField.DATE, label="A date", shape=Shape.VALUE, option="detect_date",
     option_help="Default true.", column="scene_date", stash_key="date", check=_date,
-    write=set_input("date"),
+    write=set_input("date"), refines=_refines_date,
     value_hint='"YYYY-MM-DD" (or "YYYY-MM" / "YYYY") or null',
 )
 CODE = SceneField(

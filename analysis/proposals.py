@@ -180,8 +180,10 @@ class ChangeBuilder:
         current = scene.values[field.name]
         candidates = [f for f in found if not _holds(f, current)]
         if not (field.is_blank(current) or self.options.strategy(field) == Strategy.OVERWRITE):
-            # A cleaner form of the value Stash holds replaces nothing a person chose.
-            candidates = [f for f in candidates if f.reformat]
+            # A cleaner or a more precise form of the value Stash holds replaces nothing a
+            # person chose.
+            candidates = [f for f in candidates
+                          if f.reformat or field.refines(_value(f), current)]
         candidates = self._allowed(scene, field, ChangeAction.SET, candidates)
         if not candidates:
             return []

@@ -106,6 +106,29 @@ def test_single_value_strategies_for_plain_fields(library):
         ("title", "New"), ("rating", 80)}
 
 
+def test_fill_blank_allows_a_date_that_only_adds_precision(library):
+    """A year or a month is a date with its day blank: a full date within it fills that in.
+    Anything else is another date, which only overwrite proposes."""
+    for scene_id, held in ((1, "2024"), (2, "2024-03"), (3, "2023"), (4, "2024-03-15"),
+                           (5, "2024-04")):
+        library.scene(scene_id, f"/m/{scene_id}.mp4")
+        Scene.objects.filter(id=str(scene_id)).update(scene_date=held)
+    builder = ChangeBuilder(AnalysisOptions.resolve())
+
+    def proposed(scene, value):
+        finding = Finding("date", None, "", 0.9, "test", "stashbox", value=value)
+        return [(c.current_value, c.proposed_value) for c in builder.changes_for(scene, [finding])]
+
+    one, two, three, four, five = load_snapshots(["1", "2", "3", "4", "5"])
+    assert proposed(one, "2024-03-15") == [("2024", "2024-03-15")]
+    assert proposed(one, "2024-03") == [("2024", "2024-03")]
+    assert proposed(two, "2024-03-15") == [("2024-03", "2024-03-15")]
+    assert proposed(three, "2024-03-15") == []  # another year
+    assert proposed(four, "2024-03") == []  # less precise
+    assert proposed(four, "2024-03-16") == []  # another day
+    assert proposed(five, "2024-03-15") == []  # another month
+
+
 @pytest.mark.parametrize("strategies", [
     {"tags": "overwrite"},  # lists merge or replace
     {"studio": "merge"},
