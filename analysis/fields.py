@@ -52,7 +52,8 @@ class Shape(StrEnum):
 class Strategy(StrEnum):
     """How a found value may replace what Stash holds (``AnalysisOptions.strategies``)."""
 
-    FILL_BLANK = "fill_blank"  # only where Stash has no value (for a list: an empty one)
+    FILL_BLANK = "fill_blank"  # only where Stash has no value (a list: an empty one; a
+    # date: a year or a month, which a date within it makes precise)
     OVERWRITE = "overwrite"  # single values: also replace a different value
     MERGE = "merge"  # lists: add what is missing, remove nothing
     REPLACE = "replace"  # lists: add what is missing, remove what no source found

@@ -91,7 +91,8 @@ def _value_description(field: SceneField) -> str:
 
 class StrategiesSerializer(NoUnknownKeysMixin, serializers.Serializer):
     """Per field, how a value a source found may replace what Stash holds. ``fill_blank``:
-    only where Stash has no value (a list: an empty one); ``overwrite`` (single values): a
+    only where Stash has no value (a list: an empty one), or a date more precise than the
+    year or month it holds; ``overwrite`` (single values): a
     different value too; ``merge`` (lists): add what is missing; ``replace`` (lists): also
     remove what no source found. Default: fill_blank for single values, merge for lists."""
 
